@@ -1,0 +1,240 @@
+//! The command line. Only this module knows clap: it turns arguments into a [`Request`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (also: nothing to promote)
+  1  failure: bad input, a refused operation, a git error; nothing was written
+  2  usage error
+  3  `render --check` / `diff --exit-code`: there are pending changes";
+
+/// Move container image versions through the environments of a GitOps config repository.
+#[derive(Debug, Parser)]
+#[command(name = "promote", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Run as if started in DIR (the config repository or a directory inside it).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render manifests from templates, values and the versions in each environment's metadata.
+    Render {
+        /// Environments to render (default: all).
+        envs: Vec<String>,
+        /// Write nothing; list the files that would change and exit 3 if any would.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
+    Check,
+    /// Print the effective configuration, with every default filled in.
+    Config {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Promote ENV to the versions the environment it takes from runs now, and commit.
+    To {
+        /// The environment to promote.
+        env: String,
+        /// The source environment; only the one ENV takes from (in `promote.yaml`) is accepted.
+        #[arg(long, value_name = "ENV")]
+        from: Option<String>,
+        /// Promote only these services (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
+        only: Vec<String>,
+        /// Why: recorded in deploy.log and the commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Show the diff the promotion would commit; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Set image versions of ENV directly (the first step of a pipeline, right after the image build).
+    SetImage {
+        /// The environment to change.
+        env: String,
+        /// Every service's image was built from this git commit (7 to 40 lowercase hex characters).
+        #[arg(long)]
+        sha: Option<String>,
+        /// `SERVICE=SHA` or `SERVICE=TAG[@DIGEST]` pairs.
+        #[arg(value_name = "SERVICE=VERSION")]
+        pairs: Vec<String>,
+        /// Why: recorded in deploy.log and the commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Show the diff the change would commit; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Show what `promote to ENV` would commit: version changes, then a diff per file.
+    Diff {
+        /// The environment that would be promoted.
+        env: String,
+        /// The source environment (as for `promote to`).
+        #[arg(long, value_name = "ENV")]
+        from: Option<String>,
+        /// Only these services (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
+        only: Vec<String>,
+        /// Exit 3 when the promotion would change something.
+        #[arg(long)]
+        exit_code: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// What runs where, and what is waiting to be promoted.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// The audit history from deploy.log, newest first.
+    Log {
+        /// Only this environment (default: all).
+        env: Option<String>,
+        /// Show at most N records.
+        #[arg(short = 'n', value_name = "N")]
+        limit: Option<usize>,
+        /// Check the hash chain of every deploy.log and name the first bad line.
+        #[arg(long)]
+        verify: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+/// What the user asked for, free of clap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Render {
+        envs: Vec<String>,
+        check: bool,
+    },
+    Check,
+    Config {
+        json: bool,
+    },
+    Promote {
+        env: String,
+        from: Option<String>,
+        only: Vec<String>,
+        message: Option<String>,
+        dry_run: bool,
+        json: bool,
+    },
+    SetImage {
+        env: String,
+        sha: Option<String>,
+        pairs: Vec<String>,
+        message: Option<String>,
+        dry_run: bool,
+        json: bool,
+    },
+    Diff {
+        env: String,
+        from: Option<String>,
+        only: Vec<String>,
+        exit_code: bool,
+        json: bool,
+    },
+    Status {
+        json: bool,
+    },
+    Log {
+        env: Option<String>,
+        limit: Option<usize>,
+        verify: bool,
+        json: bool,
+    },
+}
+
+impl Cli {
+    pub fn into_request(self) -> (Option<PathBuf>, Request) {
+        let json = |o: OutputFormat| o == OutputFormat::Json;
+        let req = match self.command {
+            Command::Render { envs, check } => Request::Render { envs, check },
+            Command::Check => Request::Check,
+            Command::Config { output } => Request::Config { json: json(output) },
+            Command::To {
+                env,
+                from,
+                only,
+                message,
+                dry_run,
+                output,
+            } => Request::Promote {
+                env,
+                from,
+                only,
+                message,
+                dry_run,
+                json: json(output),
+            },
+            Command::SetImage {
+                env,
+                sha,
+                pairs,
+                message,
+                dry_run,
+                output,
+            } => Request::SetImage {
+                env,
+                sha,
+                pairs,
+                message,
+                dry_run,
+                json: json(output),
+            },
+            Command::Diff {
+                env,
+                from,
+                only,
+                exit_code,
+                output,
+            } => Request::Diff {
+                env,
+                from,
+                only,
+                exit_code,
+                json: json(output),
+            },
+            Command::Status { output } => Request::Status { json: json(output) },
+            Command::Log {
+                env,
+                limit,
+                verify,
+                output,
+            } => Request::Log {
+                env,
+                limit,
+                verify,
+                json: json(output),
+            },
+        };
+        (self.dir, req)
+    }
+}

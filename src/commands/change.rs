@@ -1,0 +1,316 @@
+//! `promote to`, `promote set-image` and `promote diff`: the commands that change (or would change)
+//! an environment's versions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::json;
+
+use crate::diff::unified;
+use crate::error::{exit, Outcome, UserError};
+use crate::git::{self, Lock};
+use crate::plan::{self, ChangeRequest, Ctx, Plan};
+use crate::ui;
+use crate::version::Version;
+use crate::write;
+
+pub fn promote(
+    dir: &Path,
+    env: &str,
+    from: Option<&str>,
+    only: &[String],
+    message: Option<String>,
+    dry_run: bool,
+    json: bool,
+) -> Outcome {
+    let ctx = Ctx::open(dir)?;
+    let _lock = Lock::acquire(&ctx.config.root, Duration::from_secs(10))?;
+    let req = plan::promotion(&ctx, env, from, only, message)?;
+    execute(&ctx, req, dry_run, json)
+}
+
+pub fn set_image(
+    dir: &Path,
+    env: &str,
+    sha: Option<&str>,
+    pairs: &[String],
+    message: Option<String>,
+    dry_run: bool,
+    json: bool,
+) -> Outcome {
+    let ctx = Ctx::open(dir)?;
+    let _lock = Lock::acquire(&ctx.config.root, Duration::from_secs(10))?;
+    let req = set_image_request(&ctx, env, sha, pairs, message)?;
+    execute(&ctx, req, dry_run, json)
+}
+
+fn set_image_request(
+    ctx: &Ctx,
+    env: &str,
+    sha: Option<&str>,
+    pairs: &[String],
+    message: Option<String>,
+) -> Result<ChangeRequest> {
+    let config = &ctx.config;
+    let env = config.env(env)?;
+    let mut versions = BTreeMap::new();
+    if sha.is_none() && pairs.is_empty() {
+        return Err(UserError::new("no versions given")
+            .hint(format!("`promote set-image {} --sha <sha>` sets every service; `promote set-image {} api=<sha>` sets one", env.name, env.name))
+            .into());
+    }
+    if let Some(sha) = sha {
+        let v = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
+        for s in &config.services {
+            versions.insert(s.name.clone(), v.clone());
+        }
+    }
+    for pair in pairs {
+        let Some((svc, value)) = pair.split_once('=') else {
+            return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
+                .hint("write it as e.g. `api=a252dcc`")
+                .into());
+        };
+        let service = config.service(svc)?;
+        let v = parse_version(&service.image, value)
+            .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
+        versions.insert(svc.to_string(), v);
+    }
+    Ok(ChangeRequest {
+        env: env.name.clone(),
+        action: "set-image".into(),
+        from: None,
+        versions,
+        message,
+    })
+}
+
+/// A version given on the command line: a git SHA, a `tag[@digest]`, or a full reference of the
+/// service's own image.
+fn parse_version(image: &str, value: &str) -> std::result::Result<Version, String> {
+    if value.contains('/') {
+        let r = crate::imageref::ImageRef::parse(value).map_err(|e| e.to_string())?;
+        if r.name() != image {
+            return Err(format!(
+                "the image is `{}`, but this service's image is `{image}`",
+                r.name()
+            ));
+        }
+        if r.tag.is_none() && r.digest.is_none() {
+            return Err("the reference has no tag or digest".into());
+        }
+        return Ok(Version {
+            tag: r.tag,
+            digest: r.digest,
+        });
+    }
+    Version::parse(value)
+}
+
+/// Plans, then (unless a dry run) writes and commits. All-or-nothing.
+fn execute(ctx: &Ctx, req: ChangeRequest, dry_run: bool, json: bool) -> Outcome {
+    let config = &ctx.config;
+    let env = config.env(&req.env)?.clone();
+
+    // STEP 1: refuse to run over uncommitted changes in the environment's directories.
+    if !dry_run {
+        let dirty = ctx.repo.dirty(&[env.dir.clone(), env.manifests.clone()])?;
+        if !dirty.is_empty() {
+            return Err(UserError::new(format!(
+                "`{}` has uncommitted changes:\n  {}",
+                env.name,
+                dirty.join("\n  ")
+            ))
+            .hint("commit or stash them first: promote commits only its own change")
+            .into());
+        }
+    }
+
+    // STEP 2: plan: render in memory, new metadata, the audit record, the commit message.
+    let plan = plan::build(ctx, req)?;
+    if plan.is_empty() {
+        let what = if plan.request.action == "promote" {
+            "nothing to promote"
+        } else {
+            "nothing to change"
+        };
+        if json {
+            ui::data(&(serde_json::to_string_pretty(&summary(&plan, None, dry_run))? + "\n"));
+        }
+        ui::status(&format!(
+            "{what}: `{}` already runs these versions",
+            plan.request.env
+        ));
+        return Ok(exit::OK);
+    }
+
+    // STEP 3: a dry run stops here, showing the diff.
+    if dry_run {
+        if json {
+            ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
+        } else {
+            ui::data(&diff_text(&plan));
+        }
+        return Ok(exit::OK);
+    }
+
+    // STEP 4: write the files, then commit exactly those files.
+    let paths = plan.paths();
+    write::apply(&config.root, &plan.files)?;
+    let commit = match git::commit(&config.root, &paths, &plan.commit_message) {
+        Ok(c) => c,
+        Err(e) => {
+            // STEP 4b: the commit failed (a hook, no identity, signing): put the tree and the index back.
+            let undone = write::apply(&config.root, &write::inverse(&plan.files));
+            let unstaged = git::unstage(&config.root, &paths, ctx.repo.head().is_some());
+            let mut msg =
+                format!("the commit failed; the working tree and index are as they were\n{e}");
+            if let Err(u) = undone.and(unstaged) {
+                msg.push_str(&format!("\nwhile putting things back: {u}"));
+            }
+            return Err(UserError::new(msg).into());
+        }
+    };
+
+    // STEP 5: report.
+    if json {
+        ui::data(&(serde_json::to_string_pretty(&summary(&plan, Some(&commit), false))? + "\n"));
+    }
+    ui::status(&format!(
+        "[{}] {}",
+        &commit[..commit.len().min(7)],
+        plan.commit_message.lines().next().unwrap_or("")
+    ));
+    for c in &plan.versions {
+        ui::status(&format!("  {}", version_line(c)));
+    }
+    Ok(exit::OK)
+}
+
+fn version_line(c: &plan::VersionChange) -> String {
+    let v = |x: &Option<Version>| {
+        x.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(none)".into())
+    };
+    format!("{}: {} -> {}", c.service, v(&c.before), v(&c.after))
+}
+
+fn summary(plan: &Plan, commit: Option<&str>, dry_run: bool) -> serde_json::Value {
+    json!({
+        "env": plan.request.env,
+        "action": plan.request.action,
+        "from": plan.request.from,
+        "changes": plan.versions,
+        "files": plan.paths(),
+        "record": plan.record.as_ref().map(|r| r.id.clone()),
+        "commit": commit,
+        "dry_run": dry_run,
+        "pushed": false,
+    })
+}
+
+fn diff_json(plan: &Plan) -> serde_json::Value {
+    let files: Vec<serde_json::Value> = plan
+        .files
+        .iter()
+        .map(|c| json!({"path": c.path, "diff": unified(&c.path, c.before.as_deref(), c.after.as_deref(), false)}))
+        .collect();
+    json!({
+        "env": plan.request.env,
+        "action": plan.request.action,
+        "from": plan.request.from,
+        "changes": plan.versions,
+        "files": files,
+    })
+}
+
+fn diff_text(plan: &Plan) -> String {
+    let color = ui::color_stdout();
+    let req = &plan.request;
+    let mut out = match &req.from {
+        Some(f) => format!(
+            "promote {f} -> {}: {} services change\n\n",
+            req.env,
+            plan.versions.len()
+        ),
+        None => format!(
+            "{} {}: {} services change\n\n",
+            req.action,
+            req.env,
+            plan.versions.len()
+        ),
+    };
+    let w = plan
+        .versions
+        .iter()
+        .map(|c| c.service.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let show = |x: &Option<Version>| {
+        x.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(none)".into())
+    };
+    let bw = plan
+        .versions
+        .iter()
+        .map(|c| show(&c.before).len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    out.push_str(&ui::paint(
+        &format!("  {:w$}  {:bw$}    {}\n", "SERVICE", "NOW", "AFTER"),
+        "1",
+        color,
+    ));
+    for c in &plan.versions {
+        out.push_str(&format!(
+            "  {:w$}  {:bw$} -> {}\n",
+            c.service,
+            show(&c.before),
+            show(&c.after)
+        ));
+    }
+    out.push('\n');
+    for c in &plan.files {
+        out.push_str(&unified(
+            &c.path,
+            c.before.as_deref(),
+            c.after.as_deref(),
+            color,
+        ));
+    }
+    out
+}
+
+/// `promote diff ENV`: the promotion's diff, without changing anything.
+pub fn diff(
+    dir: &Path,
+    env: &str,
+    from: Option<&str>,
+    only: &[String],
+    exit_code: bool,
+    json: bool,
+) -> Outcome {
+    let ctx = Ctx::open(dir)?;
+    let req = plan::promotion(&ctx, env, from, only, None)?;
+    let plan = plan::build(&ctx, req)?;
+    if json {
+        ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
+    } else if plan.is_empty() {
+        ui::status(&format!(
+            "nothing to promote: `{env}` already runs what its source runs"
+        ));
+    } else {
+        ui::data(&diff_text(&plan));
+    }
+    Ok(if exit_code && !plan.is_empty() {
+        exit::PENDING
+    } else {
+        exit::OK
+    })
+}

@@ -1,0 +1,177 @@
+//! `promote check`: the whole repository in one pass, every problem reported, not the first.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use crate::audit;
+use crate::config::{is_manifest_name, Config, Layout};
+use crate::diff::unified;
+use crate::error::{exit, Outcome};
+use crate::git::Repo;
+use crate::metadata::Metadata;
+use crate::plan::manifest_targets;
+use crate::render::{list_files, render_env, validate_manifest, Problem};
+use crate::ui;
+use crate::write;
+
+pub fn run(dir: &Path) -> Outcome {
+    // STEP 1: the config must load; without it nothing else can be checked.
+    let repo = Repo::discover(dir)?;
+    let config = Config::load(&repo.root)?;
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut drift = String::new();
+    let color = ui::color_stdout();
+
+    for env in &config.environments {
+        // STEP 2: metadata readable and consistent with the config.
+        let meta = match Metadata::load(&config, env) {
+            Ok(m) => m,
+            Err(e) => {
+                problems.push(Problem::new(&env.metadata, None, e.to_string()));
+                continue;
+            }
+        };
+        if meta.environment != env.name && !meta.environment.is_empty() {
+            problems.push(Problem::new(
+                &env.metadata,
+                None,
+                format!(
+                    "says it belongs to environment `{}`, but it is `{}`'s metadata file",
+                    meta.environment, env.name
+                ),
+            ));
+        }
+        for (svc, state) in &meta.services {
+            match config.services.iter().find(|s| &s.name == svc) {
+                None => problems.push(
+                    Problem::new(
+                        &env.metadata,
+                        None,
+                        format!("names service `{svc}`, which `promote.yaml` does not declare"),
+                    )
+                    .hint("declare it under `services`, or remove it from the metadata"),
+                ),
+                Some(s) if state.image != state.version.reference(&s.image) => {
+                    problems.push(Problem::new(
+                        &env.metadata,
+                        None,
+                        format!(
+                            "service `{svc}`: image `{}` does not match version `{}` of `{}`",
+                            state.image, state.version, s.image
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+
+        // STEP 3: the audit log's chain, and its last record against the metadata.
+        let log = std::fs::read(config.abs(&env.deploy_log)).unwrap_or_default();
+        let (_, bad) = audit::read(&log);
+        if let Some((line, msg)) = bad {
+            problems.push(Problem::new(&env.deploy_log, Some(line), msg));
+        } else if let Some(head) = &meta.audit_head {
+            if &audit::tail_hash(&log) != head {
+                problems.push(Problem::new(
+                    &env.deploy_log,
+                    None,
+                    "its last record is not the one the metadata names: a record was deleted or added by hand",
+                ));
+            }
+        }
+
+        // STEP 4: every template renders, and the rendered files are what is committed.
+        let (files, p) = render_env(&config, env, &meta.versions())?;
+        let rendered: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
+        let render_failed = !p.is_empty();
+        problems.extend(p);
+        if !render_failed {
+            for c in write::plan(&config.root, manifest_targets(&config, env, files)?)? {
+                let msg = match (&c.before, &c.after) {
+                    (None, _) => "is not rendered yet".to_string(),
+                    (_, None) => "is not produced by any template (ArgoCD would still apply it)".to_string(),
+                    _ => "differs from what its template renders (edited by hand, or not re-rendered)".to_string(),
+                };
+                problems.push(
+                    Problem::new(&c.path, None, msg)
+                        .hint("run `promote render` to update the rendered files"),
+                );
+                drift.push_str(&unified(
+                    &c.path,
+                    c.after.as_deref(),
+                    c.before.as_deref(),
+                    color,
+                ));
+            }
+        }
+
+        // STEP 5: everything ArgoCD syncs must be a valid manifest, and no placeholder may be left.
+        for rel in list_files(&config.root, &env.manifests)? {
+            if rel.contains('/') {
+                continue; // ArgoCD directory sources are not recursive by default
+            }
+            let path = format!("{}/{rel}", env.manifests);
+            if !is_manifest_name(&path) {
+                continue;
+            }
+            let bytes = std::fs::read(config.abs(&path))?;
+            if rendered.contains(&path) {
+                continue; // validated when it was rendered
+            }
+            let before = problems.len();
+            validate_manifest(&path, &bytes, &mut problems);
+            let not_a_manifest = problems[before..].iter().any(|p| {
+                p.message.contains("no `apiVersion`") || p.message.contains("not a mapping")
+            });
+            if not_a_manifest {
+                problems.truncate(before);
+                problems.push(
+                    Problem::new(&path, None, format!("is not a manifest, but ArgoCD syncs `{}` and will try to apply it", env.manifests))
+                        .hint("move it out of the synced directory, or give it a name ArgoCD ignores (e.g. `metadata.json.noargo`)"),
+                );
+            }
+            if config.layout == Layout::Legacy {
+                let text = String::from_utf8_lossy(&bytes);
+                for (ph, _) in &config.placeholders {
+                    if let Some(at) = text.find(ph.as_str()) {
+                        let line = text[..at].matches('\n').count() + 1;
+                        problems.push(Problem::new(
+                            &path,
+                            Some(line),
+                            format!("still contains the placeholder `{ph}`"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // STEP 6: report.
+    let targets_checked = config.environments.len();
+    if !drift.is_empty() {
+        ui::data(&drift);
+    }
+    if problems.is_empty() {
+        ui::status(&format!(
+            "checked {targets_checked} environments: no problems"
+        ));
+        return Ok(exit::OK);
+    }
+    problems.sort();
+    problems.dedup();
+    let mut out = String::new();
+    for p in &problems {
+        out.push_str(&format!("{p}\n"));
+        if let Some(h) = &p.hint {
+            out.push_str(&format!("  hint: {h}\n"));
+        }
+    }
+    ui::data(&out);
+    let files: BTreeSet<&str> = problems.iter().map(|p| p.file.as_str()).collect();
+    ui::status(&format!(
+        "{} problems in {} files",
+        problems.len(),
+        files.len()
+    ));
+    Ok(exit::FAILURE)
+}

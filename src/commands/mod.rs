@@ -1,0 +1,51 @@
+//! One orchestrator per subcommand, each reading top to bottom like the steps of the script it replaces.
+
+use std::path::Path;
+
+use crate::cli::Request;
+use crate::error::Outcome;
+
+mod change;
+mod check;
+mod config;
+mod log;
+mod render;
+mod status;
+
+pub fn dispatch(dir: &Path, request: Request) -> Outcome {
+    match request {
+        Request::Render { envs, check } => render::run(dir, &envs, check),
+        Request::Check => check::run(dir),
+        Request::Config { json } => config::run(dir, json),
+        Request::Promote {
+            env,
+            from,
+            only,
+            message,
+            dry_run,
+            json,
+        } => change::promote(dir, &env, from.as_deref(), &only, message, dry_run, json),
+        Request::SetImage {
+            env,
+            sha,
+            pairs,
+            message,
+            dry_run,
+            json,
+        } => change::set_image(dir, &env, sha.as_deref(), &pairs, message, dry_run, json),
+        Request::Diff {
+            env,
+            from,
+            only,
+            exit_code,
+            json,
+        } => change::diff(dir, &env, from.as_deref(), &only, exit_code, json),
+        Request::Status { json } => status::run(dir, json),
+        Request::Log {
+            env,
+            limit,
+            verify,
+            json,
+        } => log::run(dir, env.as_deref(), limit, verify, json),
+    }
+}

@@ -1,0 +1,134 @@
+//! `promote status`: what runs where, and what is waiting to be promoted.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::audit;
+use crate::error::{exit, Outcome};
+use crate::metadata::Metadata;
+use crate::plan::Ctx;
+use crate::ui;
+
+pub fn run(dir: &Path, json_out: bool) -> Outcome {
+    let ctx = Ctx::open(dir)?;
+    let config = &ctx.config;
+    let metas: Vec<Metadata> = config
+        .environments
+        .iter()
+        .map(|e| Metadata::load(config, e))
+        .collect::<anyhow::Result<_>>()?;
+    let last: Vec<Option<audit::Record>> = config
+        .environments
+        .iter()
+        .map(|e| {
+            audit::records(&std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default()).pop()
+        })
+        .collect();
+    let version = |i: usize, svc: &str| metas[i].services.get(svc).map(|s| s.version.clone());
+    let source = |i: usize| {
+        config.environments[i]
+            .from
+            .as_ref()
+            .and_then(|f| config.environments.iter().position(|e| &e.name == f))
+    };
+    // A version is waiting when the environment it takes from runs a different one.
+    let waiting = |i: usize, svc: &str| match source(i) {
+        Some(s) => version(s, svc).filter(|v| Some(v) != version(i, svc).as_ref()),
+        None => None,
+    };
+
+    if json_out {
+        let envs: Vec<serde_json::Value> = config
+            .environments
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let versions: serde_json::Map<String, serde_json::Value> = config
+                    .services
+                    .iter()
+                    .filter_map(|s| {
+                        version(i, &s.name).map(|v| (s.name.clone(), json!(v.to_string())))
+                    })
+                    .collect();
+                let waiting: serde_json::Map<String, serde_json::Value> = config
+                    .services
+                    .iter()
+                    .filter_map(|s| {
+                        waiting(i, &s.name).map(|v| (s.name.clone(), json!(v.to_string())))
+                    })
+                    .collect();
+                json!({
+                    "name": e.name,
+                    "from": e.from,
+                    "versions": versions,
+                    "waiting": waiting,
+                    "updated": metas[i].updated,
+                    "last": last[i].as_ref().map(|r| json!({
+                        "id": r.id, "time": r.time, "action": r.action,
+                        "actor": format!("{} <{}>", r.actor.name, r.actor.email),
+                    })),
+                })
+            })
+            .collect();
+        ui::data(&(serde_json::to_string_pretty(&json!({ "environments": envs }))? + "\n"));
+        return Ok(exit::OK);
+    }
+
+    let mut rows: Vec<Vec<String>> = vec![std::iter::once("SERVICE".to_string())
+        .chain(config.environments.iter().map(|e| e.name.clone()))
+        .collect()];
+    let mut any_waiting = false;
+    for s in &config.services {
+        let mut row = vec![s.name.clone()];
+        for i in 0..config.environments.len() {
+            let mut cell = version(i, &s.name)
+                .map(|v| v.short())
+                .unwrap_or_else(|| "-".into());
+            if waiting(i, &s.name).is_some() {
+                cell.push_str(" *");
+                any_waiting = true;
+            }
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    if any_waiting {
+        out.push_str("\n* the environment it takes from runs another version: `promote diff <env>` shows the promotion\n");
+    }
+    out.push_str("\nlast change:\n");
+    let ew = config
+        .environments
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0);
+    for (i, e) in config.environments.iter().enumerate() {
+        let what = match &last[i] {
+            Some(r) => {
+                let by = match &r.actor.ci {
+                    Some(ci) => format!("{} <{}> via {}", r.actor.name, r.actor.email, ci.system),
+                    None => format!("{} <{}>", r.actor.name, r.actor.email),
+                };
+                format!("{}  {}  by {by}", r.time, r.action)
+            }
+            None => "never".into(),
+        };
+        out.push_str(&format!("  {:ew$}  {what}\n", e.name));
+    }
+    ui::data(&out);
+    Ok(exit::OK)
+}

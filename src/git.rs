@@ -1,0 +1,256 @@
+//! The only module that touches git. Reads go through git2 (fast, in-process); commit and push go
+//! through the `git` binary so the user's hooks, signing, identity (`includeIf`) and credentials are
+//! honoured exactly as `git commit` would.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::error::UserError;
+
+pub struct Repo {
+    pub root: PathBuf,
+    repo: git2::Repository,
+}
+
+impl Repo {
+    /// The repository containing `start` (like `git` itself, searching upwards).
+    pub fn discover(start: &Path) -> Result<Repo> {
+        let repo = git2::Repository::discover(start).map_err(|_| {
+            UserError::new(format!(
+                "`{}` is not inside a git repository",
+                start.display()
+            ))
+            .hint("run promote inside your config repository, or pass `-C DIR`")
+        })?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| UserError::new("the repository is bare; promote needs a checkout"))?
+            .to_path_buf();
+        let root = root.canonicalize().unwrap_or(root);
+        Ok(Repo { root, repo })
+    }
+
+    /// The commit HEAD points at, if there is one.
+    pub fn head(&self) -> Option<String> {
+        self.repo
+            .head()
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|c| c.id().to_string())
+    }
+
+    /// The current branch's short name, if HEAD is on a branch.
+    pub fn branch(&self) -> Option<String> {
+        let head = self.repo.head().ok()?;
+        if head.is_branch() {
+            head.shorthand().map(str::to_string)
+        } else {
+            None
+        }
+    }
+
+    /// Paths under any of `paths` (files or directories, repository-relative) with uncommitted
+    /// changes: modified, staged, deleted or untracked.
+    pub fn dirty(&self, paths: &[String]) -> Result<Vec<String>> {
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true)
+            .recurse_untracked_dirs(true)
+            .include_ignored(false);
+        for p in paths {
+            opts.pathspec(p);
+        }
+        let statuses = self
+            .repo
+            .statuses(Some(&mut opts))
+            .context("cannot read `git status`")?;
+        let mut out: Vec<String> = statuses
+            .iter()
+            .filter(|s| {
+                s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED)
+            })
+            .filter_map(|s| s.path().map(str::to_string))
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// A file's bytes at HEAD, if it exists there.
+    pub fn read_at_head(&self, path: &str) -> Option<Vec<u8>> {
+        let tree = self.repo.head().ok()?.peel_to_tree().ok()?;
+        let entry = tree.get_path(Path::new(path)).ok()?;
+        let blob = self.repo.find_blob(entry.id()).ok()?;
+        Some(blob.content().to_vec())
+    }
+}
+
+/// Runs `git` in `dir`. The error carries the arguments, the directory and git's stderr.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
+    git_with_input(dir, args, None)
+}
+
+fn git_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Result<String> {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir).args(args);
+    // Never wait for a password prompt: a missing credential fails instead of hanging a pipeline.
+    cmd.env("GIT_TERMINAL_PROMPT", "0");
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| "cannot run `git`: is git installed and on PATH?")?;
+    if let Some(text) = input {
+        use std::io::Write;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(text.as_bytes())?;
+        }
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let detail = if stderr.is_empty() { stdout } else { stderr };
+        return Err(GitError {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            dir: dir.to_path_buf(),
+            stderr: detail,
+        }
+        .into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// A failed `git` command.
+#[derive(Debug)]
+pub struct GitError {
+    pub args: Vec<String>,
+    pub dir: PathBuf,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for GitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`git {}` failed in `{}`",
+            self.args.join(" "),
+            self.dir.display()
+        )?;
+        if !self.stderr.is_empty() {
+            write!(f, ":\n{}", indent(&self.stderr))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GitError {}
+
+fn indent(s: &str) -> String {
+    s.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The identity git will commit as (`GIT_AUTHOR_*`, config, `includeIf`), as `(name, email)`.
+pub fn identity(root: &Path) -> Result<(String, String)> {
+    let ident = git(root, &["var", "GIT_AUTHOR_IDENT"]).map_err(|_| {
+        UserError::new("git has no identity to commit with")
+            .hint("set one: `git config user.name \"Your Name\"` and `git config user.email you@example.com`")
+    })?;
+    // `Name <email> 1700000000 +0000`
+    let ident = ident.trim();
+    let (name, rest) = ident.split_once(" <").unwrap_or((ident, ""));
+    let email = rest.split_once('>').map(|(e, _)| e).unwrap_or("");
+    Ok((name.to_string(), email.to_string()))
+}
+
+/// Commits exactly `paths` (added, changed or deleted) with `message`, leaving anything else the user
+/// staged alone. Returns the new commit id.
+pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
+    let mut add = vec!["add", "-A", "--"];
+    add.extend(paths.iter().map(String::as_str));
+    git(root, &add)?;
+    // `--only` semantics (the default with pathspecs): the commit holds these paths and nothing else
+    // that happens to be staged. `-F -` reads the message from stdin: no quoting, no temp file.
+    let mut args = vec!["commit", "--quiet", "-F", "-", "--"];
+    args.extend(paths.iter().map(String::as_str));
+    git_with_input(root, &args, Some(message))?;
+    Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
+}
+
+/// Takes `paths` out of the index again after a failed commit, so the index ends as it began
+/// (the paths were clean before we touched them).
+pub fn unstage(root: &Path, paths: &[String], has_head: bool) -> Result<()> {
+    let mut args: Vec<&str> = if has_head {
+        vec!["reset", "--quiet", "--"]
+    } else {
+        vec!["rm", "--cached", "--quiet", "-r", "--ignore-unmatch", "--"]
+    };
+    args.extend(paths.iter().map(String::as_str));
+    git(root, &args).map(|_| ())
+}
+
+/// An exclusive lock on the clone, so two runs cannot interleave. It is an OS file lock
+/// (`flock`): it is released when the process ends, however it ends, so a crash leaves no stale lock.
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    pub fn acquire(root: &Path, wait: Duration) -> Result<Lock> {
+        let git_dir = git(root, &["rev-parse", "--git-dir"]).map(|s| root.join(s.trim()))?;
+        let path = git_dir.join("promote.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the lock file `{}`", path.display()))?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => {
+                    use std::io::Write;
+                    let mut f = &file;
+                    let _ = f.set_len(0);
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(Lock { _file: file });
+                }
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let holder = holder.trim();
+                    let who = if holder.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {holder})")
+                    };
+                    return Err(UserError::new(format!(
+                        "another promote is running in this clone{who}; waited {} s for it",
+                        wait.as_secs()
+                    ))
+                    .hint(
+                        "let it finish and run again; the lock is released when that process exits",
+                    )
+                    .into());
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock `{}`", path.display()))
+                }
+            }
+        }
+    }
+}

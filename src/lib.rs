@@ -1,0 +1,31 @@
+//! `promote`: moves container image versions through the environments of a GitOps config repository.
+//!
+//! Data flows one way: config -> plan -> render -> write -> commit. Each stage returns plain data.
+
+pub mod audit;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diff;
+pub mod error;
+pub mod git;
+pub mod imageref;
+pub mod metadata;
+pub mod plan;
+pub mod render;
+pub mod ui;
+pub mod version;
+pub mod write;
+
+use std::path::PathBuf;
+
+use cli::Request;
+
+/// Runs one request and returns the process exit code. Errors are reported here, once.
+pub fn run(dir: Option<PathBuf>, request: Request) -> i32 {
+    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+    match commands::dispatch(&dir, request) {
+        Ok(code) => code,
+        Err(e) => ui::report(&e),
+    }
+}

@@ -1,0 +1,837 @@
+//! Templates + values + versions -> manifests, in memory. Nothing here touches the disk except to read
+//! templates. Every problem is collected (not just the first) so a user fixes them in one round.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use minijinja::value::{Value, ValueKind};
+use minijinja::{ErrorKind, UndefinedBehavior};
+use serde_json::{json, Value as Json};
+
+use crate::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
+use crate::imageref::ImageRef;
+use crate::version::Version;
+
+/// One rendered file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutFile {
+    /// Repository-relative path of the rendered file.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    /// Repository-relative path of the template it came from.
+    pub template: String,
+}
+
+/// Something wrong with a file, reported with its location.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(file: &str, line: Option<usize>, message: impl Into<String>) -> Problem {
+        Problem {
+            file: file.to_string(),
+            line,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, " (line {l})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// One template of an environment's set.
+#[derive(Debug, Clone)]
+struct Template {
+    /// Repository-relative path of the template file.
+    source: String,
+    /// Repository-relative path of the rendered file.
+    output: String,
+    /// The service whose image the template uses, if any.
+    service: Option<String>,
+}
+
+/// The rendered files of one environment (ordered by path), or the problems that stopped it.
+pub fn render_env(
+    config: &Config,
+    env: &Environment,
+    versions: &BTreeMap<String, Version>,
+) -> Result<(Vec<OutFile>, Vec<Problem>)> {
+    match config.layout {
+        Layout::Native => render_native(config, env, versions),
+        Layout::Legacy => render_legacy(config, env, versions),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native layout: minijinja.
+
+/// Lists a directory's files recursively as paths relative to it, sorted; a missing directory is empty.
+pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let base = root.join(dir);
+    if !base.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![base.clone()];
+    while let Some(d) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&d).with_context(|| format!("cannot list `{}`", d.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(&base) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn native_templates(
+    config: &Config,
+    env: &Environment,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Template>> {
+    let shared = list_files(&config.root, &config.templates)?;
+    let own = list_files(&config.root, &env.templates)?;
+    let mut set: BTreeMap<String, String> = BTreeMap::new();
+    for rel in &shared {
+        if !env.exclude.iter().any(|x| glob_match(x, rel)) {
+            set.insert(rel.clone(), format!("{}/{rel}", config.templates));
+        }
+    }
+    for rel in &own {
+        set.insert(rel.clone(), format!("{}/{rel}", env.templates));
+    }
+    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (rel, source) in set {
+        // Partials (`_helpers.yaml`) are for `include`, not rendered on their own.
+        if rel.rsplit('/').next().is_some_and(|f| f.starts_with('_')) {
+            continue;
+        }
+        let flat = rel.replace('/', "-");
+        let output = format!("{}/{flat}", env.manifests);
+        if let Some(other) = outputs.insert(output.clone(), source.clone()) {
+            problems.push(Problem::new(
+                &source,
+                None,
+                format!("renders to `{output}`, as `{other}` does; rename one of them"),
+            ));
+            continue;
+        }
+        let first = rel.split('/').next().unwrap_or("");
+        let service = if rel.contains('/') && config.services.iter().any(|s| s.name == first) {
+            Some(first.to_string())
+        } else {
+            None
+        };
+        out.push(Template {
+            source,
+            output,
+            service,
+        });
+    }
+    Ok(out)
+}
+
+/// `*` matches any run of characters (including `/`); everything else is literal.
+fn glob_match(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let mut rest = s;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// A minijinja environment set up the way manifests need: strict about undefined values (an undefined
+/// value is an error, never an empty string), no HTML/JSON auto-escaping, trailing newlines kept, and
+/// values printed as YAML data.
+fn engine() -> minijinja::Environment<'static> {
+    let mut e = minijinja::Environment::new();
+    // SemiStrict: printing, iterating or reading into an undefined value fails; `{% if values.hpa %}`
+    // is allowed so that optional settings stay optional.
+    e.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    e.set_keep_trailing_newline(true);
+    e.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    e.set_formatter(|out, _state, value| {
+        let s = yaml_fragment(value);
+        out.write_str(&s)
+            .map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "cannot write output"))
+    });
+    e
+}
+
+/// How a value is printed into YAML: strings that are safe as plain scalars as they are; strings that
+/// would change the document's structure (newlines, leading indicators, `: `, ` #`) as a quoted scalar;
+/// mappings and lists as JSON flow collections (valid YAML). `|safe` prints a string as it is.
+fn yaml_fragment(value: &Value) -> String {
+    match value.kind() {
+        ValueKind::String => {
+            let s = value.as_str().unwrap_or_default();
+            if value.is_safe() || plain_safe(s) {
+                s.to_string()
+            } else {
+                serde_json::to_string(s).unwrap_or_default()
+            }
+        }
+        ValueKind::None => "null".into(),
+        ValueKind::Map | ValueKind::Seq => serde_json::to_string(value).unwrap_or_default(),
+        _ => value.to_string(),
+    }
+}
+
+fn plain_safe(s: &str) -> bool {
+    let Some(first) = s.chars().next() else {
+        return true;
+    };
+    !s.chars().any(|c| c.is_control())
+        && !"[]{}#&*!|>'\"%@`,".contains(first)
+        && !s.starts_with("- ")
+        && !s.starts_with("? ")
+        && !s.starts_with(": ")
+        && s.trim() == s
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+}
+
+fn render_native(
+    config: &Config,
+    env: &Environment,
+    versions: &BTreeMap<String, Version>,
+) -> Result<(Vec<OutFile>, Vec<Problem>)> {
+    let mut problems = Vec::new();
+    let templates = native_templates(config, env, &mut problems)?;
+
+    let mut engine = engine();
+    // Every template file is loaded (overrides and partials too) so `include` can reach any of them.
+    for dir in [&config.templates, &env.templates] {
+        for rel in list_files(&config.root, dir)? {
+            let name = format!("{dir}/{rel}");
+            let src = match std::fs::read_to_string(config.root.join(&name)) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(Problem::new(
+                        &name,
+                        None,
+                        format!("cannot read template: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            if let Err(e) = engine.add_template_owned(name.clone(), src) {
+                problems.push(Problem::new(&name, e.line(), template_error(&e)));
+            }
+        }
+    }
+
+    let images: serde_json::Map<String, Json> = config
+        .services
+        .iter()
+        .filter_map(|s| {
+            versions
+                .get(&s.name)
+                .map(|v| (s.name.clone(), json!(v.reference(&s.image))))
+        })
+        .collect();
+    let version_map: serde_json::Map<String, Json> = versions
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v.to_string())))
+        .collect();
+
+    let mut files = Vec::new();
+    for t in &templates {
+        if problems.iter().any(|p| p.file == t.source) {
+            continue;
+        }
+        let mut ctx = json!({
+            "env": env.name,
+            "values": env.values,
+            "images": images,
+            "versions": version_map,
+        });
+        if let Some(svc) = &t.service {
+            let Some(v) = versions.get(svc) else {
+                problems.push(
+                    Problem::new(
+                        &t.source,
+                        None,
+                        format!(
+                            "service `{svc}` has no version in environment `{}`",
+                            env.name
+                        ),
+                    )
+                    .hint(format!(
+                        "set one with `promote set-image {} {svc}=<sha>`",
+                        env.name
+                    )),
+                );
+                continue;
+            };
+            let image = config.service(svc)?.image.clone();
+            ctx["service"] = json!(svc);
+            ctx["image"] = json!(v.reference(&image));
+            ctx["version"] = json!(v.to_string());
+            ctx["tag"] = json!(v.tag);
+        }
+        match render_one(&engine, &t.source, ctx) {
+            Ok(text) => {
+                let before = problems.len();
+                validate_manifest(&t.output, text.as_bytes(), &mut problems);
+                if problems.len() > before {
+                    // Point at the template too: that is what the user edits.
+                    for p in &mut problems[before..] {
+                        p.message = format!("{} (rendered from `{}`)", p.message, t.source);
+                    }
+                    continue;
+                }
+                files.push(OutFile {
+                    path: t.output.clone(),
+                    bytes: text.into_bytes(),
+                    template: t.source.clone(),
+                });
+            }
+            Err(mut ps) => {
+                for p in &mut ps {
+                    if p.message.contains("undefined value `values.") && p.hint.is_none() {
+                        p.hint = Some(format!(
+                            "set it under `environments.{}.values` (or the shared `values`) in `{CONFIG_FILE}`",
+                            env.name
+                        ));
+                    }
+                }
+                problems.extend(ps)
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, problems))
+}
+
+/// Renders one template. On undefined values, keeps going to report every missing value of the
+/// template at once: each missing dotted path is filled with a stand-in and the render is retried.
+fn render_one(
+    engine: &minijinja::Environment,
+    name: &str,
+    mut ctx: Json,
+) -> std::result::Result<String, Vec<Problem>> {
+    let tmpl = engine
+        .get_template(name)
+        .map_err(|e| vec![Problem::new(name, e.line(), template_error(&e))])?;
+    let mut missing: Vec<Problem> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for _ in 0..100 {
+        let err = match tmpl.render(&ctx) {
+            Ok(s) if missing.is_empty() => return Ok(s),
+            Ok(_) => return Err(missing),
+            Err(e) => e,
+        };
+        let file = err.name().unwrap_or(name).to_string();
+        let expr = match (err.kind(), err.range(), err.template_source()) {
+            (ErrorKind::UndefinedError, Some(r), Some(src)) => src.get(r).map(str::to_string),
+            (ErrorKind::UndefinedError, Some(r), None) => tmpl.source().get(r).map(str::to_string),
+            _ => None,
+        };
+        let path_like = expr.as_deref().is_some_and(|x| {
+            !x.is_empty()
+                && x.split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        });
+        match expr {
+            Some(x) if path_like && seen.insert(x.clone()) => {
+                missing.push(Problem::new(
+                    &file,
+                    err.line(),
+                    format!("uses undefined value `{x}`"),
+                ));
+                if !fill(&mut ctx, &x) {
+                    return Err(missing);
+                }
+            }
+            _ => {
+                missing.push(Problem::new(&file, err.line(), template_error(&err)));
+                return Err(missing);
+            }
+        }
+    }
+    Err(missing)
+}
+
+/// Puts an empty string at a dotted path, creating mappings on the way; false when it cannot.
+fn fill(ctx: &mut Json, path: &str) -> bool {
+    let mut cur = ctx;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, p) in parts.iter().enumerate() {
+        let Json::Object(map) = cur else { return false };
+        if i == parts.len() - 1 {
+            map.insert(p.to_string(), json!(""));
+            return true;
+        }
+        cur = map.entry(p.to_string()).or_insert_with(|| json!({}));
+    }
+    false
+}
+
+fn template_error(e: &minijinja::Error) -> String {
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    match e.kind() {
+        ErrorKind::SyntaxError => format!("template syntax error{detail}"),
+        ErrorKind::UndefinedError => format!("uses an undefined value{detail}"),
+        ErrorKind::TemplateNotFound => format!("includes a template that does not exist{detail}"),
+        k => format!("{k}{detail}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy layout: sed placeholders, byte for byte.
+
+fn render_legacy(
+    config: &Config,
+    env: &Environment,
+    versions: &BTreeMap<String, Version>,
+) -> Result<(Vec<OutFile>, Vec<Problem>)> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    let dir = config.root.join(&env.dir);
+    let mut names: Vec<String> = Vec::new();
+    if dir.is_dir() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list `{}`", env.dir))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".tpl") && entry.file_type()?.is_file() {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    for name in names {
+        let source = format!("{}/{name}", env.dir);
+        let output = format!("{}/{}", env.manifests, name.trim_end_matches(".tpl"));
+        let bytes = std::fs::read(config.root.join(&source))
+            .with_context(|| format!("cannot read `{source}`"))?;
+        let before = problems.len();
+        let out = substitute(config, env, versions, &source, &bytes, &mut problems);
+        if problems.len() > before {
+            continue;
+        }
+        validate_manifest(&output, &out, &mut problems);
+        if problems.len() > before {
+            continue;
+        }
+        files.push(OutFile {
+            path: output,
+            bytes: out,
+            template: source,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, problems))
+}
+
+/// Replaces every placeholder in one pass, like `sed "s/A/x/g; s/B/y/g"` over the bytes, except that a
+/// value is never scanned again for placeholders: values are data.
+fn substitute(
+    config: &Config,
+    env: &Environment,
+    versions: &BTreeMap<String, Version>,
+    source: &str,
+    bytes: &[u8],
+    problems: &mut Vec<Problem>,
+) -> Vec<u8> {
+    let file_name = source.rsplit('/').next().unwrap_or(source);
+    let file_service = config
+        .services
+        .iter()
+        .filter(|s| {
+            file_name
+                .strip_prefix(s.name.as_str())
+                .is_some_and(|rest| rest.starts_with('-') || rest.starts_with('.'))
+        })
+        .max_by_key(|s| s.name.len())
+        .map(|s| s.name.clone());
+    // Longest placeholder first, so `COMMIT_SHA_FULL` wins over `COMMIT_SHA` at the same position.
+    let mut placeholders: Vec<&(String, String)> = config.placeholders.iter().collect();
+    placeholders.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let mut i = 0;
+    let mut reported = BTreeSet::new();
+    while i < bytes.len() {
+        let hit = placeholders
+            .iter()
+            .find(|(p, _)| bytes[i..].starts_with(p.as_bytes()));
+        let Some((ph, key)) = hit else {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        };
+        let line = bytes[..i].iter().filter(|&&b| b == b'\n').count() + 1;
+        let value = if key == "version" {
+            let svc = image_before(config, &out).or_else(|| file_service.clone());
+            match svc {
+                None => {
+                    if reported.insert((ph.clone(), "svc")) {
+                        problems.push(
+                            Problem::new(source, Some(line), format!("cannot tell which service's version `{ph}` stands for"))
+                                .hint(format!("write it as `<image>:{ph}` with a service's image, or name the file `<service>-…`")),
+                        );
+                    }
+                    None
+                }
+                Some(svc) => match versions.get(&svc) {
+                    Some(v) => Some(v.to_string()),
+                    None => {
+                        if reported.insert((svc.clone(), "version")) {
+                            problems.push(
+                                Problem::new(
+                                    source,
+                                    Some(line),
+                                    format!(
+                                        "service `{svc}` has no version in environment `{}`",
+                                        env.name
+                                    ),
+                                )
+                                .hint(format!(
+                                    "set one with `promote set-image {} {svc}=<sha>`",
+                                    env.name
+                                )),
+                            );
+                        }
+                        None
+                    }
+                },
+            }
+        } else {
+            match lookup(&env.values, key) {
+                Some(Json::String(s)) => Some(s.clone()),
+                Some(v @ (Json::Number(_) | Json::Bool(_))) => Some(v.to_string()),
+                Some(_) => {
+                    problems.push(Problem::new(source, Some(line), format!("placeholder `{ph}` maps to `values.{key}`, which is not a string or number")));
+                    None
+                }
+                None => {
+                    if reported.insert((ph.clone(), "value")) {
+                        problems.push(
+                            Problem::new(
+                                source,
+                                Some(line),
+                                format!("placeholder `{ph}` uses undefined value `values.{key}`"),
+                            )
+                            .hint(format!(
+                                "set `{key}` under `environments.{}.values` in `{CONFIG_FILE}`",
+                                env.name
+                            )),
+                        );
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(v) = value {
+            out.extend_from_slice(v.as_bytes());
+        }
+        i += ph.len();
+    }
+    out
+}
+
+/// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
+fn image_before(config: &Config, out: &[u8]) -> Option<String> {
+    let before = out.strip_suffix(b":")?;
+    let start = before
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let image = std::str::from_utf8(&before[start..]).ok()?;
+    config
+        .services
+        .iter()
+        .find(|s| s.image == image)
+        .map(|s| s.name.clone())
+}
+
+/// A dotted path in a JSON value.
+pub fn lookup<'a>(v: &'a Json, path: &str) -> Option<&'a Json> {
+    path.split('.').try_fold(v, |cur, key| cur.get(key))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of rendered output.
+
+/// Checks that every document parses as YAML and is a Kubernetes object with `apiVersion`, `kind` and
+/// `metadata.name`, and that every container image is a valid reference.
+pub fn validate_manifest(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        problems.push(Problem::new(path, None, "is not valid UTF-8"));
+        return;
+    };
+    if path.ends_with(".json") {
+        match serde_json::from_str::<serde_yaml::Value>(text) {
+            Ok(v) => check_object(path, None, &v, problems),
+            Err(e) => problems.push(Problem::new(
+                path,
+                Some(e.line()),
+                format!("invalid JSON: {e}"),
+            )),
+        }
+        return;
+    }
+    let starts = doc_start_lines(text);
+    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let line = starts.get(i).copied();
+        let value = match serde_yaml::Value::deserialize_from(doc) {
+            Ok(v) => v,
+            Err(e) => {
+                let l = e.location().map(|l| l.line()).or(line);
+                let msg = e.to_string();
+                let msg = msg.rfind(" at line ").map(|i| &msg[..i]).unwrap_or(&msg);
+                problems.push(Problem::new(path, l, format!("invalid YAML: {msg}")));
+                return;
+            }
+        };
+        check_object(path, line, &value, problems);
+    }
+}
+
+trait DeserializeFrom: Sized {
+    fn deserialize_from(
+        d: serde_yaml::Deserializer,
+    ) -> std::result::Result<Self, serde_yaml::Error>;
+}
+
+impl DeserializeFrom for serde_yaml::Value {
+    fn deserialize_from(
+        d: serde_yaml::Deserializer,
+    ) -> std::result::Result<Self, serde_yaml::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+}
+
+fn doc_start_lines(text: &str) -> Vec<usize> {
+    let mut starts = vec![1];
+    let mut first_content = true;
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") {
+            if first_content {
+                // A leading `---` opens the first document rather than a second one.
+                starts[0] = i + 1;
+            } else {
+                starts.push(i + 1);
+            }
+        }
+        let t = line.trim();
+        if !t.is_empty() && !t.starts_with('#') && !line.starts_with("---") {
+            first_content = false;
+        }
+    }
+    starts
+}
+
+fn check_object(
+    path: &str,
+    line: Option<usize>,
+    v: &serde_yaml::Value,
+    problems: &mut Vec<Problem>,
+) {
+    use serde_yaml::Value as Y;
+    if v.is_null() {
+        return; // an empty document (`---` at the end)
+    }
+    let str_at = |keys: &[&str]| -> Option<&str> {
+        keys.iter()
+            .try_fold(v, |cur, k| cur.get(*k))
+            .and_then(Y::as_str)
+    };
+    if !v.is_mapping() {
+        problems.push(Problem::new(
+            path,
+            line,
+            "a document is not a mapping (expected a Kubernetes object)",
+        ));
+        return;
+    }
+    let kind = str_at(&["kind"]);
+    for (key, present) in [
+        ("apiVersion", str_at(&["apiVersion"]).is_some()),
+        ("kind", kind.is_some()),
+    ] {
+        if !present {
+            problems.push(Problem::new(
+                path,
+                line,
+                format!("a document has no `{key}`"),
+            ));
+        }
+    }
+    // Kustomize's own files carry no name; `generateName` stands in for one.
+    let kustomize = matches!(kind, Some("Kustomization" | "Component"));
+    if !kustomize
+        && str_at(&["metadata", "name"]).is_none()
+        && str_at(&["metadata", "generateName"]).is_none()
+    {
+        problems.push(Problem::new(
+            path,
+            line,
+            format!("a `{}` has no `metadata.name`", kind.unwrap_or("document")),
+        ));
+    }
+    let mut images = Vec::new();
+    collect_images(v, &mut images);
+    for image in images {
+        if let Err(e) = ImageRef::parse(&image) {
+            problems.push(Problem::new(
+                path,
+                find_line(path, line, &image),
+                e.to_string(),
+            ));
+        }
+    }
+}
+
+fn find_line(_path: &str, doc_line: Option<usize>, _needle: &str) -> Option<usize> {
+    doc_line
+}
+
+fn collect_images(v: &serde_yaml::Value, out: &mut Vec<String>) {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Mapping(m) => {
+            for (k, val) in m {
+                let key = k.as_str().unwrap_or("");
+                if matches!(key, "containers" | "initContainers" | "ephemeralContainers") {
+                    if let Y::Sequence(items) = val {
+                        for item in items {
+                            if let Some(img) = item.get("image").and_then(Y::as_str) {
+                                out.push(img.to_string());
+                            }
+                        }
+                    }
+                }
+                collect_images(val, out);
+            }
+        }
+        Y::Sequence(items) => items.iter().for_each(|i| collect_images(i, out)),
+        _ => {}
+    }
+}
+
+/// Would ArgoCD read this file as a manifest? (Used by `check` on synced directories.)
+pub fn is_manifest_file(path: &str) -> bool {
+    is_manifest_name(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_of(path: &str, text: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        validate_manifest(path, text.as_bytes(), &mut p);
+        p.into_iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn yaml_fragments_keep_structure() {
+        let f = |s: &str| yaml_fragment(&Value::from(s));
+        assert_eq!(f("a/b&c|d\\e"), "a/b&c|d\\e");
+        assert_eq!(f("line1\nkind: Secret"), "\"line1\\nkind: Secret\"");
+        assert_eq!(f("*.example.com"), "\"*.example.com\"");
+        assert_eq!(f(""), "");
+        assert_eq!(f("a: b"), "\"a: b\"");
+        assert_eq!(yaml_fragment(&Value::from(3)), "3");
+        assert_eq!(
+            yaml_fragment(&Value::from_serialize(json!({"cpu": "100m"}))),
+            "{\"cpu\":\"100m\"}"
+        );
+    }
+
+    #[test]
+    fn manifests_need_kind_and_name() {
+        assert!(problems_of(
+            "a.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n"
+        )
+        .is_empty());
+        let p = problems_of("a.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n---\nkind: Service\nmetadata: {}\n");
+        assert_eq!(
+            p,
+            vec![
+                "`a.yaml` (line 5): a document has no `apiVersion`".to_string(),
+                "`a.yaml` (line 5): a `Service` has no `metadata.name`".to_string()
+            ]
+        );
+        let p = problems_of("a.yaml", "apiVersion: v1\nkind: Service\nmetadata: [\n");
+        assert!(p[0].starts_with("`a.yaml` (line 4): invalid YAML"), "{p:?}");
+    }
+
+    #[test]
+    fn container_images_must_be_valid_references() {
+        let doc = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: \"reg.io/api:\"\n";
+        let p = problems_of("d.yaml", doc);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("reg.io/api:"), "{p:?}");
+    }
+
+    #[test]
+    fn glob() {
+        assert!(glob_match("api/*", "api/hpa.yaml"));
+        assert!(glob_match("*/hpa.yaml", "api/hpa.yaml"));
+        assert!(!glob_match("api/*", "web/hpa.yaml"));
+        assert!(glob_match("api/hpa.yaml", "api/hpa.yaml"));
+    }
+
+    #[test]
+    fn fill_creates_paths() {
+        let mut c = json!({"values": {"a": 1}});
+        assert!(fill(&mut c, "values.b.c"));
+        assert_eq!(c, json!({"values": {"a": 1, "b": {"c": ""}}}));
+        assert!(!fill(&mut c, "values.a.x"));
+    }
+}

@@ -1,0 +1,61 @@
+//! The only module that prints. Status and errors go to stderr; data (diffs, tables, JSON) to stdout.
+//! Color only when the stream is a terminal and `NO_COLOR` is unset.
+
+use std::io::{IsTerminal, Write};
+
+use crate::error::UserError;
+
+/// Whether stdout gets color.
+pub fn color_stdout() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Data for stdout, printed as is.
+pub fn data(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
+
+/// A status line for stderr.
+pub fn status(s: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{s}");
+}
+
+/// A warning line for stderr.
+pub fn warn(s: &str) {
+    let label = paint("warning:", "33", color_stderr());
+    let _ = writeln!(std::io::stderr().lock(), "{label} {s}");
+}
+
+/// Wraps `s` in an ANSI color when `on`.
+pub fn paint(s: &str, code: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Prints an error the way every command reports one, and returns its exit code.
+pub fn report(err: &anyhow::Error) -> i32 {
+    let color = color_stderr();
+    let mut e = std::io::stderr().lock();
+    let label = paint("error:", "31;1", color);
+    if let Some(user) = err.downcast_ref::<UserError>() {
+        let _ = writeln!(e, "{label} {}", user.message);
+        for h in &user.hints {
+            let _ = writeln!(e, "{} {h}", paint("hint:", "36", color));
+        }
+        return user.code;
+    }
+    let _ = writeln!(e, "{label} {err}");
+    for cause in err.chain().skip(1) {
+        let _ = writeln!(e, "  caused by: {cause}");
+    }
+    crate::error::exit::FAILURE
+}
