@@ -1,0 +1,7 @@
+//! The one integration test binary: runs the real `promote` binary against real git repositories in
+//! temporary directories, with a bare `origin.git` beside them for pushes.
+
+mod support;
+
+mod promote;
+mod render;
