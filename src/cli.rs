@@ -64,6 +64,9 @@ pub enum Command {
         /// Show the diff the promotion would commit; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        #[arg(long)]
+        push: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -84,6 +87,9 @@ pub enum Command {
         /// Show the diff the change would commit; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        #[arg(long)]
+        push: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -144,6 +150,7 @@ pub enum Request {
         only: Vec<String>,
         message: Option<String>,
         dry_run: bool,
+        push: bool,
         json: bool,
     },
     SetImage {
@@ -152,6 +159,7 @@ pub enum Request {
         pairs: Vec<String>,
         message: Option<String>,
         dry_run: bool,
+        push: bool,
         json: bool,
     },
     Diff {
@@ -185,6 +193,7 @@ impl Cli {
                 only,
                 message,
                 dry_run,
+                push,
                 output,
             } => Request::Promote {
                 env,
@@ -192,6 +201,7 @@ impl Cli {
                 only,
                 message,
                 dry_run,
+                push,
                 json: json(output),
             },
             Command::SetImage {
@@ -200,6 +210,7 @@ impl Cli {
                 pairs,
                 message,
                 dry_run,
+                push,
                 output,
             } => Request::SetImage {
                 env,
@@ -207,6 +218,7 @@ impl Cli {
                 pairs,
                 message,
                 dry_run,
+                push,
                 json: json(output),
             },
             Command::Diff {

@@ -254,3 +254,148 @@ impl Lock {
         }
     }
 }
+
+/// Where the current branch pushes: its upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The remote's name (`origin`).
+    pub remote: String,
+    /// The branch on the remote (`refs/heads/main`).
+    pub merge: String,
+    /// The remote-tracking ref (`refs/remotes/origin/main`).
+    pub tracking: String,
+}
+
+/// The current branch's upstream, or an error saying how to set one.
+pub fn upstream(root: &Path) -> Result<Upstream> {
+    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .map_err(|_| UserError::new("HEAD is detached: `--push` needs a branch with an upstream"))?;
+    let branch = branch.trim();
+    let remote = git(root, &["config", &format!("branch.{branch}.remote")]);
+    let merge = git(root, &["config", &format!("branch.{branch}.merge")]);
+    let tracking = git(root, &["rev-parse", "--symbolic-full-name", "@{upstream}"]);
+    match (remote, merge, tracking) {
+        (Ok(r), Ok(m), Ok(t)) => Ok(Upstream {
+            remote: r.trim().to_string(),
+            merge: m.trim().to_string(),
+            tracking: t.trim().to_string(),
+        }),
+        _ => Err(UserError::new(format!("branch `{branch}` has no upstream to push to"))
+            .hint(format!("set one: `git push -u origin {branch}` (or `git branch --set-upstream-to origin/{branch}`)"))
+            .into()),
+    }
+}
+
+/// Fetches the upstream branch and returns the commit it points at.
+pub fn fetch(root: &Path, up: &Upstream) -> Result<String> {
+    // An explicit refspec so the remote-tracking ref is updated whatever the remote's fetch config says.
+    let refspec = format!("+{}:{}", up.merge, up.tracking);
+    git(root, &["fetch", "--quiet", "--no-tags", &up.remote, &refspec])?;
+    Ok(git(root, &["rev-parse", &up.tracking])?.trim().to_string())
+}
+
+/// How a push ended.
+#[derive(Debug)]
+pub enum Pushed {
+    Ok,
+    /// Someone else pushed first: fetch, re-apply, try again.
+    LostRace(String),
+}
+
+/// Pushes HEAD to the upstream branch. Never forces.
+pub fn push(root: &Path, up: &Upstream) -> Result<Pushed> {
+    let dst = format!("HEAD:{}", up.merge);
+    match git(root, &["push", "--quiet", &up.remote, &dst]) {
+        Ok(_) => Ok(Pushed::Ok),
+        Err(e) => {
+            let text = e.downcast_ref::<GitError>().map(|g| g.stderr.clone()).unwrap_or_default();
+            if is_lost_race(&text) {
+                Ok(Pushed::LostRace(text))
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Every way git (and hosting services) report that the remote branch moved under us.
+pub fn is_lost_race(stderr: &str) -> bool {
+    ["non-fast-forward", "fetch first", "cannot lock ref", "incorrect old value provided", "stale info"]
+        .iter()
+        .any(|needle| stderr.contains(needle))
+}
+
+/// Moves the branch and the files it tracks to `commit`, keeping unrelated local changes
+/// (`--keep` refuses instead of overwriting a file with local changes).
+pub fn reset_keep(root: &Path, commit: &str) -> Result<()> {
+    git(root, &["reset", "--quiet", "--keep", commit]).map(|_| ())
+}
+
+/// Is `a` an ancestor of (or equal to) `b`?
+pub fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
+    git(root, &["merge-base", "--is-ancestor", a, b]).is_ok()
+}
+
+/// How long to wait for another run's lock: `PROMOTE_LOCK_WAIT` seconds, 10 by default.
+pub fn lock_wait() -> Duration {
+    let secs = std::env::var("PROMOTE_LOCK_WAIT").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(10.0);
+    Duration::from_secs_f64(secs.clamp(0.0, 3600.0))
+}
+
+/// Push retries: `PROMOTE_PUSH_ATTEMPTS` (default 10) and `PROMOTE_PUSH_BACKOFF_MS` (first wait,
+/// default 1000 ms; it doubles each time, capped at 8x, with jitter so racing pipelines spread out).
+#[derive(Debug, Clone, Copy)]
+pub struct PushPolicy {
+    pub attempts: u32,
+    pub base_ms: u64,
+}
+
+impl PushPolicy {
+    pub fn from_env() -> PushPolicy {
+        let num = |k: &str, d: u64| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(d);
+        PushPolicy { attempts: num("PROMOTE_PUSH_ATTEMPTS", 10).clamp(1, 100) as u32, base_ms: num("PROMOTE_PUSH_BACKOFF_MS", 1000) }
+    }
+
+    /// The wait after the `attempt`-th rejection: between half and all of `base * 2^(attempt-1)`, capped.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let full = self.base_ms.saturating_mul(1 << (attempt.saturating_sub(1)).min(3));
+        let jitter = 0.5 + 0.5 * random_fraction();
+        Duration::from_millis((full as f64 * jitter) as u64)
+    }
+}
+
+/// A number in [0, 1) that differs between processes and calls (jitter, not cryptography).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u32(std::process::id());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_races_in_every_form() {
+        for s in [
+            " ! [rejected]        HEAD -> main (fetch first)",
+            " ! [rejected]        HEAD -> main (non-fast-forward)",
+            "remote: error: cannot lock ref 'refs/heads/main': is at 1234 but expected 5678",
+            "error: incorrect old value provided",
+        ] {
+            assert!(is_lost_race(s), "{s}");
+        }
+        assert!(!is_lost_race("fatal: Authentication failed for 'https://example.com/'"));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = PushPolicy { attempts: 10, base_ms: 1000 };
+        for (attempt, full) in [(1, 1000), (2, 2000), (3, 4000), (4, 8000), (9, 8000)] {
+            let d = p.backoff(attempt).as_millis() as u64;
+            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} ms");
+        }
+    }
+}

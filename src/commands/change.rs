@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
@@ -16,34 +15,20 @@ use crate::ui;
 use crate::version::Version;
 use crate::write;
 
-pub fn promote(
-    dir: &Path,
-    env: &str,
-    from: Option<&str>,
-    only: &[String],
-    message: Option<String>,
-    dry_run: bool,
-    json: bool,
-) -> Outcome {
-    let ctx = Ctx::open(dir)?;
-    let _lock = Lock::acquire(&ctx.config.root, Duration::from_secs(10))?;
-    let req = plan::promotion(&ctx, env, from, only, message)?;
-    execute(&ctx, req, dry_run, json)
+/// Options shared by the commands that change an environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    pub dry_run: bool,
+    pub json: bool,
+    pub push: bool,
 }
 
-pub fn set_image(
-    dir: &Path,
-    env: &str,
-    sha: Option<&str>,
-    pairs: &[String],
-    message: Option<String>,
-    dry_run: bool,
-    json: bool,
-) -> Outcome {
-    let ctx = Ctx::open(dir)?;
-    let _lock = Lock::acquire(&ctx.config.root, Duration::from_secs(10))?;
-    let req = set_image_request(&ctx, env, sha, pairs, message)?;
-    execute(&ctx, req, dry_run, json)
+pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], message: Option<String>, opts: Opts) -> Outcome {
+    run(dir, opts, |ctx| plan::promotion(ctx, env, from, only, message.clone()))
+}
+
+pub fn set_image(dir: &Path, env: &str, sha: Option<&str>, pairs: &[String], message: Option<String>, opts: Opts) -> Outcome {
+    run(dir, opts, |ctx| set_image_request(ctx, env, sha, pairs, message.clone()))
 }
 
 fn set_image_request(
@@ -109,8 +94,85 @@ fn parse_version(image: &str, value: &str) -> std::result::Result<Version, Strin
     Version::parse(value)
 }
 
+/// What applying a request did.
+enum Applied {
+    /// The environment already runs the requested versions.
+    NoOp(Plan),
+    DryRun(Plan),
+    Committed(Plan, String),
+}
+
+/// Runs a change: with `--push`, on top of the upstream head, retrying when another pipeline pushes
+/// first. `make` builds the request from the repository as it is, so a retry re-plans from the new
+/// upstream state (the other pipeline's change is kept, and the audit chain stays linear).
+fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> Outcome {
+    let ctx = Ctx::open(dir)?;
+    let root = ctx.config.root.clone();
+    let _lock = Lock::acquire(&root, git::lock_wait())?;
+    if !opts.push || opts.dry_run {
+        let applied = apply(&ctx, make(&ctx)?, opts.dry_run)?;
+        return report(&applied, opts, None);
+    }
+
+    // STEP 1: start from the upstream head, so the change is made on what is deployed.
+    let up = git::upstream(&root)?;
+    let remote = git::fetch(&root, &up)?;
+    let head = ctx.repo.head().unwrap_or_default();
+    if head != remote {
+        if !git::is_ancestor(&root, &head, &remote) {
+            return Err(UserError::new(format!(
+                "your branch has commits that `{}` does not have: `--push` would publish them too",
+                up.tracking.trim_start_matches("refs/remotes/")
+            ))
+            .hint("push or drop them first (`git log @{upstream}..`), then run again")
+            .into());
+        }
+        git::reset_keep(&root, &remote)?;
+    }
+
+    // STEP 2: apply, commit, push; on a lost race, move onto the new upstream head and re-apply.
+    let policy = git::PushPolicy::from_env();
+    let mut attempt = 1;
+    loop {
+        let ctx = Ctx::open(dir)?;
+        let applied = apply(&ctx, make(&ctx)?, false)?;
+        let Applied::Committed(_, commit) = &applied else {
+            return report(&applied, opts, Some(Push { pushed: false, attempts: attempt }));
+        };
+        match git::push(&root, &up)? {
+            git::Pushed::Ok => return report(&applied, opts, Some(Push { pushed: true, attempts: attempt })),
+            git::Pushed::LostRace(why) if attempt >= policy.attempts => {
+                return Err(UserError::new(format!(
+                    "gave up after {attempt} attempts: `{}` kept moving while pushing.\n\
+                     the change is committed locally as {} but not pushed\nlast rejection: {}",
+                    up.tracking.trim_start_matches("refs/remotes/"),
+                    &commit[..7.min(commit.len())],
+                    why.lines().find(|l| l.contains("rejected")).unwrap_or(why.trim()).trim()
+                ))
+                .hint("run the same command again, or push by hand with `git pull --rebase && git push`")
+                .into());
+            }
+            git::Pushed::LostRace(_) => {
+                let wait = policy.backoff(attempt);
+                ui::status(&format!(
+                    "push rejected: another change reached `{}` first; re-applying on its new head in {:.1} s (attempt {} of {})",
+                    up.tracking.trim_start_matches("refs/remotes/"),
+                    wait.as_secs_f64(),
+                    attempt + 1,
+                    policy.attempts
+                ));
+                std::thread::sleep(wait);
+                let remote = git::fetch(&root, &up)?;
+                // Drops our unpushed commit and moves to the new head; local edits elsewhere are kept.
+                git::reset_keep(&root, &remote)?;
+                attempt += 1;
+            }
+        }
+    }
+}
+
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
-fn execute(ctx: &Ctx, req: ChangeRequest, dry_run: bool, json: bool) -> Outcome {
+fn apply(ctx: &Ctx, req: ChangeRequest, dry_run: bool) -> Result<Applied> {
     let config = &ctx.config;
     let env = config.env(&req.env)?.clone();
 
@@ -118,73 +180,81 @@ fn execute(ctx: &Ctx, req: ChangeRequest, dry_run: bool, json: bool) -> Outcome 
     if !dry_run {
         let dirty = ctx.repo.dirty(&[env.dir.clone(), env.manifests.clone()])?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "`{}` has uncommitted changes:\n  {}",
-                env.name,
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: promote commits only its own change")
-            .into());
+            return Err(UserError::new(format!("`{}` has uncommitted changes:\n  {}", env.name, dirty.join("\n  ")))
+                .hint("commit or stash them first: promote commits only its own change")
+                .into());
         }
     }
 
     // STEP 2: plan: render in memory, new metadata, the audit record, the commit message.
     let plan = plan::build(ctx, req)?;
     if plan.is_empty() {
-        let what = if plan.request.action == "promote" {
-            "nothing to promote"
-        } else {
-            "nothing to change"
-        };
-        if json {
-            ui::data(&(serde_json::to_string_pretty(&summary(&plan, None, dry_run))? + "\n"));
-        }
-        ui::status(&format!(
-            "{what}: `{}` already runs these versions",
-            plan.request.env
-        ));
-        return Ok(exit::OK);
+        return Ok(Applied::NoOp(plan));
     }
-
-    // STEP 3: a dry run stops here, showing the diff.
     if dry_run {
-        if json {
-            ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
-        } else {
-            ui::data(&diff_text(&plan));
-        }
-        return Ok(exit::OK);
+        return Ok(Applied::DryRun(plan));
     }
 
-    // STEP 4: write the files, then commit exactly those files.
+    // STEP 3: write the files, then commit exactly those files.
     let paths = plan.paths();
     write::apply(&config.root, &plan.files)?;
-    let commit = match git::commit(&config.root, &paths, &plan.commit_message) {
-        Ok(c) => c,
+    match git::commit(&config.root, &paths, &plan.commit_message) {
+        Ok(commit) => Ok(Applied::Committed(plan, commit)),
         Err(e) => {
-            // STEP 4b: the commit failed (a hook, no identity, signing): put the tree and the index back.
+            // The commit failed (a hook, no identity, signing): put the tree and the index back.
             let undone = write::apply(&config.root, &write::inverse(&plan.files));
             let unstaged = git::unstage(&config.root, &paths, ctx.repo.head().is_some());
-            let mut msg =
-                format!("the commit failed; the working tree and index are as they were\n{e}");
+            let mut msg = format!("the commit failed; the working tree and index are as they were\n{e}");
             if let Err(u) = undone.and(unstaged) {
                 msg.push_str(&format!("\nwhile putting things back: {u}"));
             }
-            return Err(UserError::new(msg).into());
+            Err(UserError::new(msg).into())
         }
-    };
-
-    // STEP 5: report.
-    if json {
-        ui::data(&(serde_json::to_string_pretty(&summary(&plan, Some(&commit), false))? + "\n"));
     }
-    ui::status(&format!(
-        "[{}] {}",
-        &commit[..commit.len().min(7)],
-        plan.commit_message.lines().next().unwrap_or("")
-    ));
+}
+
+/// The push part of a report.
+struct Push {
+    pushed: bool,
+    attempts: u32,
+}
+
+fn report(applied: &Applied, opts: Opts, push: Option<Push>) -> Outcome {
+    let (plan, commit) = match applied {
+        Applied::NoOp(p) => (p, None),
+        Applied::DryRun(p) => {
+            if opts.json {
+                ui::data(&(serde_json::to_string_pretty(&diff_json(p))? + "\n"));
+            } else {
+                ui::data(&diff_text(p));
+            }
+            return Ok(exit::OK);
+        }
+        Applied::Committed(p, c) => (p, Some(c.as_str())),
+    };
+    if opts.json {
+        let mut s = summary(plan, commit, false);
+        s["pushed"] = json!(push.as_ref().is_some_and(|p| p.pushed));
+        s["retries"] = json!(push.as_ref().map(|p| p.attempts - 1).unwrap_or(0));
+        ui::data(&(serde_json::to_string_pretty(&s)? + "\n"));
+    }
+    let Some(commit) = commit else {
+        let what = if plan.request.action == "promote" { "nothing to promote" } else { "nothing to change" };
+        let where_ = if push.is_some() { " upstream" } else { "" };
+        ui::status(&format!("{what}: `{}` already runs these versions{where_}", plan.request.env));
+        return Ok(exit::OK);
+    };
+    ui::status(&format!("[{}] {}", &commit[..commit.len().min(7)], plan.commit_message.lines().next().unwrap_or("")));
     for c in &plan.versions {
         ui::status(&format!("  {}", version_line(c)));
+    }
+    if let Some(p) = push.filter(|p| p.pushed) {
+        let retries = match p.attempts - 1 {
+            0 => String::new(),
+            1 => " (after 1 retry)".into(),
+            n => format!(" (after {n} retries)"),
+        };
+        ui::status(&format!("pushed{retries}"));
     }
     Ok(exit::OK)
 }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Result;
 
@@ -26,7 +25,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     let _lock = if check {
         None
     } else {
-        Some(Lock::acquire(&config.root, Duration::from_secs(10))?)
+        Some(Lock::acquire(&config.root, crate::git::lock_wait())?)
     };
 
     // STEP 2: render everything in memory, collecting every problem of every environment.
