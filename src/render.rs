@@ -295,21 +295,9 @@ fn render_native(
             "versions": version_map,
         });
         if let Some(svc) = &t.service {
+            // A service the environment does not run yet (never set or promoted there) has no
+            // manifests in it: `promote to` / `set-image` bring it in.
             let Some(v) = versions.get(svc) else {
-                problems.push(
-                    Problem::new(
-                        &t.source,
-                        None,
-                        format!(
-                            "service `{svc}` has no version in environment `{}`",
-                            env.name
-                        ),
-                    )
-                    .hint(format!(
-                        "set one with `promote set-image {} {svc}=<sha>`",
-                        env.name
-                    )),
-                );
                 continue;
             };
             let image = config.service(svc)?.image.clone();
@@ -538,7 +526,7 @@ fn substitute(
                                     ),
                                 )
                                 .hint(format!(
-                                    "set one with `promote set-image {} {svc}=<sha>`",
+                                    "set versions with `promote set-image {} --sha <sha>` (or `{svc}=<sha>`)",
                                     env.name
                                 )),
                             );

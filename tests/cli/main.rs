@@ -4,4 +4,5 @@
 mod support;
 
 mod promote;
+mod push;
 mod render;
