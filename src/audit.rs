@@ -27,6 +27,12 @@ pub struct Record {
     pub actor: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The record a rollback returns to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Set when a person let the change through its gates: why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates_overridden: Option<String>,
     /// The config-repository commit the change was made on top of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -307,6 +313,8 @@ mod tests {
                 ci: None,
             },
             message: None,
+            target: None,
+            gates_overridden: None,
             commit: None,
             prev: prev.into(),
         }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -28,6 +28,57 @@ pub enum OutputFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Options of every command that changes an environment.
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Why: recorded in deploy.log and the commit message.
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// Show the diff the change would commit; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+    #[arg(long)]
+    pub push: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+}
+
+/// Letting a person through the gates.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Go ahead although the environment's gates refuse; the audit record says so, with `--reason`.
+    #[arg(long, requires = "reason")]
+    pub override_gates: bool,
+    /// Why the gates are overridden (required with `--override-gates`).
+    #[arg(long, requires = "override_gates")]
+    pub reason: Option<String>,
+}
+
+/// Options of a change, free of clap.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeOpts {
+    pub message: Option<String>,
+    pub dry_run: bool,
+    pub json: bool,
+    pub push: bool,
+    /// `--override-gates --reason R`: let the change through its gates, recording why.
+    pub override_gates: Option<String>,
+}
+
+impl ChangeArgs {
+    fn opts(self, gates: Option<GateArgs>) -> ChangeOpts {
+        ChangeOpts {
+            message: self.message,
+            dry_run: self.dry_run,
+            json: self.output == OutputFormat::Json,
+            push: self.push,
+            override_gates: gates.filter(|g| g.override_gates).and_then(|g| g.reason),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,18 +109,10 @@ pub enum Command {
         /// Promote only these services (comma-separated).
         #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
         only: Vec<String>,
-        /// Why: recorded in deploy.log and the commit message.
-        #[arg(short, long)]
-        message: Option<String>,
-        /// Show the diff the promotion would commit; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
-        #[arg(long)]
-        push: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        gates: GateArgs,
     },
     /// Set image versions of ENV directly (the first step of a pipeline, right after the image build).
     SetImage {
@@ -78,16 +121,46 @@ pub enum Command {
         /// Every service's image was built from this git commit (7 to 40 lowercase hex characters).
         #[arg(long)]
         sha: Option<String>,
-        /// `SERVICE=SHA` or `SERVICE=TAG[@DIGEST]` pairs.
+        /// `SERVICE=SHA`, `SERVICE=TAG[@DIGEST]` or `SERVICE=<image>:<tag>[@<digest>]` pairs.
         #[arg(value_name = "SERVICE=VERSION")]
         pairs: Vec<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        gates: GateArgs,
+    },
+    /// Return ENV to the versions it ran before its last change (or after record `--to ID`).
+    Rollback {
+        /// The environment to roll back.
+        env: String,
+        /// Return to the state right after this deploy.log record (see `promote log ENV`).
+        #[arg(long, value_name = "ID")]
+        to: Option<String>,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Stop every promotion into ENV until `promote unhold ENV` (e.g. after a rollback).
+    Hold {
+        /// The environment to hold.
+        env: String,
+        /// Why: shown to whoever is refused, and recorded.
+        #[arg(long)]
+        reason: String,
+        /// Push to the branch's upstream (retrying as for `set-image --push`).
+        #[arg(long)]
+        push: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Lift the hold on ENV.
+    Unhold {
+        /// The environment.
+        env: String,
         /// Why: recorded in deploy.log and the commit message.
         #[arg(short, long)]
         message: Option<String>,
-        /// Show the diff the change would commit; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        /// Push to the branch's upstream (retrying as for `set-image --push`).
         #[arg(long)]
         push: bool,
         /// Output format.
@@ -136,48 +209,16 @@ pub enum Command {
 /// What the user asked for, free of clap.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Render {
-        envs: Vec<String>,
-        check: bool,
-    },
+    Render { envs: Vec<String>, check: bool },
     Check,
-    Config {
-        json: bool,
-    },
-    Promote {
-        env: String,
-        from: Option<String>,
-        only: Vec<String>,
-        message: Option<String>,
-        dry_run: bool,
-        push: bool,
-        json: bool,
-    },
-    SetImage {
-        env: String,
-        sha: Option<String>,
-        pairs: Vec<String>,
-        message: Option<String>,
-        dry_run: bool,
-        push: bool,
-        json: bool,
-    },
-    Diff {
-        env: String,
-        from: Option<String>,
-        only: Vec<String>,
-        exit_code: bool,
-        json: bool,
-    },
-    Status {
-        json: bool,
-    },
-    Log {
-        env: Option<String>,
-        limit: Option<usize>,
-        verify: bool,
-        json: bool,
-    },
+    Config { json: bool },
+    Promote { env: String, from: Option<String>, only: Vec<String>, opts: ChangeOpts },
+    SetImage { env: String, sha: Option<String>, pairs: Vec<String>, opts: ChangeOpts },
+    Rollback { env: String, to: Option<String>, opts: ChangeOpts },
+    Hold { env: String, reason: Option<String>, opts: ChangeOpts },
+    Diff { env: String, from: Option<String>, only: Vec<String>, exit_code: bool, json: bool },
+    Status { json: bool },
+    Log { env: Option<String>, limit: Option<usize>, verify: bool, json: bool },
 }
 
 impl Cli {
@@ -187,39 +228,22 @@ impl Cli {
             Command::Render { envs, check } => Request::Render { envs, check },
             Command::Check => Request::Check,
             Command::Config { output } => Request::Config { json: json(output) },
-            Command::To {
+            Command::To { env, from, only, change, gates } => {
+                Request::Promote { env, from, only, opts: change.opts(Some(gates)) }
+            }
+            Command::SetImage { env, sha, pairs, change, gates } => {
+                Request::SetImage { env, sha, pairs, opts: change.opts(Some(gates)) }
+            }
+            Command::Rollback { env, to, change } => Request::Rollback { env, to, opts: change.opts(None) },
+            Command::Hold { env, reason, push, output } => Request::Hold {
                 env,
-                from,
-                only,
-                message,
-                dry_run,
-                push,
-                output,
-            } => Request::Promote {
-                env,
-                from,
-                only,
-                message,
-                dry_run,
-                push,
-                json: json(output),
+                reason: Some(reason),
+                opts: ChangeOpts { push, json: output == OutputFormat::Json, ..Default::default() },
             },
-            Command::SetImage {
+            Command::Unhold { env, message, push, output } => Request::Hold {
                 env,
-                sha,
-                pairs,
-                message,
-                dry_run,
-                push,
-                output,
-            } => Request::SetImage {
-                env,
-                sha,
-                pairs,
-                message,
-                dry_run,
-                push,
-                json: json(output),
+                reason: None,
+                opts: ChangeOpts { message, push, json: output == OutputFormat::Json, ..Default::default() },
             },
             Command::Diff {
                 env,

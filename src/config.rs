@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::error::UserError;
+use crate::gates::Gates;
 use crate::imageref;
 
 pub const CONFIG_FILE: &str = "promote.yaml";
@@ -129,6 +130,8 @@ struct RawEnvironment {
     #[serde(default)]
     exclude: Vec<String>,
     values: Option<serde_yaml::Value>,
+    #[serde(default)]
+    gates: Gates,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +189,13 @@ pub struct Environment {
     pub exclude: Vec<String>,
     /// Values, the shared `values` merged with the environment's own.
     pub values: Json,
+    /// Promotion gates into this environment.
+    #[serde(skip_serializing_if = "gates_empty")]
+    pub gates: Gates,
+}
+
+fn gates_empty(g: &Gates) -> bool {
+    *g == Gates::default()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -361,6 +371,7 @@ impl Config {
                     format!("metadata file `{metadata}` is inside `{manifests}`, which ArgoCD syncs: ArgoCD would read it as a manifest"),
                 ));
             }
+            e.gates.validate().map_err(|m| err_at("gates", format!("environment `{name}`: {m}")))?;
             let own = to_json(e.values, "values").map_err(|m| err_at("values", m))?;
             let mut values = shared_values.clone();
             merge(&mut values, own);
@@ -374,6 +385,7 @@ impl Config {
                 metadata,
                 exclude: e.exclude,
                 values,
+                gates: e.gates,
             });
         }
 
@@ -448,6 +460,33 @@ impl Config {
                 })
             }
         };
+        // `promote preview down`/`gc` delete whole directories under `previews.dir`: it must hold
+        // nothing else promote manages.
+        if let Some(p) = &previews {
+            let overlaps = |a: &str, b: &str| {
+                a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+            };
+            let mut others: Vec<(String, &str)> = environments
+                .iter()
+                .map(|e| (format!("environment `{}`", e.name), e.dir.as_str()))
+                .collect();
+            others.push(("the shared templates".into(), templates.as_str()));
+            others.push(("the preview templates".into(), p.templates.as_str()));
+            if p.dir == "." {
+                return Err(err(
+                    &["previews", "dir"],
+                    "`previews.dir` cannot be the repository root: previews need a directory of their own".into(),
+                ));
+            }
+            for (what, dir) in others {
+                if overlaps(&p.dir, dir) {
+                    return Err(err(
+                        &["previews", "dir"],
+                        format!("`previews.dir` (`{}`) overlaps {what} (`{dir}`): previews need a directory of their own", p.dir),
+                    ));
+                }
+            }
+        }
 
         Ok(Config {
             root: root.to_path_buf(),
@@ -732,6 +771,20 @@ mod tests {
     #[test]
     fn paths_cannot_escape() {
         let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    dir: ../x\n");
+        assert!(e.contains("without `..`"), "{e}");
+    }
+
+    #[test]
+    fn previews_need_a_directory_of_their_own() {
+        let base = "registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\npreviews:\n";
+        let c = parse(&format!("{base}  dir: environments/prs\n")).unwrap();
+        assert_eq!(c.previews.unwrap().dir, "environments/prs");
+        for dir in [".", "environments", "environments/dev", "environments/dev/prs", "templates/prs"] {
+            let e = err(&format!("{base}  dir: {dir}\n"));
+            assert!(e.contains("previews need a directory of their own"), "{dir}: {e}");
+            assert!(e.contains("(line 7)"), "{dir}: {e}");
+        }
+        let e = err(&format!("{base}  dir: ../prs\n"));
         assert!(e.contains("without `..`"), "{e}");
     }
 

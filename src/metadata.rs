@@ -24,12 +24,25 @@ pub struct Metadata {
     pub database: Option<Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_context: Option<Json>,
+    /// Set by `promote hold`: no promotion into the environment until `promote unhold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
     /// UTC time of the last change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<String>,
     /// Hash of the last deploy.log record, so that deleting the last record is detectable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    pub reason: String,
+    /// Who set it (`Name <email>`).
+    pub by: String,
+    /// UTC time it was set.
+    pub since: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::audit::{self, Actor, Record, ServiceChange};
 use crate::config::{is_manifest_name, Config, Environment, Layout};
 use crate::error::UserError;
+use crate::gates::{self, Refusal};
 use crate::git::{self, Repo};
-use crate::metadata::{Metadata, ServiceState};
+use crate::metadata::{Hold, Metadata, ServiceState};
 use crate::render::{self, list_files, Problem};
 use crate::version::Version;
 use crate::write::{self, Change, Target};
@@ -88,16 +89,24 @@ pub fn render_or_fail(
 }
 
 /// A change to one environment's versions, however it was asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChangeRequest {
     pub env: String,
-    /// `promote`, `set-image`, `rollback`.
+    /// `promote`, `set-image`, `rollback`, `hold`, `unhold`.
     pub action: String,
     /// The source environment of a promotion.
     pub from: Option<String>,
     /// The versions wanted, for the services that should change.
     pub versions: BTreeMap<String, Version>,
+    /// Services the environment should stop running (a rollback to before they arrived).
+    pub remove: Vec<String>,
     pub message: Option<String>,
+    /// The record a rollback returns to.
+    pub target: Option<String>,
+    /// Set (`Some(reason)`) or clear (`None`) the environment's hold.
+    pub hold: Option<Option<String>>,
+    /// Why the gates were overridden, if they were.
+    pub gates_overridden: Option<String>,
 }
 
 /// One service's version change.
@@ -120,7 +129,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.versions.is_empty()
+        self.files.is_empty()
     }
 
     pub fn paths(&self) -> Vec<String> {
@@ -140,49 +149,53 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         config.service(svc)?;
         new.insert(svc.clone(), v.clone());
     }
-    let versions: Vec<VersionChange> = new
-        .iter()
-        .filter(|(svc, v)| old.get(*svc) != Some(v))
-        .map(|(svc, v)| VersionChange {
-            service: svc.clone(),
-            before: old.get(svc).cloned(),
-            after: Some(v.clone()),
-        })
+    for svc in &req.remove {
+        new.remove(svc);
+    }
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    let versions: Vec<VersionChange> = names
+        .into_iter()
+        .filter(|svc| old.get(*svc) != new.get(*svc))
+        .map(|svc| VersionChange { service: svc.clone(), before: old.get(svc).cloned(), after: new.get(svc).cloned() })
         .collect();
-    if versions.is_empty() {
-        return Ok(Plan {
-            request: req,
-            versions,
-            files: Vec::new(),
-            record: None,
-            commit_message: String::new(),
-        });
+    let hold_changes = match &req.hold {
+        Some(Some(reason)) => meta.hold.as_ref().map(|h| &h.reason) != Some(reason),
+        Some(None) => meta.hold.is_some(),
+        None => false,
+    };
+    if versions.is_empty() && !hold_changes {
+        return Ok(Plan { request: req, versions, files: Vec::new(), record: None, commit_message: String::new() });
     }
 
-    // The environment as it is must render to what is on disk; otherwise the commit would carry
-    // unrelated changes (a template edit not yet rendered, a hand edit to a manifest).
-    if !old.is_empty() {
-        let current = render::render_env(config, env, &old)?;
-        if current.1.is_empty() {
-            let drift = write::plan(&config.root, manifest_targets(config, env, current.0)?)?;
-            if !drift.is_empty() {
-                let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
-                return Err(UserError::new(format!(
-                    "environment `{}` has manifests that differ from what its templates render now:\n{}",
-                    env.name,
-                    list.join("\n")
-                ))
-                .hint(format!(
-                    "run `promote render {}` and commit the result first (or `promote check` to see the differences)",
-                    env.name
-                ))
-                .hint("a promotion only changes versions, so it will not mix in other changes")
-                .into());
+    let mut targets = BTreeMap::new();
+    if !versions.is_empty() {
+        // The environment as it is must render to what is on disk; otherwise the commit would carry
+        // unrelated changes (a template edit not yet rendered, a hand edit to a manifest).
+        if !old.is_empty() {
+            let current = render::render_env(config, env, &old)?;
+            if current.1.is_empty() {
+                let drift = write::plan(&config.root, manifest_targets(config, env, current.0)?)?;
+                if !drift.is_empty() {
+                    let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
+                    return Err(UserError::new(format!(
+                        "environment `{}` has manifests that differ from what its templates render now:\n{}",
+                        env.name,
+                        list.join("\n")
+                    ))
+                    .hint(format!(
+                        "run `promote render {}` and commit the result first (or `promote check` to see the differences)",
+                        env.name
+                    ))
+                    .hint("a promotion only changes versions, so it will not mix in other changes")
+                    .into());
+                }
             }
         }
+        let files = render_or_fail(config, env, &new)?;
+        targets = manifest_targets(config, env, files)?;
     }
-    let files = render_or_fail(config, env, &new)?;
-    let mut targets = manifest_targets(config, env, files)?;
 
     let now = audit::now()?;
     let time = audit::timestamp(now);
@@ -204,12 +217,10 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
                 after: c.after.as_ref().map(|v| v.to_string()),
             })
             .collect(),
-        actor: Actor {
-            name,
-            email,
-            ci: audit::ci_from_env(|k| std::env::var(k).ok()),
-        },
+        actor: Actor { name: name.clone(), email: email.clone(), ci: audit::ci_from_env(|k| std::env::var(k).ok()) },
         message: req.message.clone(),
+        target: req.target.clone(),
+        gates_overridden: req.gates_overridden.clone(),
         commit: head.clone(),
         prev: audit::tail_hash(&log),
     };
@@ -219,18 +230,30 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
     meta.refresh_from_config(env);
     for c in &versions {
         let svc = config.service(&c.service)?;
-        if let Some(v) = &c.after {
-            meta.services.insert(
-                c.service.clone(),
-                ServiceState {
-                    version: v.clone(),
-                    image: v.reference(&svc.image),
-                    from: req.from.clone(),
-                    commit: head.clone(),
-                    updated: time.clone(),
-                },
-            );
+        match &c.after {
+            Some(v) => {
+                meta.services.insert(
+                    c.service.clone(),
+                    ServiceState {
+                        version: v.clone(),
+                        image: v.reference(&svc.image),
+                        from: req.from.clone(),
+                        commit: head.clone(),
+                        updated: time.clone(),
+                    },
+                );
+            }
+            None => {
+                meta.services.remove(&c.service);
+            }
         }
+    }
+    match &req.hold {
+        Some(Some(reason)) => {
+            meta.hold = Some(Hold { reason: reason.clone(), by: format!("{name} <{email}>"), since: time.clone() })
+        }
+        Some(None) => meta.hold = None,
+        None => {}
     }
     meta.updated = Some(time);
     meta.audit_head = Some(audit::sha256_hex(line.trim_end_matches('\n').as_bytes()));
@@ -239,13 +262,7 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
 
     let files = write::plan(&config.root, targets)?;
     let commit_message = commit_message(&req, &versions, &record);
-    Ok(Plan {
-        request: req,
-        versions,
-        files,
-        record: Some(record),
-        commit_message,
-    })
+    Ok(Plan { request: req, versions, files, record: Some(record), commit_message })
 }
 
 fn short(v: &Option<Version>) -> String {
@@ -260,13 +277,11 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         ("promote", Some(from)) => format!("promote {from} -> {}", req.env),
         (action, _) => format!("{action} {}", req.env),
     };
-    let first = &versions[0];
-    let mut subject = format!(
-        "{what}: {} {} -> {}",
-        first.service,
-        short(&first.before),
-        short(&first.after)
-    );
+    let mut subject = match (versions.first(), &req.hold) {
+        (Some(first), _) => format!("{what}: {} {} -> {}", first.service, short(&first.before), short(&first.after)),
+        (None, Some(Some(reason))) => format!("{what}: {}", reason.lines().next().unwrap_or("")),
+        (None, _) => what.clone(),
+    };
     if versions.len() > 1 {
         subject.push_str(&format!(" (+{} more)", versions.len() - 1));
     }
@@ -290,6 +305,12 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
     ));
     if let Some(from) = &req.from {
         msg.push_str(&format!("Promote-From: {from}\n"));
+    }
+    if let Some(t) = &req.target {
+        msg.push_str(&format!("Promote-Rollback-To: {t}\n"));
+    }
+    if let Some(why) = &req.gates_overridden {
+        msg.push_str(&format!("Promote-Gates-Overridden: {}\n", why.lines().next().unwrap_or("")));
     }
     msg.push_str(&format!("Promote-Record: {}\n", record.id));
     if let Some(ci) = &record.actor.ci {
@@ -385,5 +406,135 @@ pub fn promotion(
         from: Some(source.name.clone()),
         versions,
         message,
+        ..Default::default()
+    })
+}
+
+/// Which gates refuse a request into its environment (empty: it may go). Rollbacks, holds and
+/// unholds are not gated: they are how a person gets out of trouble. The command gate runs only when
+/// `run_command` is set and every other gate passes; its output is returned either way.
+pub fn gate_refusals(ctx: &Ctx, req: &ChangeRequest, run_command: bool) -> Result<(Vec<Refusal>, Option<String>)> {
+    if !matches!(req.action.as_str(), "promote" | "set-image") {
+        return Ok((Vec::new(), None));
+    }
+    let config = &ctx.config;
+    let env = config.env(&req.env)?;
+    let now = audit::now()?;
+    let meta = Metadata::load(config, env)?;
+    let mut refusals = Vec::new();
+    if let Some(h) = &meta.hold {
+        refusals.push(Refusal {
+            gate: "hold".into(),
+            service: None,
+            reason: format!(
+                "`{}` is on hold since {} by {}: {} (lift it with `promote unhold {}`)",
+                env.name, h.since, h.by, h.reason, env.name
+            ),
+            until: None,
+        });
+    }
+    refusals.extend(gates::check_freeze(&env.gates, &env.name, now));
+    if let (Some(from), Some(_)) = (&req.from, &env.gates.soak) {
+        let source = Metadata::load(config, config.env(from)?)?;
+        for (svc, v) in &req.versions {
+            if meta.services.get(svc).map(|s| &s.version) == Some(v) {
+                continue; // not changing
+            }
+            if let Some(state) = source.services.get(svc) {
+                refusals.extend(gates::check_soak(&env.gates, svc, from, &state.updated, now));
+            }
+        }
+    }
+    let mut output = None;
+    if let (Some(cmd), true, true) = (&env.gates.command, run_command, refusals.is_empty()) {
+        let changed: Vec<String> = req.versions.iter().map(|(s, v)| format!("{s}={v}")).collect();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&config.root)
+            .env("PROMOTE_ENV", &env.name)
+            .env("PROMOTE_FROM", req.from.as_deref().unwrap_or(""))
+            .env("PROMOTE_ACTION", &req.action)
+            .env("PROMOTE_VERSIONS", changed.join(" "))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| UserError::new(format!("cannot run the command gate of `{}` (`{cmd}`): {e}", env.name)))?;
+        let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            refusals.push(Refusal {
+                gate: "command".into(),
+                service: None,
+                reason: format!("`{cmd}` exited with {}", out.status.code().map_or("a signal".into(), |c| c.to_string())),
+                until: None,
+            });
+        }
+        output = Some(text);
+    }
+    Ok((refusals, output))
+}
+
+/// The request `promote rollback ENV [--to ID]` makes: undo the records after the target, newest
+/// first, starting from what the environment runs now.
+pub fn rollback(ctx: &Ctx, env: &str, to: Option<&str>, message: Option<String>) -> Result<ChangeRequest> {
+    let config = &ctx.config;
+    let env = config.env(env)?;
+    let records = audit::records(&std::fs::read(config.abs(&env.deploy_log)).unwrap_or_default());
+    let changing: Vec<&Record> = records.iter().filter(|r| !r.changes.is_empty()).collect();
+    let Some(last) = changing.last() else {
+        return Err(UserError::new(format!("`{}` has no recorded changes to roll back", env.name))
+            .hint(format!("`promote log {}` shows its history", env.name))
+            .into());
+    };
+    let (after, target): (Vec<&Record>, Option<String>) = match to {
+        None => (vec![*last], changing.len().checked_sub(2).map(|i| changing[i].id.clone())),
+        Some(id) => {
+            let matches: Vec<usize> = records.iter().enumerate().filter(|(_, r)| r.id.starts_with(id)).map(|(i, _)| i).collect();
+            let i = match (id.len() >= 4, matches.as_slice()) {
+                (true, [i]) => *i,
+                (true, []) | (false, _) => {
+                    return Err(UserError::new(format!("`{}` has no record `{id}`", env.name))
+                        .hint(format!("`promote log {}` lists the record ids", env.name))
+                        .into())
+                }
+                (true, _) => return Err(UserError::new(format!("record id `{id}` is ambiguous: give more characters")).into()),
+            };
+            (records[i + 1..].iter().collect(), Some(records[i].id.clone()))
+        }
+    };
+    let current = Metadata::load(config, env)?.versions();
+    let mut wanted: BTreeMap<String, Option<Version>> = current.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    for r in after.iter().rev() {
+        for c in &r.changes {
+            let before = match &c.before {
+                Some(b) => Some(Version::parse(b).map_err(|e| UserError::new(format!("record `{}`: {e}", r.id)))?),
+                None => None,
+            };
+            wanted.insert(c.service.clone(), before);
+        }
+    }
+    let mut req = ChangeRequest { env: env.name.clone(), action: "rollback".into(), message, target, ..Default::default() };
+    for (svc, v) in wanted {
+        match v {
+            Some(v) => {
+                req.versions.insert(svc, v);
+            }
+            None if current.contains_key(&svc) => req.remove.push(svc),
+            None => {}
+        }
+    }
+    Ok(req)
+}
+
+/// The request `promote hold ENV --reason R` / `promote unhold ENV` makes.
+pub fn hold(ctx: &Ctx, env: &str, reason: Option<String>, message: Option<String>) -> Result<ChangeRequest> {
+    let env = ctx.config.env(env)?;
+    let action = if reason.is_some() { "hold" } else { "unhold" };
+    Ok(ChangeRequest {
+        env: env.name.clone(),
+        action: action.into(),
+        message: message.or_else(|| reason.clone()),
+        hold: Some(reason),
+        ..Default::default()
     })
 }

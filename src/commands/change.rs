@@ -15,20 +15,26 @@ use crate::ui;
 use crate::version::Version;
 use crate::write;
 
-/// Options shared by the commands that change an environment.
-#[derive(Debug, Clone, Copy)]
-pub struct Opts {
-    pub dry_run: bool,
-    pub json: bool,
-    pub push: bool,
-}
+pub use crate::cli::ChangeOpts as Opts;
 
-pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], message: Option<String>, opts: Opts) -> Outcome {
+pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], opts: Opts) -> Outcome {
+    let message = opts.message.clone();
     run(dir, opts, |ctx| plan::promotion(ctx, env, from, only, message.clone()))
 }
 
-pub fn set_image(dir: &Path, env: &str, sha: Option<&str>, pairs: &[String], message: Option<String>, opts: Opts) -> Outcome {
+pub fn set_image(dir: &Path, env: &str, sha: Option<&str>, pairs: &[String], opts: Opts) -> Outcome {
+    let message = opts.message.clone();
     run(dir, opts, |ctx| set_image_request(ctx, env, sha, pairs, message.clone()))
+}
+
+pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome {
+    let message = opts.message.clone();
+    run(dir, opts, |ctx| plan::rollback(ctx, env, to, message.clone()))
+}
+
+pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
+    let message = opts.message.clone();
+    run(dir, opts, |ctx| plan::hold(ctx, env, reason.clone(), message.clone()))
 }
 
 fn set_image_request(
@@ -69,6 +75,7 @@ fn set_image_request(
         from: None,
         versions,
         message,
+        ..Default::default()
     })
 }
 
@@ -110,8 +117,8 @@ fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> 
     let root = ctx.config.root.clone();
     let _lock = Lock::acquire(&root, git::lock_wait())?;
     if !opts.push || opts.dry_run {
-        let applied = apply(&ctx, make(&ctx)?, opts.dry_run)?;
-        return report(&applied, opts, None);
+        let applied = apply(&ctx, make(&ctx)?, opts.dry_run, opts.override_gates.as_deref())?;
+        return report(&applied, &opts, None);
     }
 
     // STEP 1: start from the upstream head, so the change is made on what is deployed.
@@ -135,12 +142,12 @@ fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> 
     let mut attempt = 1;
     loop {
         let ctx = Ctx::open(dir)?;
-        let applied = apply(&ctx, make(&ctx)?, false)?;
+        let applied = apply(&ctx, make(&ctx)?, false, opts.override_gates.as_deref())?;
         let Applied::Committed(_, commit) = &applied else {
-            return report(&applied, opts, Some(Push { pushed: false, attempts: attempt }));
+            return report(&applied, &opts, Some(Push { pushed: false, attempts: attempt }));
         };
         match git::push(&root, &up)? {
-            git::Pushed::Ok => return report(&applied, opts, Some(Push { pushed: true, attempts: attempt })),
+            git::Pushed::Ok => return report(&applied, &opts, Some(Push { pushed: true, attempts: attempt })),
             git::Pushed::LostRace(why) if attempt >= policy.attempts => {
                 return Err(UserError::new(format!(
                     "gave up after {attempt} attempts: `{}` kept moving while pushing.\n\
@@ -172,7 +179,7 @@ fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> 
 }
 
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
-fn apply(ctx: &Ctx, req: ChangeRequest, dry_run: bool) -> Result<Applied> {
+fn apply(ctx: &Ctx, mut req: ChangeRequest, dry_run: bool, override_gates: Option<&str>) -> Result<Applied> {
     let config = &ctx.config;
     let env = config.env(&req.env)?.clone();
 
@@ -186,7 +193,35 @@ fn apply(ctx: &Ctx, req: ChangeRequest, dry_run: bool) -> Result<Applied> {
         }
     }
 
-    // STEP 2: plan: render in memory, new metadata, the audit record, the commit message.
+    // STEP 2: the gates into the environment (a dry run only reports them, without the command gate).
+    let (refusals, output) = plan::gate_refusals(ctx, &req, !dry_run)?;
+    if let Some(out) = output.filter(|o| !o.trim().is_empty()) {
+        ui::status(&format!("command gate of `{}`:\n{}", env.name, out.trim_end()));
+    }
+    if !refusals.is_empty() {
+        let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
+        match override_gates {
+            _ if dry_run => ui::warn(&format!("`{}` would be refused by its gates:\n{}", req.env, list.join("\n"))),
+            Some(reason) => {
+                ui::warn(&format!("GATES OVERRIDDEN for `{}` ({reason}):\n{}", req.env, list.join("\n")));
+                let names: Vec<String> = refusals
+                    .iter()
+                    .map(|r| match &r.service {
+                        Some(s) => format!("{} ({s})", r.gate),
+                        None => r.gate.clone(),
+                    })
+                    .collect();
+                req.gates_overridden = Some(format!("{reason} [overrode: {}]", names.join(", ")));
+            }
+            None => {
+                return Err(UserError::new(format!("`{}` refuses this change:\n{}", req.env, list.join("\n")))
+                    .hint("wait until it passes, or let a person through: `--override-gates --reason \"...\"` (recorded in the audit log)")
+                    .into())
+            }
+        }
+    }
+
+    // STEP 3: plan: render in memory, new metadata, the audit record, the commit message.
     let plan = plan::build(ctx, req)?;
     if plan.is_empty() {
         return Ok(Applied::NoOp(plan));
@@ -195,7 +230,7 @@ fn apply(ctx: &Ctx, req: ChangeRequest, dry_run: bool) -> Result<Applied> {
         return Ok(Applied::DryRun(plan));
     }
 
-    // STEP 3: write the files, then commit exactly those files.
+    // STEP 4: write the files, then commit exactly those files.
     let paths = plan.paths();
     write::apply(&config.root, &plan.files)?;
     match git::commit(&config.root, &paths, &plan.commit_message) {
@@ -219,7 +254,7 @@ struct Push {
     attempts: u32,
 }
 
-fn report(applied: &Applied, opts: Opts, push: Option<Push>) -> Outcome {
+fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     let (plan, commit) = match applied {
         Applied::NoOp(p) => (p, None),
         Applied::DryRun(p) => {
@@ -239,14 +274,27 @@ fn report(applied: &Applied, opts: Opts, push: Option<Push>) -> Outcome {
         ui::data(&(serde_json::to_string_pretty(&s)? + "\n"));
     }
     let Some(commit) = commit else {
-        let what = if plan.request.action == "promote" { "nothing to promote" } else { "nothing to change" };
+        let env = &plan.request.env;
         let where_ = if push.is_some() { " upstream" } else { "" };
-        ui::status(&format!("{what}: `{}` already runs these versions{where_}", plan.request.env));
+        let what = match plan.request.action.as_str() {
+            "promote" => format!("nothing to promote: `{env}` already runs these versions{where_}"),
+            "hold" => format!("`{env}` is already on hold{where_}"),
+            "unhold" => format!("`{env}` is not on hold{where_}"),
+            "rollback" => format!("nothing to roll back: `{env}` already runs those versions{where_}"),
+            _ => format!("nothing to change: `{env}` already runs these versions{where_}"),
+        };
+        ui::status(&what);
         return Ok(exit::OK);
     };
     ui::status(&format!("[{}] {}", &commit[..commit.len().min(7)], plan.commit_message.lines().next().unwrap_or("")));
     for c in &plan.versions {
         ui::status(&format!("  {}", version_line(c)));
+    }
+    if plan.request.action == "rollback" {
+        ui::status(&format!(
+            "to keep the rolled-back version from being promoted straight back: `promote hold {} --reason \"...\"`",
+            plan.request.env
+        ));
     }
     if let Some(p) = push.filter(|p| p.pushed) {
         let retries = match p.attempts - 1 {
@@ -368,7 +416,12 @@ pub fn diff(
 ) -> Outcome {
     let ctx = Ctx::open(dir)?;
     let req = plan::promotion(&ctx, env, from, only, None)?;
+    let (refusals, _) = plan::gate_refusals(&ctx, &req, false)?;
     let plan = plan::build(&ctx, req)?;
+    if !refusals.is_empty() && !plan.is_empty() {
+        let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
+        ui::warn(&format!("`promote to {env}` would be refused by its gates now:\n{}", list.join("\n")));
+    }
     if json {
         ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
     } else if plan.is_empty() {

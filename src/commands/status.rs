@@ -38,6 +38,25 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
         None => None,
     };
 
+    // Which gates hold each waiting version, and until when (the command gate is not run here).
+    let mut held: Vec<Vec<crate::gates::Refusal>> = Vec::new();
+    for (i, e) in config.environments.iter().enumerate() {
+        let versions: std::collections::BTreeMap<String, crate::version::Version> =
+            config.services.iter().filter_map(|s| waiting(i, &s.name).map(|v| (s.name.clone(), v))).collect();
+        if versions.is_empty() {
+            held.push(Vec::new());
+            continue;
+        }
+        let req = crate::plan::ChangeRequest {
+            env: e.name.clone(),
+            action: "promote".into(),
+            from: e.from.clone(),
+            versions,
+            ..Default::default()
+        };
+        held.push(crate::plan::gate_refusals(&ctx, &req, false)?.0);
+    }
+
     if json_out {
         let envs: Vec<serde_json::Value> = config
             .environments
@@ -63,6 +82,8 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
                     "from": e.from,
                     "versions": versions,
                     "waiting": waiting,
+                    "held": held[i],
+                    "hold": metas[i].hold,
                     "updated": metas[i].updated,
                     "last": last[i].as_ref().map(|r| json!({
                         "id": r.id, "time": r.time, "action": r.action,
@@ -108,6 +129,11 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
     }
     if any_waiting {
         out.push_str("\n* the environment it takes from runs another version: `promote diff <env>` shows the promotion\n");
+    }
+    for (i, e) in config.environments.iter().enumerate() {
+        for r in &held[i] {
+            out.push_str(&format!("{}: {r}\n", e.name));
+        }
     }
     out.push_str("\nlast change:\n");
     let ew = config

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod gates;
 mod promote;
 mod push;
 mod render;
