@@ -152,8 +152,10 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
     for svc in &req.remove {
         new.remove(svc);
     }
+    // Services in the order `promote.yaml` declares them, as `status` shows them.
+    let order = |svc: &String| config.services.iter().position(|s| &s.name == svc).unwrap_or(usize::MAX);
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
-    names.sort();
+    names.sort_by_key(|s| (order(s), s.as_str()));
     names.dedup();
     let versions: Vec<VersionChange> = names
         .into_iter()

@@ -358,10 +358,25 @@ fn render_one(
             Ok(_) => return Err(missing),
             Err(e) => e,
         };
+        // An error inside an `{% include %}` is wrapped by the include; report the innermost one, in
+        // the file where it is.
+        let mut inner: &minijinja::Error = &err;
+        while let Some(next) = std::error::Error::source(inner).and_then(|e| e.downcast_ref::<minijinja::Error>()) {
+            inner = next;
+        }
+        let err = inner;
         let file = err.name().unwrap_or(name).to_string();
-        let expr = match (err.kind(), err.range(), err.template_source()) {
-            (ErrorKind::UndefinedError, Some(r), Some(src)) => src.get(r).map(str::to_string),
-            (ErrorKind::UndefinedError, Some(r), None) => tmpl.source().get(r).map(str::to_string),
+        let source = engine.get_template(&file).map(|t| t.source().to_string()).unwrap_or_default();
+        let expr = match (err.kind(), err.range()) {
+            (ErrorKind::UndefinedError, Some(r)) => {
+                // For `values.a.b` minijinja may point at `.a.b` only: widen to the whole dotted name.
+                let bytes = source.as_bytes();
+                let mut start = r.start.min(bytes.len());
+                while start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'_' | b'.')) {
+                    start -= 1;
+                }
+                source.get(start..r.end).map(|x| x.trim_matches('.').to_string())
+            }
             _ => None,
         };
         let path_like = expr.as_deref().is_some_and(|x| {
@@ -381,7 +396,7 @@ fn render_one(
                 }
             }
             _ => {
-                missing.push(Problem::new(&file, err.line(), template_error(&err)));
+                missing.push(Problem::new(&file, err.line(), template_error(err)));
                 return Err(missing);
             }
         }
@@ -537,6 +552,13 @@ fn substitute(
             }
         } else {
             match lookup(&env.values, key) {
+                Some(Json::String(s)) if s.contains(['\n', '\r']) => {
+                    problems.push(
+                        Problem::new(source, Some(line), format!("placeholder `{ph}`: `values.{key}` contains a line break, which would add lines to the manifest"))
+                            .hint("a sed placeholder stands for text within one line; move multi-line content to a native template"),
+                    );
+                    None
+                }
                 Some(Json::String(s)) => Some(s.clone()),
                 Some(v @ (Json::Number(_) | Json::Bool(_))) => Some(v.to_string()),
                 Some(_) => {
@@ -602,7 +624,7 @@ pub fn validate_manifest(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) 
     };
     if path.ends_with(".json") {
         match serde_json::from_str::<serde_yaml::Value>(text) {
-            Ok(v) => check_object(path, None, &v, problems),
+            Ok(v) => check_object(path, text, None, &v, problems),
             Err(e) => problems.push(Problem::new(
                 path,
                 Some(e.line()),
@@ -624,7 +646,7 @@ pub fn validate_manifest(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) 
                 return;
             }
         };
-        check_object(path, line, &value, problems);
+        check_object(path, text, line, &value, problems);
     }
 }
 
@@ -662,9 +684,7 @@ fn doc_start_lines(text: &str) -> Vec<usize> {
     starts
 }
 
-fn check_object(
-    path: &str,
-    line: Option<usize>,
+fn check_object(path: &str, text: &str, line: Option<usize>,
     v: &serde_yaml::Value,
     problems: &mut Vec<Problem>,
 ) {
@@ -710,21 +730,81 @@ fn check_object(
             format!("a `{}` has no `metadata.name`", kind.unwrap_or("document")),
         ));
     }
+    check_string_fields(path, line, v, "", problems);
     let mut images = Vec::new();
     collect_images(v, &mut images);
     for image in images {
         if let Err(e) = ImageRef::parse(&image) {
             problems.push(Problem::new(
                 path,
-                find_line(path, line, &image),
+                find_line(text, line, &image),
                 e.to_string(),
             ));
         }
     }
 }
 
-fn find_line(_path: &str, doc_line: Option<usize>, _needle: &str) -> Option<usize> {
-    doc_line
+/// The first line at or after the document's start that holds `needle`.
+fn find_line(text: &str, doc_line: Option<usize>, needle: &str) -> Option<usize> {
+    let start = doc_line.unwrap_or(1);
+    text.lines().enumerate().skip(start - 1).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1).or(doc_line)
+}
+
+/// Labels, annotations and container `env` values must be strings. A value such as a git SHA made
+/// only of digits (`1234567`), `true` or an empty value printed bare is read by YAML as a number,
+/// a boolean or null, and the API server rejects the manifest.
+fn check_string_fields(path: &str, line: Option<usize>, v: &serde_yaml::Value, at: &str, problems: &mut Vec<Problem>) {
+    use serde_yaml::Value as Y;
+    let join = |k: &str| if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
+    let not_string = |val: &Y| -> Option<String> {
+        match val {
+            Y::String(_) => None,
+            Y::Null => Some("empty (null)".into()),
+            Y::Bool(b) => Some(format!("the boolean `{b}`")),
+            Y::Number(n) => Some(format!("the number `{n}`")),
+            _ => Some("not a string".into()),
+        }
+    };
+    let hint = "quote it in the template, e.g. `\"{{ tag }}\"`, or print it with `| tojson`";
+    match v {
+        Y::Mapping(m) => {
+            for (k, val) in m {
+                let key = k.as_str().unwrap_or("");
+                let here = join(key);
+                match (key, val) {
+                    ("labels" | "annotations", Y::Mapping(items)) => {
+                        for (lk, lv) in items {
+                            if let Some(what) = not_string(lv) {
+                                let name = lk.as_str().unwrap_or("?");
+                                problems.push(
+                                    Problem::new(path, line, format!("`{here}.{name}` is {what}, but Kubernetes wants a string"))
+                                        .hint(hint),
+                                );
+                            }
+                        }
+                    }
+                    ("env", Y::Sequence(items)) => {
+                        for item in items {
+                            if let Some(what) = item.get("value").and_then(not_string) {
+                                let name = item.get("name").and_then(Y::as_str).unwrap_or("?");
+                                problems.push(
+                                    Problem::new(path, line, format!("env `{name}` in `{here}` is {what}, but Kubernetes wants a string"))
+                                        .hint(hint),
+                                );
+                            }
+                        }
+                    }
+                    _ => check_string_fields(path, line, val, &here, problems),
+                }
+            }
+        }
+        Y::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_string_fields(path, line, item, &format!("{at}[{i}]"), problems);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn collect_images(v: &serde_yaml::Value, out: &mut Vec<String>) {
@@ -805,6 +885,19 @@ mod tests {
         let p = problems_of("d.yaml", doc);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].contains("reg.io/api:"), "{p:?}");
+    }
+
+    #[test]
+    fn labels_and_env_values_must_be_strings() {
+        let doc = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  labels:\n    version: 1234567\n    ok: \"1234567\"\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: r.io/api:1\n          env:\n            - name: DEBUG\n              value: true\n";
+        let p = problems_of("d.yaml", doc);
+        assert_eq!(
+            p,
+            vec![
+                "`d.yaml` (line 1): `metadata.labels.version` is the number `1234567`, but Kubernetes wants a string".to_string(),
+                "`d.yaml` (line 1): env `DEBUG` in `spec.template.spec.containers[0].env` is the boolean `true`, but Kubernetes wants a string".to_string(),
+            ]
+        );
     }
 
     #[test]

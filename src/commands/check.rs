@@ -153,7 +153,8 @@ pub fn run(dir: &Path) -> Outcome {
     }
     if problems.is_empty() {
         ui::status(&format!(
-            "checked {targets_checked} environments: no problems"
+            "checked {targets_checked} environment{}: no problems",
+            if targets_checked == 1 { "" } else { "s" }
         ));
         return Ok(exit::OK);
     }
@@ -168,10 +169,7 @@ pub fn run(dir: &Path) -> Outcome {
     }
     ui::data(&out);
     let files: BTreeSet<&str> = problems.iter().map(|p| p.file.as_str()).collect();
-    ui::status(&format!(
-        "{} problems in {} files",
-        problems.len(),
-        files.len()
-    ));
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    ui::status(&format!("{} in {}", plural(problems.len(), "problem"), plural(files.len(), "file")));
     Ok(exit::FAILURE)
 }

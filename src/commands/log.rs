@@ -62,9 +62,20 @@ pub fn run(
 
     let mut records: Vec<Record> = Vec::new();
     for e in &envs {
-        records.extend(audit::records(
-            &std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default(),
-        ));
+        let log = std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default();
+        if let (_, Some((line, msg))) = audit::read(&log) {
+            ui::warn(&format!(
+                "`{}` (line {line}): {msg}; the history below may not be what happened (`promote log --verify`)",
+                e.deploy_log
+            ));
+        }
+        // Show every record that parses, even past a broken link, so nothing is hidden.
+        records.extend(
+            String::from_utf8_lossy(&log)
+                .lines()
+                .filter(|l| l.trim_start().starts_with('{'))
+                .filter_map(|l| serde_json::from_str::<Record>(l).ok()),
+        );
     }
     // Newest first; records of one environment are already in order, so a stable sort keeps ties sane.
     records.reverse();

@@ -204,25 +204,20 @@ pub fn snapshot(name: &str, actual: &str) {
 
 /// Replaces the parts of output that vary between runs (commit ids, temp paths) with stable names.
 pub fn redact(repo: &Repo, s: &str) -> String {
-    let mut out = s.replace(repo.base.to_string_lossy().as_ref(), "[TMP]");
-    // 40-hex commit ids: the hermetic dates make them stable, but keep snapshots independent of git's
-    // object format details.
-    let re_commit = |text: &str| -> String {
-        let mut r = String::new();
-        let chars: Vec<char> = text.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
-            if run == 40 && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
-                r.push_str("[COMMIT]");
-                i += 40;
-            } else {
-                r.push(chars[i]);
-                i += 1;
-            }
+    let text = s.replace(repo.base.to_string_lossy().as_ref(), "[TMP]");
+    // 40-hex commit ids: keep snapshots independent of commit hashes.
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
+        if run == 40 && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
+            out.push_str("[COMMIT]");
+            i += 40;
+        } else {
+            out.push(chars[i]);
+            i += 1;
         }
-        r
-    };
-    out = re_commit(&out);
+    }
     out
 }
