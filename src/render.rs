@@ -283,30 +283,52 @@ fn render_native(
         .map(|(k, v)| (k.clone(), json!(v.to_string())))
         .collect();
 
+    // The context shared by every template is built once, as minijinja values (cheap to clone);
+    // the per-template JSON context is only built to report undefined values.
+    let base_json = json!({
+        "env": env.name,
+        "values": env.values,
+        "images": images,
+        "versions": version_map,
+    });
+    let mut base: BTreeMap<String, Value> = BTreeMap::new();
+    if let Json::Object(m) = &base_json {
+        for (k, v) in m {
+            base.insert(k.clone(), Value::from_serialize(v));
+        }
+    }
+    let images_by_service: std::collections::HashMap<&str, &str> =
+        config.services.iter().map(|s| (s.name.as_str(), s.image.as_str())).collect();
+    let failed: BTreeSet<String> = problems.iter().map(|p| p.file.clone()).collect();
+
     let mut files = Vec::new();
     for t in &templates {
-        if problems.iter().any(|p| p.file == t.source) {
+        if failed.contains(&t.source) {
             continue;
         }
-        let mut ctx = json!({
-            "env": env.name,
-            "values": env.values,
-            "images": images,
-            "versions": version_map,
-        });
+        let mut ctx = base.clone();
         if let Some(svc) = &t.service {
             // A service the environment does not run yet (never set or promoted there) has no
             // manifests in it: `promote to` / `set-image` bring it in.
             let Some(v) = versions.get(svc) else {
                 continue;
             };
-            let image = config.service(svc)?.image.clone();
-            ctx["service"] = json!(svc);
-            ctx["image"] = json!(v.reference(&image));
-            ctx["version"] = json!(v.to_string());
-            ctx["tag"] = json!(v.tag);
+            let image = images_by_service.get(svc.as_str()).copied().unwrap_or_default();
+            ctx.insert("service".into(), Value::from(svc.as_str()));
+            ctx.insert("image".into(), Value::from(v.reference(image)));
+            ctx.insert("version".into(), Value::from(v.to_string()));
+            ctx.insert("tag".into(), Value::from(v.tag.clone()));
         }
-        match render_one(&engine, &t.source, ctx) {
+        let slow_ctx = || {
+            let mut c = base_json.clone();
+            for key in ["service", "image", "version", "tag"] {
+                if let Some(v) = ctx.get(key) {
+                    c[key] = serde_json::to_value(v).unwrap_or(Json::Null);
+                }
+            }
+            c
+        };
+        match render_one(&engine, &t.source, Value::from(ctx.clone()), slow_ctx) {
             Ok(text) => {
                 let before = problems.len();
                 validate_manifest(&t.output, text.as_bytes(), &mut problems);
@@ -345,11 +367,16 @@ fn render_native(
 fn render_one(
     engine: &minijinja::Environment,
     name: &str,
-    mut ctx: Json,
+    fast: Value,
+    slow: impl FnOnce() -> Json,
 ) -> std::result::Result<String, Vec<Problem>> {
     let tmpl = engine
         .get_template(name)
         .map_err(|e| vec![Problem::new(name, e.line(), template_error(&e))])?;
+    if let Ok(s) = tmpl.render(&fast) {
+        return Ok(s);
+    }
+    let mut ctx = slow();
     let mut missing: Vec<Problem> = Vec::new();
     let mut seen = BTreeSet::new();
     for _ in 0..100 {
