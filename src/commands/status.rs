@@ -149,7 +149,7 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
                     Some(ci) => format!("{} <{}> via {}", r.actor.name, r.actor.email, ci.system),
                     None => format!("{} <{}>", r.actor.name, r.actor.email),
                 };
-                format!("{}  {}  by {by}", r.time, r.action)
+                format!("{}  {:9}  by {by}", r.time, r.action)
             }
             None => "never".into(),
         };
