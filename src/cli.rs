@@ -204,6 +204,89 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Preview environments: one per pull-request branch, under `previews.dir` (`environments/prs/`).
+    Preview {
+        #[command(subcommand)]
+        command: PreviewCommand,
+    },
+}
+
+/// `promote preview ...`. A branch name may be anything (it becomes a DNS-safe slug); put `--` before
+/// one that starts with `-`.
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Create or update BRANCH's preview with every service at SHA, and commit.
+    Up {
+        /// The pull request's branch: any name (it becomes a DNS-safe slug); put `--` before one that starts with `-`.
+        branch: String,
+        /// Every service's image was built from this git commit (7 to 40 lowercase hex characters).
+        #[arg(long)]
+        sha: String,
+        /// Why: recorded in the preview's deploy.log and the commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Show what would be committed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        #[arg(long)]
+        push: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Remove BRANCH's preview directory in one commit (its record goes to the previews' deploy.log).
+    Down {
+        /// The pull request's branch: any name (it becomes a DNS-safe slug); put `--` before one that starts with `-`.
+        branch: String,
+        /// Why: recorded in the previews' deploy.log and the commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Show what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        #[arg(long)]
+        push: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// List the previews: branch, slug, version, created, last updated.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Remove stale previews in one commit.
+    ///
+    /// A preview is stale when it was not updated for `--older-than`, or when its branch is not kept
+    /// (`--keep`, `--keep-file`): either reason is enough.
+    #[command(group(clap::ArgGroup::new("stale").required(true).multiple(true).args(["older_than", "keep", "keep_file"])))]
+    Gc {
+        /// Remove previews not updated for this long: `14d`, `36h`, `90m` (also `2w`, `1d12h`).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// The branches that still exist: previews of any other branch are removed.
+        #[arg(long, value_name = "BRANCH", num_args = 1..)]
+        keep: Vec<String>,
+        /// Read the branches to keep from FILE (`-`: stdin), one per line; the output of
+        /// `git ls-remote --heads origin` works as it is. A file that names no branch is refused.
+        #[arg(long, value_name = "FILE")]
+        keep_file: Option<String>,
+        /// Why: recorded in the previews' deploy.log and the commit message.
+        #[arg(short, long)]
+        message: Option<String>,
+        /// List what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
+        #[arg(long)]
+        push: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
 }
 
 /// What the user asked for, free of clap.
@@ -219,6 +302,91 @@ pub enum Request {
     Diff { env: String, from: Option<String>, only: Vec<String>, exit_code: bool, json: bool },
     Status { json: bool },
     Log { env: Option<String>, limit: Option<usize>, verify: bool, json: bool },
+    Preview(PreviewRequest),
+}
+
+/// `promote preview ...`, free of clap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreviewRequest {
+    Up {
+        branch: String,
+        sha: String,
+        opts: PreviewOpts,
+    },
+    Down {
+        branch: String,
+        opts: PreviewOpts,
+    },
+    List {
+        json: bool,
+    },
+    Gc {
+        older_than: Option<String>,
+        keep: Vec<String>,
+        keep_file: Option<String>,
+        opts: PreviewOpts,
+    },
+}
+
+/// Options of the preview commands that change something.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreviewOpts {
+    pub message: Option<String>,
+    pub dry_run: bool,
+    pub push: bool,
+    pub json: bool,
+}
+
+impl PreviewCommand {
+    fn into_request(self) -> PreviewRequest {
+        let opts = |message, dry_run, push, output| PreviewOpts {
+            message,
+            dry_run,
+            push,
+            json: output == OutputFormat::Json,
+        };
+        match self {
+            PreviewCommand::Up {
+                branch,
+                sha,
+                message,
+                dry_run,
+                push,
+                output,
+            } => PreviewRequest::Up {
+                branch,
+                sha,
+                opts: opts(message, dry_run, push, output),
+            },
+            PreviewCommand::Down {
+                branch,
+                message,
+                dry_run,
+                push,
+                output,
+            } => PreviewRequest::Down {
+                branch,
+                opts: opts(message, dry_run, push, output),
+            },
+            PreviewCommand::List { output } => PreviewRequest::List {
+                json: output == OutputFormat::Json,
+            },
+            PreviewCommand::Gc {
+                older_than,
+                keep,
+                keep_file,
+                message,
+                dry_run,
+                push,
+                output,
+            } => PreviewRequest::Gc {
+                older_than,
+                keep,
+                keep_file,
+                opts: opts(message, dry_run, push, output),
+            },
+        }
+    }
 }
 
 impl Cli {
@@ -270,6 +438,7 @@ impl Cli {
                 verify,
                 json: json(output),
             },
+            Command::Preview { command } => Request::Preview(command.into_request()),
         };
         (self.dir, req)
     }

@@ -779,9 +779,18 @@ mod tests {
         let base = "registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\npreviews:\n";
         let c = parse(&format!("{base}  dir: environments/prs\n")).unwrap();
         assert_eq!(c.previews.unwrap().dir, "environments/prs");
-        for dir in [".", "environments", "environments/dev", "environments/dev/prs", "templates/prs"] {
+        for dir in [
+            ".",
+            "environments",
+            "environments/dev",
+            "environments/dev/prs",
+            "templates/prs",
+        ] {
             let e = err(&format!("{base}  dir: {dir}\n"));
-            assert!(e.contains("previews need a directory of their own"), "{dir}: {e}");
+            assert!(
+                e.contains("previews need a directory of their own"),
+                "{dir}: {e}"
+            );
             assert!(e.contains("(line 7)"), "{dir}: {e}");
         }
         let e = err(&format!("{base}  dir: ../prs\n"));

@@ -14,6 +14,7 @@ pub mod imageref;
 pub mod metadata;
 pub mod plan;
 pub mod render;
+pub mod slug;
 pub mod ui;
 pub mod version;
 pub mod write;

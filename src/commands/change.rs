@@ -53,7 +53,7 @@ fn set_image_request(
             .into());
     }
     if let Some(sha) = sha {
-        let v = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
+        let v = Version::from_sha(sha).map_err(|e| UserError::new(format!("`--sha {sha}`: {e}")))?;
         for s in &config.services {
             versions.insert(s.name.clone(), v.clone());
         }
@@ -113,12 +113,31 @@ enum Applied {
 /// first. `make` builds the request from the repository as it is, so a retry re-plans from the new
 /// upstream state (the other pipeline's change is kept, and the audit chain stays linear).
 fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> Outcome {
+    let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
+        let applied = apply(ctx, make(ctx)?, opts.dry_run, opts.override_gates.as_deref())?;
+        let commit = match &applied {
+            Applied::Committed(_, c) => Some(c.clone()),
+            _ => None,
+        };
+        Ok((applied, commit))
+    })?;
+    report(&applied, &opts, push)
+}
+
+/// Runs `attempt` under the clone's lock. With `push`: first moves onto the upstream head; after an
+/// attempt that committed (it returns the commit), pushes; when another pipeline pushed first, moves
+/// onto the new upstream head and runs `attempt` again, so the change is re-planned from there.
+/// Shared by the environment changes and `promote preview`.
+pub(super) fn with_push<T>(
+    dir: &Path,
+    push: bool,
+    mut attempt: impl FnMut(&Ctx) -> Result<(T, Option<String>)>,
+) -> Result<(T, Option<Push>)> {
     let ctx = Ctx::open(dir)?;
     let root = ctx.config.root.clone();
     let _lock = Lock::acquire(&root, git::lock_wait())?;
-    if !opts.push || opts.dry_run {
-        let applied = apply(&ctx, make(&ctx)?, opts.dry_run, opts.override_gates.as_deref())?;
-        return report(&applied, &opts, None);
+    if !push {
+        return Ok((attempt(&ctx)?.0, None));
     }
 
     // STEP 1: start from the upstream head, so the change is made on what is deployed.
@@ -139,18 +158,18 @@ fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> 
 
     // STEP 2: apply, commit, push; on a lost race, move onto the new upstream head and re-apply.
     let policy = git::PushPolicy::from_env();
-    let mut attempt = 1;
+    let mut tries = 1;
     loop {
         let ctx = Ctx::open(dir)?;
-        let applied = apply(&ctx, make(&ctx)?, false, opts.override_gates.as_deref())?;
-        let Applied::Committed(_, commit) = &applied else {
-            return report(&applied, &opts, Some(Push { pushed: false, attempts: attempt }));
+        let (out, commit) = attempt(&ctx)?;
+        let Some(commit) = commit else {
+            return Ok((out, Some(Push { pushed: false, attempts: tries })));
         };
         match git::push(&root, &up)? {
-            git::Pushed::Ok => return report(&applied, &opts, Some(Push { pushed: true, attempts: attempt })),
-            git::Pushed::LostRace(why) if attempt >= policy.attempts => {
+            git::Pushed::Ok => return Ok((out, Some(Push { pushed: true, attempts: tries }))),
+            git::Pushed::LostRace(why) if tries >= policy.attempts => {
                 return Err(UserError::new(format!(
-                    "gave up after {attempt} attempts: `{}` kept moving while pushing.\n\
+                    "gave up after {tries} attempts: `{}` kept moving while pushing.\n\
                      the change is committed locally as {} but not pushed\nlast rejection: {}",
                     up.tracking.trim_start_matches("refs/remotes/"),
                     &commit[..7.min(commit.len())],
@@ -160,19 +179,19 @@ fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> 
                 .into());
             }
             git::Pushed::LostRace(_) => {
-                let wait = policy.backoff(attempt);
+                let wait = policy.backoff(tries);
                 ui::status(&format!(
                     "push rejected: another change reached `{}` first; re-applying on its new head in {:.1} s (attempt {} of {})",
                     up.tracking.trim_start_matches("refs/remotes/"),
                     wait.as_secs_f64(),
-                    attempt + 1,
+                    tries + 1,
                     policy.attempts
                 ));
                 std::thread::sleep(wait);
                 let remote = git::fetch(&root, &up)?;
                 // Drops our unpushed commit and moves to the new head; local edits elsewhere are kept.
                 git::reset_keep(&root, &remote)?;
-                attempt += 1;
+                tries += 1;
             }
         }
     }
@@ -185,7 +204,12 @@ fn apply(ctx: &Ctx, mut req: ChangeRequest, dry_run: bool, override_gates: Optio
 
     // STEP 1: refuse to run over uncommitted changes in the environment's directories.
     if !dry_run {
-        let dirty = ctx.repo.dirty(&[env.dir.clone(), env.manifests.clone()])?;
+        // The source environment's metadata too: a promotion takes what is committed there.
+        let mut paths = vec![env.dir.clone(), env.manifests.clone()];
+        if let Some(from) = &req.from {
+            paths.push(config.env(from)?.metadata.clone());
+        }
+        let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!("`{}` has uncommitted changes:\n  {}", env.name, dirty.join("\n  ")))
                 .hint("commit or stash them first: promote commits only its own change")
@@ -231,27 +255,40 @@ fn apply(ctx: &Ctx, mut req: ChangeRequest, dry_run: bool, override_gates: Optio
     }
 
     // STEP 4: write the files, then commit exactly those files.
-    let paths = plan.paths();
-    write::apply(&config.root, &plan.files)?;
-    match git::commit(&config.root, &paths, &plan.commit_message) {
-        Ok(commit) => Ok(Applied::Committed(plan, commit)),
+    let commit = write_and_commit(ctx, &plan.files, &plan.commit_message)?;
+    Ok(Applied::Committed(plan, commit))
+}
+
+/// Writes `files` and commits exactly them. If the commit fails (a hook, no identity, signing), the
+/// working tree and the index are put back as they were.
+pub(super) fn write_and_commit(
+    ctx: &Ctx,
+    files: &[write::Change],
+    message: &str,
+) -> Result<String> {
+    let root = &ctx.config.root;
+    let paths: Vec<String> = files.iter().map(|c| c.path.clone()).collect();
+    write::apply(root, files)?;
+    match git::commit(root, &paths, message) {
+        Ok(commit) => Ok(commit),
         Err(e) => {
-            // The commit failed (a hook, no identity, signing): put the tree and the index back.
-            let undone = write::apply(&config.root, &write::inverse(&plan.files));
-            let unstaged = git::unstage(&config.root, &paths, ctx.repo.head().is_some());
+            let undone = write::apply(root, &write::inverse(files));
+            let unstaged = git::unstage(root, &paths, ctx.repo.head().is_some());
             let mut msg = format!("the commit failed; the working tree and index are as they were\n{e}");
             if let Err(u) = undone.and(unstaged) {
                 msg.push_str(&format!("\nwhile putting things back: {u}"));
             }
-            Err(UserError::new(msg).into())
+            Err(UserError::new(msg)
+                .hint("fix what git complains about (a hook, `git config user.email`, signing) and run again")
+                .into())
         }
     }
 }
 
 /// The push part of a report.
-struct Push {
-    pushed: bool,
-    attempts: u32,
+pub(super) struct Push {
+    pub(super) pushed: bool,
+    pub(super) attempts: u32,
 }
 
 fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
@@ -348,18 +385,11 @@ fn diff_json(plan: &Plan) -> serde_json::Value {
 fn diff_text(plan: &Plan) -> String {
     let color = ui::color_stdout();
     let req = &plan.request;
+    let n = plan.versions.len();
+    let count = format!("{n} service{} change{}", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" });
     let mut out = match &req.from {
-        Some(f) => format!(
-            "promote {f} -> {}: {} services change\n\n",
-            req.env,
-            plan.versions.len()
-        ),
-        None => format!(
-            "{} {}: {} services change\n\n",
-            req.action,
-            req.env,
-            plan.versions.len()
-        ),
+        Some(f) => format!("promote {f} -> {}: {count}\n\n", req.env),
+        None => format!("{} {}: {count}\n\n", req.action, req.env),
     };
     let w = plan
         .versions

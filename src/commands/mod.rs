@@ -9,6 +9,7 @@ mod change;
 mod check;
 mod config;
 mod log;
+mod preview;
 mod render;
 mod status;
 
@@ -35,5 +36,6 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             verify,
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
+        Request::Preview(p) => preview::dispatch(dir, p),
     }
 }

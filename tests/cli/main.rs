@@ -4,6 +4,7 @@
 mod support;
 
 mod gates;
+mod preview;
 mod promote;
 mod push;
 mod render;
