@@ -209,6 +209,21 @@ pub enum Command {
         #[command(subcommand)]
         command: PreviewCommand,
     },
+    /// Adopt promote here: in a sed-templated repository (`<env>/*.yaml.tpl`), write `promote.yaml`
+    /// (layout legacy) and promote's metadata, proving no rendered byte changes; in an empty one,
+    /// write the bundled example. Commits nothing.
+    Init {
+        /// Say what was found and what would be written; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Convert a legacy (sed) repository to the native layout in one commit, proving that every
+    /// rendered manifest stays byte-identical. ArgoCD Applications must then follow the new paths.
+    Migrate {
+        /// List the files the migration would write and delete; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `promote preview ...`. A branch name may be anything (it becomes a DNS-safe slug); put `--` before
@@ -292,17 +307,59 @@ pub enum PreviewCommand {
 /// What the user asked for, free of clap.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Render { envs: Vec<String>, check: bool },
+    Render {
+        envs: Vec<String>,
+        check: bool,
+    },
     Check,
-    Config { json: bool },
-    Promote { env: String, from: Option<String>, only: Vec<String>, opts: ChangeOpts },
-    SetImage { env: String, sha: Option<String>, pairs: Vec<String>, opts: ChangeOpts },
-    Rollback { env: String, to: Option<String>, opts: ChangeOpts },
-    Hold { env: String, reason: Option<String>, opts: ChangeOpts },
-    Diff { env: String, from: Option<String>, only: Vec<String>, exit_code: bool, json: bool },
-    Status { json: bool },
-    Log { env: Option<String>, limit: Option<usize>, verify: bool, json: bool },
+    Config {
+        json: bool,
+    },
+    Promote {
+        env: String,
+        from: Option<String>,
+        only: Vec<String>,
+        opts: ChangeOpts,
+    },
+    SetImage {
+        env: String,
+        sha: Option<String>,
+        pairs: Vec<String>,
+        opts: ChangeOpts,
+    },
+    Rollback {
+        env: String,
+        to: Option<String>,
+        opts: ChangeOpts,
+    },
+    Hold {
+        env: String,
+        reason: Option<String>,
+        opts: ChangeOpts,
+    },
+    Diff {
+        env: String,
+        from: Option<String>,
+        only: Vec<String>,
+        exit_code: bool,
+        json: bool,
+    },
+    Status {
+        json: bool,
+    },
+    Log {
+        env: Option<String>,
+        limit: Option<usize>,
+        verify: bool,
+        json: bool,
+    },
     Preview(PreviewRequest),
+    Init {
+        dry_run: bool,
+    },
+    Migrate {
+        dry_run: bool,
+    },
 }
 
 /// `promote preview ...`, free of clap.
@@ -396,22 +453,63 @@ impl Cli {
             Command::Render { envs, check } => Request::Render { envs, check },
             Command::Check => Request::Check,
             Command::Config { output } => Request::Config { json: json(output) },
-            Command::To { env, from, only, change, gates } => {
-                Request::Promote { env, from, only, opts: change.opts(Some(gates)) }
-            }
-            Command::SetImage { env, sha, pairs, change, gates } => {
-                Request::SetImage { env, sha, pairs, opts: change.opts(Some(gates)) }
-            }
-            Command::Rollback { env, to, change } => Request::Rollback { env, to, opts: change.opts(None) },
-            Command::Hold { env, reason, push, output } => Request::Hold {
+            Command::To {
+                env,
+                from,
+                only,
+                change,
+                gates,
+            } => Request::Promote {
+                env,
+                from,
+                only,
+                opts: change.opts(Some(gates)),
+            },
+            Command::SetImage {
+                env,
+                sha,
+                pairs,
+                change,
+                gates,
+            } => Request::SetImage {
+                env,
+                sha,
+                pairs,
+                opts: change.opts(Some(gates)),
+            },
+            Command::Rollback { env, to, change } => Request::Rollback {
+                env,
+                to,
+                opts: change.opts(None),
+            },
+            Command::Hold {
+                env,
+                reason,
+                push,
+                output,
+            } => Request::Hold {
                 env,
                 reason: Some(reason),
-                opts: ChangeOpts { push, json: output == OutputFormat::Json, ..Default::default() },
+                opts: ChangeOpts {
+                    push,
+                    json: output == OutputFormat::Json,
+                    ..Default::default()
+                },
             },
-            Command::Unhold { env, message, push, output } => Request::Hold {
+            Command::Unhold {
+                env,
+                message,
+                push,
+                output,
+            } => Request::Hold {
                 env,
                 reason: None,
-                opts: ChangeOpts { message, push, json: output == OutputFormat::Json, ..Default::default() },
+                opts: ChangeOpts {
+                    message,
+                    push,
+                    json: output == OutputFormat::Json,
+                    ..Default::default()
+                },
             },
             Command::Diff {
                 env,
@@ -439,6 +537,8 @@ impl Cli {
                 json: json(output),
             },
             Command::Preview { command } => Request::Preview(command.into_request()),
+            Command::Init { dry_run } => Request::Init { dry_run },
+            Command::Migrate { dry_run } => Request::Migrate { dry_run },
         };
         (self.dir, req)
     }

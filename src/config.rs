@@ -371,7 +371,9 @@ impl Config {
                     format!("metadata file `{metadata}` is inside `{manifests}`, which ArgoCD syncs: ArgoCD would read it as a manifest"),
                 ));
             }
-            e.gates.validate().map_err(|m| err_at("gates", format!("environment `{name}`: {m}")))?;
+            e.gates
+                .validate()
+                .map_err(|m| err_at("gates", format!("environment `{name}`: {m}")))?;
             let own = to_json(e.values, "values").map_err(|m| err_at("values", m))?;
             let mut values = shared_values.clone();
             merge(&mut values, own);

@@ -139,7 +139,10 @@ impl Gates {
 impl Freeze {
     /// If `now` is inside this window: when the window ends.
     pub fn active_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let range = match (self.from.as_deref().map(parse_time), self.until.as_deref().map(parse_time)) {
+        let range = match (
+            self.from.as_deref().map(parse_time),
+            self.until.as_deref().map(parse_time),
+        ) {
             (Some(Ok(a)), Some(Ok(b))) => Some((a, b)),
             _ => None,
         };
@@ -220,7 +223,13 @@ pub fn check_freeze(gates: &Gates, env: &str, now: DateTime<Utc>) -> Vec<Refusal
 }
 
 /// The soak gate for one service: `since` is when the source environment got the version.
-pub fn check_soak(gates: &Gates, service: &str, source: &str, since: &str, now: DateTime<Utc>) -> Option<Refusal> {
+pub fn check_soak(
+    gates: &Gates,
+    service: &str,
+    source: &str,
+    since: &str,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
     let soak = parse_duration(gates.soak.as_deref()?).ok()?;
     let since = parse_time(since).ok()?;
     let ran = now - since;
@@ -230,7 +239,11 @@ pub fn check_soak(gates: &Gates, service: &str, source: &str, since: &str, now: 
     Some(Refusal {
         gate: "soak".into(),
         service: Some(service.to_string()),
-        reason: format!("it has run in `{source}` for {} of the {} required", human(ran), human(soak)),
+        reason: format!(
+            "it has run in `{source}` for {} of the {} required",
+            human(ran),
+            human(soak)
+        ),
         until: Some(crate::audit::timestamp(since + soak)),
     })
 }
@@ -257,30 +270,66 @@ mod tests {
 
     #[test]
     fn weekend_freeze_ends_monday_midnight() {
-        let f = Freeze { days: vec!["sat".into(), "sun".into()], ..Default::default() };
+        let f = Freeze {
+            days: vec!["sat".into(), "sun".into()],
+            ..Default::default()
+        };
         // 2026-11-28 is a Saturday.
-        assert_eq!(f.active_until(t("2026-11-28T15:00:00Z")), Some(t("2026-11-30T00:00:00Z")));
+        assert_eq!(
+            f.active_until(t("2026-11-28T15:00:00Z")),
+            Some(t("2026-11-30T00:00:00Z"))
+        );
         assert_eq!(f.active_until(t("2026-11-27T23:59:00Z")), None);
     }
 
     #[test]
     fn range_freeze() {
-        let f = Freeze { from: Some("2026-12-20".into()), until: Some("2027-01-04".into()), ..Default::default() };
-        assert_eq!(f.active_until(t("2026-12-24T12:00:00Z")), Some(t("2027-01-04T00:00:00Z")));
+        let f = Freeze {
+            from: Some("2026-12-20".into()),
+            until: Some("2027-01-04".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            f.active_until(t("2026-12-24T12:00:00Z")),
+            Some(t("2027-01-04T00:00:00Z"))
+        );
         assert_eq!(f.active_until(t("2027-01-04T00:00:00Z")), None);
-        assert!(Gates { freeze: vec![Freeze { from: Some("2026-12-20".into()), ..Default::default() }], ..Default::default() }
-            .validate()
-            .is_err());
+        assert!(Gates {
+            freeze: vec![Freeze {
+                from: Some("2026-12-20".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
     }
 
     #[test]
     fn soak_says_when_it_passes() {
-        let g = Gates { soak: Some("24h".into()), ..Default::default() };
-        let r = check_soak(&g, "api", "staging", "2026-11-23T08:00:00Z", t("2026-11-23T11:12:00Z")).unwrap();
+        let g = Gates {
+            soak: Some("24h".into()),
+            ..Default::default()
+        };
+        let r = check_soak(
+            &g,
+            "api",
+            "staging",
+            "2026-11-23T08:00:00Z",
+            t("2026-11-23T11:12:00Z"),
+        )
+        .unwrap();
         assert_eq!(
             r.to_string(),
             "gate `soak` holds `api`: it has run in `staging` for 3h12m of the 1d0h required; it passes at 2026-11-24T08:00:00Z"
         );
-        assert!(check_soak(&g, "api", "staging", "2026-11-22T08:00:00Z", t("2026-11-23T11:12:00Z")).is_none());
+        assert!(check_soak(
+            &g,
+            "api",
+            "staging",
+            "2026-11-22T08:00:00Z",
+            t("2026-11-23T11:12:00Z")
+        )
+        .is_none());
     }
 }

@@ -177,9 +177,18 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
 /// Commits exactly `paths` (added, changed or deleted) with `message`, leaving anything else the user
 /// staged alone. Returns the new commit id.
 pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
-    let mut add = vec!["add", "-A", "--"];
-    add.extend(paths.iter().map(String::as_str));
-    git(root, &add)?;
+    // `update-index` stages exactly these files (added, changed or deleted) without matching each
+    // path as a pattern against the whole index, which `git add -- <1,000 paths>` spends 0.3 s on.
+    let mut list = String::new();
+    for p in paths {
+        list.push_str(p);
+        list.push('\0');
+    }
+    git_with_input(
+        root,
+        &["update-index", "--add", "--remove", "-z", "--stdin"],
+        Some(&list),
+    )?;
     // `--only` semantics (the default with pathspecs): the commit holds these paths and nothing else
     // that happens to be staged. `-F -` reads the message from stdin: no quoting, no temp file.
     let mut args = vec!["commit", "--quiet", "-F", "-", "--"];
@@ -268,8 +277,9 @@ pub struct Upstream {
 
 /// The current branch's upstream, or an error saying how to set one.
 pub fn upstream(root: &Path) -> Result<Upstream> {
-    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .map_err(|_| UserError::new("HEAD is detached: `--push` needs a branch with an upstream"))?;
+    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).map_err(|_| {
+        UserError::new("HEAD is detached: `--push` needs a branch with an upstream")
+    })?;
     let branch = branch.trim();
     let remote = git(root, &["config", &format!("branch.{branch}.remote")]);
     let merge = git(root, &["config", &format!("branch.{branch}.merge")]);
@@ -290,7 +300,10 @@ pub fn upstream(root: &Path) -> Result<Upstream> {
 pub fn fetch(root: &Path, up: &Upstream) -> Result<String> {
     // An explicit refspec so the remote-tracking ref is updated whatever the remote's fetch config says.
     let refspec = format!("+{}:{}", up.merge, up.tracking);
-    git(root, &["fetch", "--quiet", "--no-tags", &up.remote, &refspec])?;
+    git(
+        root,
+        &["fetch", "--quiet", "--no-tags", &up.remote, &refspec],
+    )?;
     Ok(git(root, &["rev-parse", &up.tracking])?.trim().to_string())
 }
 
@@ -308,7 +321,10 @@ pub fn push(root: &Path, up: &Upstream) -> Result<Pushed> {
     match git(root, &["push", "--quiet", &up.remote, &dst]) {
         Ok(_) => Ok(Pushed::Ok),
         Err(e) => {
-            let text = e.downcast_ref::<GitError>().map(|g| g.stderr.clone()).unwrap_or_default();
+            let text = e
+                .downcast_ref::<GitError>()
+                .map(|g| g.stderr.clone())
+                .unwrap_or_default();
             if is_lost_race(&text) {
                 Ok(Pushed::LostRace(text))
             } else {
@@ -320,9 +336,15 @@ pub fn push(root: &Path, up: &Upstream) -> Result<Pushed> {
 
 /// Every way git (and hosting services) report that the remote branch moved under us.
 pub fn is_lost_race(stderr: &str) -> bool {
-    ["non-fast-forward", "fetch first", "cannot lock ref", "incorrect old value provided", "stale info"]
-        .iter()
-        .any(|needle| stderr.contains(needle))
+    [
+        "non-fast-forward",
+        "fetch first",
+        "cannot lock ref",
+        "incorrect old value provided",
+        "stale info",
+    ]
+    .iter()
+    .any(|needle| stderr.contains(needle))
 }
 
 /// Moves the branch and the files it tracks to `commit`, keeping unrelated local changes
@@ -338,7 +360,10 @@ pub fn is_ancestor(root: &Path, a: &str, b: &str) -> bool {
 
 /// How long to wait for another run's lock: `PROMOTE_LOCK_WAIT` seconds, 10 by default.
 pub fn lock_wait() -> Duration {
-    let secs = std::env::var("PROMOTE_LOCK_WAIT").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(10.0);
+    let secs = std::env::var("PROMOTE_LOCK_WAIT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(10.0);
     Duration::from_secs_f64(secs.clamp(0.0, 3600.0))
 }
 
@@ -352,13 +377,23 @@ pub struct PushPolicy {
 
 impl PushPolicy {
     pub fn from_env() -> PushPolicy {
-        let num = |k: &str, d: u64| std::env::var(k).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(d);
-        PushPolicy { attempts: num("PROMOTE_PUSH_ATTEMPTS", 10).clamp(1, 100) as u32, base_ms: num("PROMOTE_PUSH_BACKOFF_MS", 1000) }
+        let num = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(d)
+        };
+        PushPolicy {
+            attempts: num("PROMOTE_PUSH_ATTEMPTS", 10).clamp(1, 100) as u32,
+            base_ms: num("PROMOTE_PUSH_BACKOFF_MS", 1000),
+        }
     }
 
     /// The wait after the `attempt`-th rejection: between half and all of `base * 2^(attempt-1)`, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let full = self.base_ms.saturating_mul(1 << (attempt.saturating_sub(1)).min(3));
+        let full = self
+            .base_ms
+            .saturating_mul(1 << (attempt.saturating_sub(1)).min(3));
         let jitter = 0.5 + 0.5 * random_fraction();
         Duration::from_millis((full as f64 * jitter) as u64)
     }
@@ -368,7 +403,12 @@ impl PushPolicy {
 fn random_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.write_u32(std::process::id());
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
@@ -387,12 +427,17 @@ mod tests {
         ] {
             assert!(is_lost_race(s), "{s}");
         }
-        assert!(!is_lost_race("fatal: Authentication failed for 'https://example.com/'"));
+        assert!(!is_lost_race(
+            "fatal: Authentication failed for 'https://example.com/'"
+        ));
     }
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = PushPolicy { attempts: 10, base_ms: 1000 };
+        let p = PushPolicy {
+            attempts: 10,
+            base_ms: 1000,
+        };
         for (attempt, full) in [(1, 1000), (2, 2000), (3, 4000), (4, 8000), (9, 8000)] {
             let d = p.backoff(attempt).as_millis() as u64;
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d} ms");

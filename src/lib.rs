@@ -11,6 +11,7 @@ pub mod error;
 pub mod gates;
 pub mod git;
 pub mod imageref;
+pub mod legacy;
 pub mod metadata;
 pub mod plan;
 pub mod render;

@@ -153,14 +153,24 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         new.remove(svc);
     }
     // Services in the order `promote.yaml` declares them, as `status` shows them.
-    let order = |svc: &String| config.services.iter().position(|s| &s.name == svc).unwrap_or(usize::MAX);
+    let position: std::collections::HashMap<&str, usize> = config
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let order = |svc: &String| position.get(svc.as_str()).copied().unwrap_or(usize::MAX);
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort_by_key(|s| (order(s), s.as_str()));
     names.dedup();
     let versions: Vec<VersionChange> = names
         .into_iter()
         .filter(|svc| old.get(*svc) != new.get(*svc))
-        .map(|svc| VersionChange { service: svc.clone(), before: old.get(svc).cloned(), after: new.get(svc).cloned() })
+        .map(|svc| VersionChange {
+            service: svc.clone(),
+            before: old.get(svc).cloned(),
+            after: new.get(svc).cloned(),
+        })
         .collect();
     let hold_changes = match &req.hold {
         Some(Some(reason)) => meta.hold.as_ref().map(|h| &h.reason) != Some(reason),
@@ -168,7 +178,13 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         None => false,
     };
     if versions.is_empty() && !hold_changes {
-        return Ok(Plan { request: req, versions, files: Vec::new(), record: None, commit_message: String::new() });
+        return Ok(Plan {
+            request: req,
+            versions,
+            files: Vec::new(),
+            record: None,
+            commit_message: String::new(),
+        });
     }
 
     let mut targets = BTreeMap::new();
@@ -219,7 +235,11 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
                 after: c.after.as_ref().map(|v| v.to_string()),
             })
             .collect(),
-        actor: Actor { name: name.clone(), email: email.clone(), ci: audit::ci_from_env(|k| std::env::var(k).ok()) },
+        actor: Actor {
+            name: name.clone(),
+            email: email.clone(),
+            ci: audit::ci_from_env(|k| std::env::var(k).ok()),
+        },
         message: req.message.clone(),
         target: req.target.clone(),
         gates_overridden: req.gates_overridden.clone(),
@@ -252,7 +272,11 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
     }
     match &req.hold {
         Some(Some(reason)) => {
-            meta.hold = Some(Hold { reason: reason.clone(), by: format!("{name} <{email}>"), since: time.clone() })
+            meta.hold = Some(Hold {
+                reason: reason.clone(),
+                by: format!("{name} <{email}>"),
+                since: time.clone(),
+            })
         }
         Some(None) => meta.hold = None,
         None => {}
@@ -264,7 +288,13 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
 
     let files = write::plan(&config.root, targets)?;
     let commit_message = commit_message(&req, &versions, &record);
-    Ok(Plan { request: req, versions, files, record: Some(record), commit_message })
+    Ok(Plan {
+        request: req,
+        versions,
+        files,
+        record: Some(record),
+        commit_message,
+    })
 }
 
 fn short(v: &Option<Version>) -> String {
@@ -280,7 +310,12 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         (action, _) => format!("{action} {}", req.env),
     };
     let mut subject = match (versions.first(), &req.hold) {
-        (Some(first), _) => format!("{what}: {} {} -> {}", first.service, short(&first.before), short(&first.after)),
+        (Some(first), _) => format!(
+            "{what}: {} {} -> {}",
+            first.service,
+            short(&first.before),
+            short(&first.after)
+        ),
         (None, Some(Some(reason))) => format!("{what}: {}", reason.lines().next().unwrap_or("")),
         (None, _) => what.clone(),
     };
@@ -312,7 +347,10 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         msg.push_str(&format!("Promote-Rollback-To: {t}\n"));
     }
     if let Some(why) = &req.gates_overridden {
-        msg.push_str(&format!("Promote-Gates-Overridden: {}\n", why.lines().next().unwrap_or("")));
+        msg.push_str(&format!(
+            "Promote-Gates-Overridden: {}\n",
+            why.lines().next().unwrap_or("")
+        ));
     }
     msg.push_str(&format!("Promote-Record: {}\n", record.id));
     if let Some(ci) = &record.actor.ci {
@@ -415,7 +453,11 @@ pub fn promotion(
 /// Which gates refuse a request into its environment (empty: it may go). Rollbacks, holds and
 /// unholds are not gated: they are how a person gets out of trouble. The command gate runs only when
 /// `run_command` is set and every other gate passes; its output is returned either way.
-pub fn gate_refusals(ctx: &Ctx, req: &ChangeRequest, run_command: bool) -> Result<(Vec<Refusal>, Option<String>)> {
+pub fn gate_refusals(
+    ctx: &Ctx,
+    req: &ChangeRequest,
+    run_command: bool,
+) -> Result<(Vec<Refusal>, Option<String>)> {
     if !matches!(req.action.as_str(), "promote" | "set-image") {
         return Ok((Vec::new(), None));
     }
@@ -443,13 +485,23 @@ pub fn gate_refusals(ctx: &Ctx, req: &ChangeRequest, run_command: bool) -> Resul
                 continue; // not changing
             }
             if let Some(state) = source.services.get(svc) {
-                refusals.extend(gates::check_soak(&env.gates, svc, from, &state.updated, now));
+                refusals.extend(gates::check_soak(
+                    &env.gates,
+                    svc,
+                    from,
+                    &state.updated,
+                    now,
+                ));
             }
         }
     }
     let mut output = None;
     if let (Some(cmd), true, true) = (&env.gates.command, run_command, refusals.is_empty()) {
-        let changed: Vec<String> = req.versions.iter().map(|(s, v)| format!("{s}={v}")).collect();
+        let changed: Vec<String> = req
+            .versions
+            .iter()
+            .map(|(s, v)| format!("{s}={v}"))
+            .collect();
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(cmd)
@@ -460,14 +512,24 @@ pub fn gate_refusals(ctx: &Ctx, req: &ChangeRequest, run_command: bool) -> Resul
             .env("PROMOTE_VERSIONS", changed.join(" "))
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| UserError::new(format!("cannot run the command gate of `{}` (`{cmd}`): {e}", env.name)))?;
+            .map_err(|e| {
+                UserError::new(format!(
+                    "cannot run the command gate of `{}` (`{cmd}`): {e}",
+                    env.name
+                ))
+            })?;
         let mut text = String::from_utf8_lossy(&out.stdout).to_string();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         if !out.status.success() {
             refusals.push(Refusal {
                 gate: "command".into(),
                 service: None,
-                reason: format!("`{cmd}` exited with {}", out.status.code().map_or("a signal".into(), |c| c.to_string())),
+                reason: format!(
+                    "`{cmd}` exited with {}",
+                    out.status
+                        .code()
+                        .map_or("a signal".into(), |c| c.to_string())
+                ),
                 until: None,
             });
         }
@@ -478,44 +540,85 @@ pub fn gate_refusals(ctx: &Ctx, req: &ChangeRequest, run_command: bool) -> Resul
 
 /// The request `promote rollback ENV [--to ID]` makes: undo the records after the target, newest
 /// first, starting from what the environment runs now.
-pub fn rollback(ctx: &Ctx, env: &str, to: Option<&str>, message: Option<String>) -> Result<ChangeRequest> {
+pub fn rollback(
+    ctx: &Ctx,
+    env: &str,
+    to: Option<&str>,
+    message: Option<String>,
+) -> Result<ChangeRequest> {
     let config = &ctx.config;
     let env = config.env(env)?;
     let records = audit::records(&std::fs::read(config.abs(&env.deploy_log)).unwrap_or_default());
     let changing: Vec<&Record> = records.iter().filter(|r| !r.changes.is_empty()).collect();
     let Some(last) = changing.last() else {
-        return Err(UserError::new(format!("`{}` has no recorded changes to roll back", env.name))
-            .hint(format!("`promote log {}` shows its history", env.name))
-            .into());
+        return Err(UserError::new(format!(
+            "`{}` has no recorded changes to roll back",
+            env.name
+        ))
+        .hint(format!("`promote log {}` shows its history", env.name))
+        .into());
     };
     let (after, target): (Vec<&Record>, Option<String>) = match to {
-        None => (vec![*last], changing.len().checked_sub(2).map(|i| changing[i].id.clone())),
+        None => (
+            vec![*last],
+            changing
+                .len()
+                .checked_sub(2)
+                .map(|i| changing[i].id.clone()),
+        ),
         Some(id) => {
-            let matches: Vec<usize> = records.iter().enumerate().filter(|(_, r)| r.id.starts_with(id)).map(|(i, _)| i).collect();
+            let matches: Vec<usize> = records
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.id.starts_with(id))
+                .map(|(i, _)| i)
+                .collect();
             let i = match (id.len() >= 4, matches.as_slice()) {
                 (true, [i]) => *i,
                 (true, []) | (false, _) => {
-                    return Err(UserError::new(format!("`{}` has no record `{id}`", env.name))
-                        .hint(format!("`promote log {}` lists the record ids", env.name))
-                        .into())
+                    return Err(
+                        UserError::new(format!("`{}` has no record `{id}`", env.name))
+                            .hint(format!("`promote log {}` lists the record ids", env.name))
+                            .into(),
+                    )
                 }
-                (true, _) => return Err(UserError::new(format!("record id `{id}` is ambiguous: give more characters")).into()),
+                (true, _) => {
+                    return Err(UserError::new(format!(
+                        "record id `{id}` is ambiguous: give more characters"
+                    ))
+                    .into())
+                }
             };
-            (records[i + 1..].iter().collect(), Some(records[i].id.clone()))
+            (
+                records[i + 1..].iter().collect(),
+                Some(records[i].id.clone()),
+            )
         }
     };
     let current = Metadata::load(config, env)?.versions();
-    let mut wanted: BTreeMap<String, Option<Version>> = current.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    let mut wanted: BTreeMap<String, Option<Version>> = current
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
     for r in after.iter().rev() {
         for c in &r.changes {
             let before = match &c.before {
-                Some(b) => Some(Version::parse(b).map_err(|e| UserError::new(format!("record `{}`: {e}", r.id)))?),
+                Some(b) => Some(
+                    Version::parse(b)
+                        .map_err(|e| UserError::new(format!("record `{}`: {e}", r.id)))?,
+                ),
                 None => None,
             };
             wanted.insert(c.service.clone(), before);
         }
     }
-    let mut req = ChangeRequest { env: env.name.clone(), action: "rollback".into(), message, target, ..Default::default() };
+    let mut req = ChangeRequest {
+        env: env.name.clone(),
+        action: "rollback".into(),
+        message,
+        target,
+        ..Default::default()
+    };
     for (svc, v) in wanted {
         match v {
             Some(v) => {
@@ -529,7 +632,12 @@ pub fn rollback(ctx: &Ctx, env: &str, to: Option<&str>, message: Option<String>)
 }
 
 /// The request `promote hold ENV --reason R` / `promote unhold ENV` makes.
-pub fn hold(ctx: &Ctx, env: &str, reason: Option<String>, message: Option<String>) -> Result<ChangeRequest> {
+pub fn hold(
+    ctx: &Ctx,
+    env: &str,
+    reason: Option<String>,
+    message: Option<String>,
+) -> Result<ChangeRequest> {
     let env = ctx.config.env(env)?;
     let action = if reason.is_some() { "hold" } else { "unhold" };
     Ok(ChangeRequest {

@@ -224,6 +224,12 @@ fn yaml_fragment(value: &Value) -> String {
     }
 }
 
+/// Does a string value print exactly as it is (not quoted)? `promote migrate` decides with it where a
+/// converted sed placeholder needs `|safe` to stay byte-identical.
+pub fn prints_as_is(s: &str) -> bool {
+    plain_safe(s)
+}
+
 fn plain_safe(s: &str) -> bool {
     let Some(first) = s.chars().next() else {
         return true;
@@ -297,8 +303,11 @@ fn render_native(
             base.insert(k.clone(), Value::from_serialize(v));
         }
     }
-    let images_by_service: std::collections::HashMap<&str, &str> =
-        config.services.iter().map(|s| (s.name.as_str(), s.image.as_str())).collect();
+    let images_by_service: std::collections::HashMap<&str, &str> = config
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.image.as_str()))
+        .collect();
     let failed: BTreeSet<String> = problems.iter().map(|p| p.file.clone()).collect();
 
     let mut files = Vec::new();
@@ -313,7 +322,10 @@ fn render_native(
             let Some(v) = versions.get(svc) else {
                 continue;
             };
-            let image = images_by_service.get(svc.as_str()).copied().unwrap_or_default();
+            let image = images_by_service
+                .get(svc.as_str())
+                .copied()
+                .unwrap_or_default();
             ctx.insert("service".into(), Value::from(svc.as_str()));
             ctx.insert("image".into(), Value::from(v.reference(image)));
             ctx.insert("version".into(), Value::from(v.to_string()));
@@ -388,21 +400,31 @@ fn render_one(
         // An error inside an `{% include %}` is wrapped by the include; report the innermost one, in
         // the file where it is.
         let mut inner: &minijinja::Error = &err;
-        while let Some(next) = std::error::Error::source(inner).and_then(|e| e.downcast_ref::<minijinja::Error>()) {
+        while let Some(next) =
+            std::error::Error::source(inner).and_then(|e| e.downcast_ref::<minijinja::Error>())
+        {
             inner = next;
         }
         let err = inner;
         let file = err.name().unwrap_or(name).to_string();
-        let source = engine.get_template(&file).map(|t| t.source().to_string()).unwrap_or_default();
+        let source = engine
+            .get_template(&file)
+            .map(|t| t.source().to_string())
+            .unwrap_or_default();
         let expr = match (err.kind(), err.range()) {
             (ErrorKind::UndefinedError, Some(r)) => {
                 // For `values.a.b` minijinja may point at `.a.b` only: widen to the whole dotted name.
                 let bytes = source.as_bytes();
                 let mut start = r.start.min(bytes.len());
-                while start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || matches!(bytes[start - 1], b'_' | b'.')) {
+                while start > 0
+                    && (bytes[start - 1].is_ascii_alphanumeric()
+                        || matches!(bytes[start - 1], b'_' | b'.'))
+                {
                     start -= 1;
                 }
-                source.get(start..r.end).map(|x| x.trim_matches('.').to_string())
+                source
+                    .get(start..r.end)
+                    .map(|x| x.trim_matches('.').to_string())
             }
             _ => None,
         };
@@ -711,7 +733,10 @@ fn doc_start_lines(text: &str) -> Vec<usize> {
     starts
 }
 
-fn check_object(path: &str, text: &str, line: Option<usize>,
+fn check_object(
+    path: &str,
+    text: &str,
+    line: Option<usize>,
     v: &serde_yaml::Value,
     problems: &mut Vec<Problem>,
 ) {
@@ -757,7 +782,7 @@ fn check_object(path: &str, text: &str, line: Option<usize>,
             format!("a `{}` has no `metadata.name`", kind.unwrap_or("document")),
         ));
     }
-    check_string_fields(path, line, v, "", problems);
+    check_string_fields(path, line, v, &mut Vec::new(), problems);
     let mut images = Vec::new();
     collect_images(v, &mut images);
     for image in images {
@@ -774,15 +799,25 @@ fn check_object(path: &str, text: &str, line: Option<usize>,
 /// The first line at or after the document's start that holds `needle`.
 fn find_line(text: &str, doc_line: Option<usize>, needle: &str) -> Option<usize> {
     let start = doc_line.unwrap_or(1);
-    text.lines().enumerate().skip(start - 1).find(|(_, l)| l.contains(needle)).map(|(i, _)| i + 1).or(doc_line)
+    text.lines()
+        .enumerate()
+        .skip(start - 1)
+        .find(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i + 1)
+        .or(doc_line)
 }
 
 /// Labels, annotations and container `env` values must be strings. A value such as a git SHA made
 /// only of digits (`1234567`), `true` or an empty value printed bare is read by YAML as a number,
 /// a boolean or null, and the API server rejects the manifest.
-fn check_string_fields(path: &str, line: Option<usize>, v: &serde_yaml::Value, at: &str, problems: &mut Vec<Problem>) {
+fn check_string_fields<'a>(
+    path: &str,
+    line: Option<usize>,
+    v: &'a serde_yaml::Value,
+    at: &mut Vec<Seg<'a>>,
+    problems: &mut Vec<Problem>,
+) {
     use serde_yaml::Value as Y;
-    let join = |k: &str| if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
     let not_string = |val: &Y| -> Option<String> {
         match val {
             Y::String(_) => None,
@@ -797,12 +832,21 @@ fn check_string_fields(path: &str, line: Option<usize>, v: &serde_yaml::Value, a
         Y::Mapping(m) => {
             for (k, val) in m {
                 let key = k.as_str().unwrap_or("");
-                let here = join(key);
+                // The path is only spelled out when there is a problem to report.
+                let here = |at: &[Seg]| {
+                    let mut s = seg_path(at);
+                    if !s.is_empty() {
+                        s.push('.');
+                    }
+                    s.push_str(key);
+                    s
+                };
                 match (key, val) {
                     ("labels" | "annotations", Y::Mapping(items)) => {
                         for (lk, lv) in items {
                             if let Some(what) = not_string(lv) {
                                 let name = lk.as_str().unwrap_or("?");
+                                let here = here(at);
                                 problems.push(
                                     Problem::new(path, line, format!("`{here}.{name}` is {what}, but Kubernetes wants a string"))
                                         .hint(hint),
@@ -814,6 +858,7 @@ fn check_string_fields(path: &str, line: Option<usize>, v: &serde_yaml::Value, a
                         for item in items {
                             if let Some(what) = item.get("value").and_then(not_string) {
                                 let name = item.get("name").and_then(Y::as_str).unwrap_or("?");
+                                let here = here(at);
                                 problems.push(
                                     Problem::new(path, line, format!("env `{name}` in `{here}` is {what}, but Kubernetes wants a string"))
                                         .hint(hint),
@@ -821,17 +866,46 @@ fn check_string_fields(path: &str, line: Option<usize>, v: &serde_yaml::Value, a
                             }
                         }
                     }
-                    _ => check_string_fields(path, line, val, &here, problems),
+                    _ => {
+                        at.push(Seg::Key(key));
+                        check_string_fields(path, line, val, at, problems);
+                        at.pop();
+                    }
                 }
             }
         }
         Y::Sequence(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_string_fields(path, line, item, &format!("{at}[{i}]"), problems);
+                at.push(Seg::Index(i));
+                check_string_fields(path, line, item, at, problems);
+                at.pop();
             }
         }
         _ => {}
     }
+}
+
+/// One step of a path into a document: `spec`, `[0]`.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn seg_path(at: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in at {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
 }
 
 fn collect_images(v: &serde_yaml::Value, out: &mut Vec<String>) {

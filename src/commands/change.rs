@@ -19,22 +19,36 @@ pub use crate::cli::ChangeOpts as Opts;
 
 pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], opts: Opts) -> Outcome {
     let message = opts.message.clone();
-    run(dir, opts, |ctx| plan::promotion(ctx, env, from, only, message.clone()))
+    run(dir, opts, |ctx| {
+        plan::promotion(ctx, env, from, only, message.clone())
+    })
 }
 
-pub fn set_image(dir: &Path, env: &str, sha: Option<&str>, pairs: &[String], opts: Opts) -> Outcome {
+pub fn set_image(
+    dir: &Path,
+    env: &str,
+    sha: Option<&str>,
+    pairs: &[String],
+    opts: Opts,
+) -> Outcome {
     let message = opts.message.clone();
-    run(dir, opts, |ctx| set_image_request(ctx, env, sha, pairs, message.clone()))
+    run(dir, opts, |ctx| {
+        set_image_request(ctx, env, sha, pairs, message.clone())
+    })
 }
 
 pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome {
     let message = opts.message.clone();
-    run(dir, opts, |ctx| plan::rollback(ctx, env, to, message.clone()))
+    run(dir, opts, |ctx| {
+        plan::rollback(ctx, env, to, message.clone())
+    })
 }
 
 pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
     let message = opts.message.clone();
-    run(dir, opts, |ctx| plan::hold(ctx, env, reason.clone(), message.clone()))
+    run(dir, opts, |ctx| {
+        plan::hold(ctx, env, reason.clone(), message.clone())
+    })
 }
 
 fn set_image_request(
@@ -53,7 +67,8 @@ fn set_image_request(
             .into());
     }
     if let Some(sha) = sha {
-        let v = Version::from_sha(sha).map_err(|e| UserError::new(format!("`--sha {sha}`: {e}")))?;
+        let v =
+            Version::from_sha(sha).map_err(|e| UserError::new(format!("`--sha {sha}`: {e}")))?;
         for s in &config.services {
             versions.insert(s.name.clone(), v.clone());
         }
@@ -114,7 +129,12 @@ enum Applied {
 /// upstream state (the other pipeline's change is kept, and the audit chain stays linear).
 fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> Outcome {
     let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
-        let applied = apply(ctx, make(ctx)?, opts.dry_run, opts.override_gates.as_deref())?;
+        let applied = apply(
+            ctx,
+            make(ctx)?,
+            opts.dry_run,
+            opts.override_gates.as_deref(),
+        )?;
         let commit = match &applied {
             Applied::Committed(_, c) => Some(c.clone()),
             _ => None,
@@ -163,10 +183,24 @@ pub(super) fn with_push<T>(
         let ctx = Ctx::open(dir)?;
         let (out, commit) = attempt(&ctx)?;
         let Some(commit) = commit else {
-            return Ok((out, Some(Push { pushed: false, attempts: tries })));
+            return Ok((
+                out,
+                Some(Push {
+                    pushed: false,
+                    attempts: tries,
+                }),
+            ));
         };
         match git::push(&root, &up)? {
-            git::Pushed::Ok => return Ok((out, Some(Push { pushed: true, attempts: tries }))),
+            git::Pushed::Ok => {
+                return Ok((
+                    out,
+                    Some(Push {
+                        pushed: true,
+                        attempts: tries,
+                    }),
+                ))
+            }
             git::Pushed::LostRace(why) if tries >= policy.attempts => {
                 return Err(UserError::new(format!(
                     "gave up after {tries} attempts: `{}` kept moving while pushing.\n\
@@ -198,7 +232,12 @@ pub(super) fn with_push<T>(
 }
 
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
-fn apply(ctx: &Ctx, mut req: ChangeRequest, dry_run: bool, override_gates: Option<&str>) -> Result<Applied> {
+fn apply(
+    ctx: &Ctx,
+    mut req: ChangeRequest,
+    dry_run: bool,
+    override_gates: Option<&str>,
+) -> Result<Applied> {
     let config = &ctx.config;
     let env = config.env(&req.env)?.clone();
 
@@ -211,16 +250,24 @@ fn apply(ctx: &Ctx, mut req: ChangeRequest, dry_run: bool, override_gates: Optio
         }
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!("`{}` has uncommitted changes:\n  {}", env.name, dirty.join("\n  ")))
-                .hint("commit or stash them first: promote commits only its own change")
-                .into());
+            return Err(UserError::new(format!(
+                "`{}` has uncommitted changes:\n  {}",
+                env.name,
+                dirty.join("\n  ")
+            ))
+            .hint("commit or stash them first: promote commits only its own change")
+            .into());
         }
     }
 
     // STEP 2: the gates into the environment (a dry run only reports them, without the command gate).
     let (refusals, output) = plan::gate_refusals(ctx, &req, !dry_run)?;
     if let Some(out) = output.filter(|o| !o.trim().is_empty()) {
-        ui::status(&format!("command gate of `{}`:\n{}", env.name, out.trim_end()));
+        ui::status(&format!(
+            "command gate of `{}`:\n{}",
+            env.name,
+            out.trim_end()
+        ));
     }
     if !refusals.is_empty() {
         let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
@@ -274,7 +321,8 @@ pub(super) fn write_and_commit(
         Err(e) => {
             let undone = write::apply(root, &write::inverse(files));
             let unstaged = git::unstage(root, &paths, ctx.repo.head().is_some());
-            let mut msg = format!("the commit failed; the working tree and index are as they were\n{e}");
+            let mut msg =
+                format!("the commit failed; the working tree and index are as they were\n{e}");
             if let Err(u) = undone.and(unstaged) {
                 msg.push_str(&format!("\nwhile putting things back: {u}"));
             }
@@ -317,13 +365,19 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             "promote" => format!("nothing to promote: `{env}` already runs these versions{where_}"),
             "hold" => format!("`{env}` is already on hold{where_}"),
             "unhold" => format!("`{env}` is not on hold{where_}"),
-            "rollback" => format!("nothing to roll back: `{env}` already runs those versions{where_}"),
+            "rollback" => {
+                format!("nothing to roll back: `{env}` already runs those versions{where_}")
+            }
             _ => format!("nothing to change: `{env}` already runs these versions{where_}"),
         };
         ui::status(&what);
         return Ok(exit::OK);
     };
-    ui::status(&format!("[{}] {}", &commit[..commit.len().min(7)], plan.commit_message.lines().next().unwrap_or("")));
+    ui::status(&format!(
+        "[{}] {}",
+        &commit[..commit.len().min(7)],
+        plan.commit_message.lines().next().unwrap_or("")
+    ));
     for c in &plan.versions {
         ui::status(&format!("  {}", version_line(c)));
     }
@@ -386,7 +440,11 @@ fn diff_text(plan: &Plan) -> String {
     let color = ui::color_stdout();
     let req = &plan.request;
     let n = plan.versions.len();
-    let count = format!("{n} service{} change{}", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" });
+    let count = format!(
+        "{n} service{} change{}",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "s" } else { "" }
+    );
     let mut out = match &req.from {
         Some(f) => format!("promote {f} -> {}: {count}\n\n", req.env),
         None => format!("{} {}: {count}\n\n", req.action, req.env),
@@ -450,7 +508,10 @@ pub fn diff(
     let plan = plan::build(&ctx, req)?;
     if !refusals.is_empty() && !plan.is_empty() {
         let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
-        ui::warn(&format!("`promote to {env}` would be refused by its gates now:\n{}", list.join("\n")));
+        ui::warn(&format!(
+            "`promote to {env}` would be refused by its gates now:\n{}",
+            list.join("\n")
+        ));
     }
     if json {
         ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));

@@ -170,6 +170,10 @@ pub fn run(dir: &Path) -> Outcome {
     ui::data(&out);
     let files: BTreeSet<&str> = problems.iter().map(|p| p.file.as_str()).collect();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    ui::status(&format!("{} in {}", plural(problems.len(), "problem"), plural(files.len(), "file")));
+    ui::status(&format!(
+        "{} in {}",
+        plural(problems.len(), "problem"),
+        plural(files.len(), "file")
+    ));
     Ok(exit::FAILURE)
 }

@@ -8,7 +8,9 @@ use crate::error::Outcome;
 mod change;
 mod check;
 mod config;
+mod init;
 mod log;
+mod migrate;
 mod preview;
 mod render;
 mod status;
@@ -18,8 +20,18 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
         Request::Render { envs, check } => render::run(dir, &envs, check),
         Request::Check => check::run(dir),
         Request::Config { json } => config::run(dir, json),
-        Request::Promote { env, from, only, opts } => change::promote(dir, &env, from.as_deref(), &only, opts),
-        Request::SetImage { env, sha, pairs, opts } => change::set_image(dir, &env, sha.as_deref(), &pairs, opts),
+        Request::Promote {
+            env,
+            from,
+            only,
+            opts,
+        } => change::promote(dir, &env, from.as_deref(), &only, opts),
+        Request::SetImage {
+            env,
+            sha,
+            pairs,
+            opts,
+        } => change::set_image(dir, &env, sha.as_deref(), &pairs, opts),
         Request::Rollback { env, to, opts } => change::rollback(dir, &env, to.as_deref(), opts),
         Request::Hold { env, reason, opts } => change::hold(dir, &env, reason, opts),
         Request::Diff {
@@ -37,5 +49,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
         Request::Preview(p) => preview::dispatch(dir, p),
+        Request::Init { dry_run } => init::run(dir, dry_run),
+        Request::Migrate { dry_run } => migrate::run(dir, dry_run),
     }
 }

@@ -41,8 +41,11 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
     // Which gates hold each waiting version, and until when (the command gate is not run here).
     let mut held: Vec<Vec<crate::gates::Refusal>> = Vec::new();
     for (i, e) in config.environments.iter().enumerate() {
-        let versions: std::collections::BTreeMap<String, crate::version::Version> =
-            config.services.iter().filter_map(|s| waiting(i, &s.name).map(|v| (s.name.clone(), v))).collect();
+        let versions: std::collections::BTreeMap<String, crate::version::Version> = config
+            .services
+            .iter()
+            .filter_map(|s| waiting(i, &s.name).map(|v| (s.name.clone(), v)))
+            .collect();
         if versions.is_empty() {
             held.push(Vec::new());
             continue;

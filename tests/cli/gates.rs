@@ -31,8 +31,12 @@ fn at(repo: &Repo, now: &str, args: &[&str]) -> crate::support::Run {
 }
 
 fn version(repo: &Repo, env: &str, svc: &str) -> String {
-    let meta: serde_json::Value = serde_json::from_str(&repo.read(&format!("environments/{env}/metadata.json"))).unwrap();
-    meta["services"][svc]["version"].as_str().unwrap_or("").to_string()
+    let meta: serde_json::Value =
+        serde_json::from_str(&repo.read(&format!("environments/{env}/metadata.json"))).unwrap();
+    meta["services"][svc]["version"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn last_record(repo: &Repo, env: &str) -> serde_json::Value {
@@ -49,15 +53,27 @@ fn rollback_of_a_promotion_and_of_the_rollback() {
     at(&repo, DAY1, &["to", "staging"]).ok();
     assert_eq!(version(&repo, "staging", "api"), "2222222");
 
-    let r = at(&repo, DAY2, &["rollback", "staging", "-m", "api 2222222 leaks memory"]).ok();
+    let r = at(
+        &repo,
+        DAY2,
+        &["rollback", "staging", "-m", "api 2222222 leaks memory"],
+    )
+    .ok();
     assert!(r.stderr.contains("promote hold staging"), "{}", r.stderr);
     assert_eq!(version(&repo, "staging", "api"), "1111111");
     assert_eq!(version(&repo, "staging", "web"), "1111111");
     let rec = last_record(&repo, "staging");
     assert_eq!(rec["action"], "rollback");
-    assert_eq!(rec["changes"], serde_json::json!([{"service": "api", "before": "2222222", "after": "1111111"}]));
-    assert!(repo.read("environments/staging/manifests/api-deployment.yaml").contains("r.example.com/acme/api:1111111"));
-    assert!(repo.git(&["log", "-1", "--format=%B"]).contains("Promote-Rollback-To:"));
+    assert_eq!(
+        rec["changes"],
+        serde_json::json!([{"service": "api", "before": "2222222", "after": "1111111"}])
+    );
+    assert!(repo
+        .read("environments/staging/manifests/api-deployment.yaml")
+        .contains("r.example.com/acme/api:1111111"));
+    assert!(repo
+        .git(&["log", "-1", "--format=%B"])
+        .contains("Promote-Rollback-To:"));
 
     // A rollback is itself rollback-able.
     at(&repo, DAY2, &["rollback", "staging"]).ok();
@@ -71,8 +87,16 @@ fn rollback_of_a_promotion_and_of_the_rollback() {
 fn rollback_to_a_record_and_to_before_a_service_existed() {
     let repo = repo("      {}\n");
     at(&repo, DAY1, &["set-image", "dev", "api=1111111"]).ok();
-    let first = last_record(&repo, "dev")["id"].as_str().unwrap().to_string();
-    at(&repo, DAY1, &["set-image", "dev", "api=2222222", "web=2222222"]).ok();
+    let first = last_record(&repo, "dev")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    at(
+        &repo,
+        DAY1,
+        &["set-image", "dev", "api=2222222", "web=2222222"],
+    )
+    .ok();
     at(&repo, DAY1, &["set-image", "dev", "api=3333333"]).ok();
     assert!(repo.exists("environments/dev/manifests/web-deployment.yaml"));
 
@@ -86,7 +110,12 @@ fn rollback_to_a_record_and_to_before_a_service_existed() {
     let r = at(&repo, DAY2, &["rollback", "dev", "--to", "ffffffff"]).expect(1);
     assert!(r.stderr.contains("no record `ffffffff`"), "{}", r.stderr);
     let r = at(&repo, DAY2, &["rollback", "dev", "--dry-run"]).ok();
-    assert!(r.stdout.contains("+          image: r.example.com/acme/api:3333333"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("+          image: r.example.com/acme/api:3333333"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -105,7 +134,11 @@ fn soak_gate_refuses_then_passes() {
     assert_eq!(repo.status(), "");
     // status says which gate holds the waiting versions, and until when.
     let s = at(&repo, DAY1_LATER, &["status"]).ok();
-    assert!(s.stdout.contains("prod: gate `soak` holds `web`"), "{}", s.stdout);
+    assert!(
+        s.stdout.contains("prod: gate `soak` holds `web`"),
+        "{}",
+        s.stdout
+    );
     at(&repo, DAY2, &["to", "prod"]).ok();
     assert_eq!(version(&repo, "prod", "api"), "1111111");
 }
@@ -116,9 +149,20 @@ fn freeze_windows_refuse_with_the_end_of_the_window() {
     at(&repo, DAY1, &["set-image", "dev", "--sha", "1111111"]).ok();
     at(&repo, DAY1, &["to", "staging"]).ok();
     let r = at(&repo, SATURDAY, &["to", "prod"]).expect(1);
-    assert!(r.stderr.contains("gate `freeze`: `prod` is frozen (sat, sun); it passes at 2026-11-30T00:00:00Z"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "gate `freeze`: `prod` is frozen (sat, sun); it passes at 2026-11-30T00:00:00Z"
+        ),
+        "{}",
+        r.stderr
+    );
     let r = at(&repo, "2026-12-24T09:00:00Z", &["to", "prod"]).expect(1);
-    assert!(r.stderr.contains("(2026-12-20 to 2027-01-04 (year-end)); it passes at 2027-01-04T00:00:00Z"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("(2026-12-20 to 2027-01-04 (year-end)); it passes at 2027-01-04T00:00:00Z"),
+        "{}",
+        r.stderr
+    );
     // Staging has no gates; set-image into prod is frozen too.
     let r = at(&repo, SATURDAY, &["set-image", "prod", "api=9999999"]).expect(1);
     assert!(r.stderr.contains("gate `freeze`"), "{}", r.stderr);
@@ -131,7 +175,8 @@ fn hold_stops_promotions_until_unhold() {
     at(&repo, DAY1, &["set-image", "dev", "--sha", "1111111"]).ok();
     at(&repo, DAY1, &["to", "staging"]).ok();
     at(&repo, DAY1, &["hold", "prod", "--reason", "incident 42"]).ok();
-    let meta: serde_json::Value = serde_json::from_str(&repo.read("environments/prod/metadata.json")).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&repo.read("environments/prod/metadata.json")).unwrap();
     assert_eq!(meta["hold"]["reason"], "incident 42");
     let r = at(&repo, DAY1, &["to", "prod"]).expect(1);
     assert!(r.stderr.contains("gate `hold`: `prod` is on hold since 2026-11-23T10:00:00Z by Jane Doe <jane@example.com>: incident 42"), "{}", r.stderr);
@@ -144,14 +189,30 @@ fn hold_stops_promotions_until_unhold() {
 #[test]
 fn command_gate_output_is_shown_and_its_exit_code_decides() {
     let repo = repo("      command: ./smoke.sh\n");
-    repo.write("smoke.sh", "#!/bin/sh\necho \"smoke test for $PROMOTE_ENV: $PROMOTE_VERSIONS\"\ntest -f pass\n");
-    std::process::Command::new("chmod").args(["+x", repo.file("smoke.sh").to_str().unwrap()]).status().unwrap();
+    repo.write(
+        "smoke.sh",
+        "#!/bin/sh\necho \"smoke test for $PROMOTE_ENV: $PROMOTE_VERSIONS\"\ntest -f pass\n",
+    );
+    std::process::Command::new("chmod")
+        .args(["+x", repo.file("smoke.sh").to_str().unwrap()])
+        .status()
+        .unwrap();
     repo.commit_all("smoke test");
     at(&repo, DAY1, &["set-image", "dev", "--sha", "1111111"]).ok();
     at(&repo, DAY1, &["to", "staging"]).ok();
     let r = at(&repo, DAY1, &["to", "prod"]).expect(1);
-    assert!(r.stderr.contains("smoke test for prod: api=1111111 web=1111111"), "{}", r.stderr);
-    assert!(r.stderr.contains("gate `command`: `./smoke.sh` exited with 1"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("smoke test for prod: api=1111111 web=1111111"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("gate `command`: `./smoke.sh` exited with 1"),
+        "{}",
+        r.stderr
+    );
     std::fs::write(repo.file("pass"), "").unwrap();
     let r = at(&repo, DAY1, &["to", "prod"]).ok();
     assert!(r.stderr.contains("smoke test for prod"), "{}", r.stderr);
@@ -164,9 +225,19 @@ fn an_override_is_recorded_loudly() {
     at(&repo, DAY1, &["to", "staging"]).ok();
     let r = at(&repo, DAY1_LATER, &["to", "prod", "--override-gates"]).expect(2);
     assert!(r.stderr.contains("--reason"), "{}", r.stderr);
-    let r = at(&repo, DAY1_LATER, &["to", "prod", "--override-gates", "--reason", "CVE fix"]).ok();
+    let r = at(
+        &repo,
+        DAY1_LATER,
+        &["to", "prod", "--override-gates", "--reason", "CVE fix"],
+    )
+    .ok();
     assert!(r.stderr.contains("GATES OVERRIDDEN"), "{}", r.stderr);
     let rec = last_record(&repo, "prod");
-    assert_eq!(rec["gates_overridden"], "CVE fix [overrode: soak (api), soak (web)]");
-    assert!(repo.git(&["log", "-1", "--format=%B"]).contains("Promote-Gates-Overridden: CVE fix"));
+    assert_eq!(
+        rec["gates_overridden"],
+        "CVE fix [overrode: soak (api), soak (web)]"
+    );
+    assert!(repo
+        .git(&["log", "-1", "--format=%B"])
+        .contains("Promote-Gates-Overridden: CVE fix"));
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod gates;
+mod init;
 mod preview;
 mod promote;
 mod push;

@@ -1371,7 +1371,8 @@ fn a_second_run_in_the_same_clone_waits_for_the_lock_then_fails_clearly() {
         .promote_env(&["to", "staging"], &[("PROMOTE_LOCK_WAIT", "0.2")])
         .expect(1);
     assert!(
-        run.stderr.contains("another promote is running in this clone"),
+        run.stderr
+            .contains("another promote is running in this clone"),
         "{}",
         run.stderr
     );

@@ -71,11 +71,15 @@ fn eight_concurrent_pushers_all_land() {
         .enumerate()
         .map(|(i, dir)| {
             let pair = format!("s{}={:07x}", i + 1, (i + 1) * 0x1111111);
-            promote_cmd(&repo, dir, &["set-image", "dev", &pair, "--push", "--output", "json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            promote_cmd(
+                &repo,
+                dir,
+                &["set-image", "dev", &pair, "--push", "--output", "json"],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut retries = 0;
@@ -91,12 +95,21 @@ fn eight_concurrent_pushers_all_land() {
     assert!(retries >= 1, "no push was retried: the test did not race");
 
     let view = origin_state(&repo, "verify");
-    let meta: serde_json::Value = serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
     for i in 1..=8 {
-        assert_eq!(meta["services"][format!("s{i}")]["version"], format!("{:07x}", i * 0x1111111), "s{i}");
+        assert_eq!(
+            meta["services"][format!("s{i}")]["version"],
+            format!("{:07x}", i * 0x1111111),
+            "s{i}"
+        );
     }
     let log = view.read("environments/dev/deploy.log");
-    assert_eq!(log.lines().count(), 9, "one set-image before, 8 now:\n{log}");
+    assert_eq!(
+        log.lines().count(),
+        9,
+        "one set-image before, 8 now:\n{log}"
+    );
     view.promote(&["log", "--verify"]).ok();
     view.promote(&["check"]).ok();
     // One commit per pusher on top of the seed, no merges.
@@ -114,14 +127,25 @@ fn two_pushers_on_one_service_end_in_the_last_logged_state() {
     assert!(ca.unwrap().status.success());
     assert!(cb.unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> =
-        view.read("environments/dev/deploy.log").lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = view
+        .read("environments/dev/deploy.log")
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2, "both changes are recorded");
-    let last = records[1]["changes"][0]["after"].as_str().unwrap().to_string();
-    let meta: serde_json::Value = serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
+    let last = records[1]["changes"][0]["after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let meta: serde_json::Value =
+        serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
     assert_eq!(meta["services"]["s1"]["version"], last.as_str());
     let manifest = view.read("environments/dev/manifests/s1-pod.yaml");
-    assert!(manifest.contains(&format!("r.example.com/acme/s1:{last}")), "{manifest}");
+    assert!(
+        manifest.contains(&format!("r.example.com/acme/s1:{last}")),
+        "{manifest}"
+    );
     view.promote(&["log", "--verify"]).ok();
 }
 
@@ -132,17 +156,32 @@ fn concurrent_pushers_race_for_real() {
     let repo = repo_with_services(1);
     let a = clone(&repo, "a");
     let b = clone(&repo, "b");
-    let pa = promote_cmd(&repo, &a, &["set-image", "dev", "s1=aaaaaaa", "--push"]).spawn().unwrap();
-    let pb = promote_cmd(&repo, &b, &["set-image", "dev", "s1=bbbbbbb", "--push"]).spawn().unwrap();
+    let pa = promote_cmd(&repo, &a, &["set-image", "dev", "s1=aaaaaaa", "--push"])
+        .spawn()
+        .unwrap();
+    let pb = promote_cmd(&repo, &b, &["set-image", "dev", "s1=bbbbbbb", "--push"])
+        .spawn()
+        .unwrap();
     assert!(pa.wait_with_output().unwrap().status.success());
     assert!(pb.wait_with_output().unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> =
-        view.read("environments/dev/deploy.log").lines().skip(1).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = view
+        .read("environments/dev/deploy.log")
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2);
-    assert_eq!(records[1]["changes"][0]["before"], records[0]["changes"][0]["after"]);
-    let meta: serde_json::Value = serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
-    assert_eq!(meta["services"]["s1"]["version"], records[1]["changes"][0]["after"]);
+    assert_eq!(
+        records[1]["changes"][0]["before"],
+        records[0]["changes"][0]["after"]
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
+    assert_eq!(
+        meta["services"]["s1"]["version"],
+        records[1]["changes"][0]["after"]
+    );
 }
 
 #[test]
@@ -150,9 +189,22 @@ fn a_request_already_in_effect_upstream_is_a_no_op() {
     let repo = repo_with_services(2);
     let a = clone(&repo, "a");
     let b = clone(&repo, "b");
-    assert!(promote_cmd(&repo, &a, &["set-image", "dev", "--sha", "1234567", "--push"]).status().unwrap().success());
+    assert!(promote_cmd(
+        &repo,
+        &a,
+        &["set-image", "dev", "--sha", "1234567", "--push"]
+    )
+    .status()
+    .unwrap()
+    .success());
     // `b` is behind: it fetches first and finds the versions already there.
-    let out = promote_cmd(&repo, &b, &["set-image", "dev", "--sha", "1234567", "--push"]).output().unwrap();
+    let out = promote_cmd(
+        &repo,
+        &b,
+        &["set-image", "dev", "--sha", "1234567", "--push"],
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already runs these versions upstream"));
     let view = origin_state(&repo, "verify");
@@ -171,7 +223,11 @@ fn exhausted_retries_leave_the_clone_consistent() {
     );
     let hook_path = ci.join(".git/hooks/pre-push");
     std::fs::write(&hook_path, hook).unwrap();
-    Command::new("chmod").arg("+x").arg(&hook_path).status().unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&hook_path)
+        .status()
+        .unwrap();
     let out = promote_cmd(&repo, &ci, &["set-image", "dev", "s1=ccccccc", "--push"])
         .env("PROMOTE_PUSH_ATTEMPTS", "3")
         .output()
@@ -190,7 +246,8 @@ fn exhausted_retries_leave_the_clone_consistent() {
     assert_eq!(parent, fetched);
     local.promote(&["log", "--verify"]).ok();
     local.promote(&["check"]).ok();
-    let meta: serde_json::Value = serde_json::from_str(&local.read("environments/dev/metadata.json")).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&local.read("environments/dev/metadata.json")).unwrap();
     assert_eq!(meta["services"]["s1"]["version"], "ccccccc");
 }
 
@@ -199,9 +256,17 @@ fn push_needs_an_upstream_and_refuses_unpushed_commits() {
     let repo = repo_with_services(1);
     repo.write("notes.txt", "local work\n");
     repo.commit_all("unpushed");
-    let r = repo.promote(&["set-image", "dev", "s1=ddddddd", "--push"]).expect(1);
-    assert!(r.stderr.contains("`--push` would publish them too"), "{}", r.stderr);
+    let r = repo
+        .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
+        .expect(1);
+    assert!(
+        r.stderr.contains("`--push` would publish them too"),
+        "{}",
+        r.stderr
+    );
     repo.git(&["branch", "--unset-upstream"]);
-    let r = repo.promote(&["set-image", "dev", "s1=ddddddd", "--push"]).expect(1);
+    let r = repo
+        .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
+        .expect(1);
     assert!(r.stderr.contains("has no upstream"), "{}", r.stderr);
 }

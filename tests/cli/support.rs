@@ -28,7 +28,11 @@ pub struct Run {
 impl Run {
     /// Panics with the whole output unless the exit code is `code`.
     pub fn expect(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -74,7 +78,11 @@ impl Repo {
         let path = base.join("work");
         std::fs::create_dir_all(&path).unwrap();
         std::fs::create_dir_all(base.join("home")).unwrap();
-        let repo = Repo { _tmp: tmp, base, path };
+        let repo = Repo {
+            _tmp: tmp,
+            base,
+            path,
+        };
         repo.git(&["init", "-q", "-b", "main"]);
         repo.git(&["init", "-q", "--bare", "-b", "main", "../origin.git"]);
         repo.git(&["remote", "add", "origin", "../origin.git"]);
@@ -194,10 +202,17 @@ pub fn snapshot(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot `{}`: run with SNAPSHOTS=overwrite to create it", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot `{}`: run with SNAPSHOTS=overwrite to create it",
+            path.display()
+        )
+    });
     if expected != actual {
-        let diff = similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff().header("expected", "actual").to_string();
+        let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+            .unified_diff()
+            .header("expected", "actual")
+            .to_string();
         panic!("snapshot `{name}` differs (SNAPSHOTS=overwrite to accept):\n{diff}");
     }
 }
@@ -210,7 +225,10 @@ pub fn redact(repo: &Repo, s: &str) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
+        let run = chars[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            .count();
         if run == 40 && (i == 0 || !chars[i - 1].is_ascii_alphanumeric()) {
             out.push_str("[COMMIT]");
             i += 40;
