@@ -192,7 +192,8 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         // The environment as it is must render to what is on disk; otherwise the commit would carry
         // unrelated changes (a template edit not yet rendered, a hand edit to a manifest).
         if !old.is_empty() {
-            let current = render::render_env(config, env, &old)?;
+            // Only compared with the disk, so nothing here needs validating.
+            let current = render::render_env_trusting(config, env, &old, &|_, _| true)?;
             if current.1.is_empty() {
                 let drift = write::plan(&config.root, manifest_targets(config, env, current.0)?)?;
                 if !drift.is_empty() {
@@ -211,7 +212,17 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
                 }
             }
         }
-        let files = render_or_fail(config, env, &new)?;
+        // Validation is the bulk of rendering: outputs identical to the committed files (a Service
+        // whose image did not change) were validated when they were written.
+        let unchanged =
+            |path: &str, bytes: &[u8]| std::fs::read(config.abs(path)).is_ok_and(|b| b == bytes);
+        let (files, problems) = render::render_env_trusting(config, env, &new, &unchanged)?;
+        if !problems.is_empty() {
+            return Err(problems_error(
+                &format!("cannot render environment `{}`:", env.name),
+                &problems,
+            ));
+        }
         targets = manifest_targets(config, env, files)?;
     }
 
