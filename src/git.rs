@@ -177,6 +177,8 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
 /// Commits exactly `paths` (added, changed or deleted) with `message`, leaving anything else the user
 /// staged alone. Returns the new commit id.
 pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
+    // Whether the user has staged anything of their own, before we stage ours.
+    let others_staged = git(root, &["diff-index", "--cached", "--quiet", "HEAD", "--"]).is_err();
     // `update-index` stages exactly these files (added, changed or deleted) without matching each
     // path as a pattern against the whole index, which `git add -- <1,000 paths>` spends 0.3 s on.
     let mut list = String::new();
@@ -189,11 +191,19 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
         &["update-index", "--add", "--remove", "-z", "--stdin"],
         Some(&list),
     )?;
-    // `--only` semantics (the default with pathspecs): the commit holds these paths and nothing else
-    // that happens to be staged. `-F -` reads the message from stdin: no quoting, no temp file.
-    let mut args = vec!["commit", "--quiet", "-F", "-", "--"];
-    args.extend(paths.iter().map(String::as_str));
+    crate::ui::trace("commit: staged");
+    // `-F -` reads the message from stdin: no quoting, no temp file. When the user has something
+    // else staged (or there is no HEAD to compare with), the paths are given too: `--only`
+    // semantics, the commit holds these paths and nothing else. Otherwise the index holds exactly
+    // our change, and a commit without paths spares git matching 1,000 pathspecs against every
+    // index entry (~0.3 s on a 24,000-file repository).
+    let mut args = vec!["commit", "--quiet", "-F", "-"];
+    if others_staged {
+        args.push("--");
+        args.extend(paths.iter().map(String::as_str));
+    }
     git_with_input(root, &args, Some(message))?;
+    crate::ui::trace("commit: committed");
     Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
 }
 

@@ -26,9 +26,12 @@ use cli::Request;
 
 /// Runs one request and returns the process exit code. Errors are reported here, once.
 pub fn run(dir: Option<PathBuf>, request: Request) -> i32 {
+    ui::trace("start");
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    match commands::dispatch(&dir, request) {
+    let code = match commands::dispatch(&dir, request) {
         Ok(code) => code,
         Err(e) => ui::report(&e),
-    }
+    };
+    ui::trace("done");
+    code
 }

@@ -187,44 +187,11 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         });
     }
 
-    let mut targets = BTreeMap::new();
+    let mut files = Vec::new();
     if !versions.is_empty() {
-        // The environment as it is must render to what is on disk; otherwise the commit would carry
-        // unrelated changes (a template edit not yet rendered, a hand edit to a manifest).
-        if !old.is_empty() {
-            // Only compared with the disk, so nothing here needs validating.
-            let current = render::render_env_trusting(config, env, &old, &|_, _| true)?;
-            if current.1.is_empty() {
-                let drift = write::plan(&config.root, manifest_targets(config, env, current.0)?)?;
-                if !drift.is_empty() {
-                    let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
-                    return Err(UserError::new(format!(
-                        "environment `{}` has manifests that differ from what its templates render now:\n{}",
-                        env.name,
-                        list.join("\n")
-                    ))
-                    .hint(format!(
-                        "run `promote render {}` and commit the result first (or `promote check` to see the differences)",
-                        env.name
-                    ))
-                    .hint("a promotion only changes versions, so it will not mix in other changes")
-                    .into());
-                }
-            }
-        }
-        // Validation is the bulk of rendering: outputs identical to the committed files (a Service
-        // whose image did not change) were validated when they were written.
-        let unchanged =
-            |path: &str, bytes: &[u8]| std::fs::read(config.abs(path)).is_ok_and(|b| b == bytes);
-        let (files, problems) = render::render_env_trusting(config, env, &new, &unchanged)?;
-        if !problems.is_empty() {
-            return Err(problems_error(
-                &format!("cannot render environment `{}`:", env.name),
-                &problems,
-            ));
-        }
-        targets = manifest_targets(config, env, files)?;
+        files = manifest_changes(config, env, &old, &new)?;
     }
+    crate::ui::trace("record and metadata");
 
     let now = audit::now()?;
     let time = audit::timestamp(now);
@@ -294,10 +261,13 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
     }
     meta.updated = Some(time);
     meta.audit_head = Some(audit::sha256_hex(line.trim_end_matches('\n').as_bytes()));
+    let mut targets = BTreeMap::new();
     targets.insert(env.metadata.clone(), Target::Write(meta.to_bytes()));
     targets.insert(env.deploy_log.clone(), Target::Append(line.into_bytes()));
-
-    let files = write::plan(&config.root, targets)?;
+    files.retain(|c| !targets.contains_key(&c.path));
+    files.extend(write::plan(&config.root, targets)?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::ui::trace("planned");
     let commit_message = commit_message(&req, &versions, &record);
     Ok(Plan {
         request: req,
@@ -306,6 +276,77 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         record: Some(record),
         commit_message,
     })
+}
+
+/// The manifest changes that take `env` from the `old` versions to the `new` ones. Each template is
+/// read once and rendered with both; each manifest is read once. The environment as it is must
+/// render to what is on disk (otherwise the commit would carry unrelated changes: a template edit
+/// not yet rendered, a hand edit to a manifest), and only the outputs whose bytes change are
+/// validated (the others were validated when they were written).
+fn manifest_changes(
+    config: &Config,
+    env: &Environment,
+    old: &BTreeMap<String, Version>,
+    new: &BTreeMap<String, Version>,
+) -> Result<Vec<Change>> {
+    crate::ui::trace("render");
+    let sets = if old.is_empty() {
+        vec![new]
+    } else {
+        vec![old, new]
+    };
+    let mut rendered = render::render_sets(config, env, &sets)?.into_iter();
+    let before = if old.is_empty() {
+        None
+    } else {
+        rendered.next()
+    };
+    let after = rendered.next().unwrap_or_default();
+    // When the current versions do not render (the new ones will say why), there is nothing to
+    // compare with.
+    let old_targets = match before {
+        Some(b) if b.problems.is_empty() => Some(manifest_targets(config, env, b.files)?),
+        _ => None,
+    };
+    let new_targets = manifest_targets(config, env, after.files.clone())?;
+    crate::ui::trace("read manifests");
+    let mut paths: std::collections::BTreeSet<&String> = new_targets.keys().collect();
+    if let Some(o) = &old_targets {
+        paths.extend(o.keys());
+    }
+    let paths: Vec<&String> = paths.into_iter().collect();
+    let disk = write::read_current(&config.root, &paths)?;
+    if let Some(o) = old_targets {
+        let drift = write::plan_against(&disk, o);
+        if !drift.is_empty() {
+            let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
+            return Err(UserError::new(format!(
+                "environment `{}` has manifests that differ from what its templates render now:\n{}",
+                env.name,
+                list.join("\n")
+            ))
+            .hint(format!(
+                "run `promote render {}` and commit the result first (or `promote check` to see the differences)",
+                env.name
+            ))
+            .hint("a promotion only changes versions, so it will not mix in other changes")
+            .into());
+        }
+    }
+    crate::ui::trace("validate");
+    let mut problems = after.problems;
+    if problems.is_empty() {
+        problems = render::validate_files(&after.files, |f| {
+            disk.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+        });
+    }
+    if !problems.is_empty() {
+        return Err(problems_error(
+            &format!("cannot render environment `{}`:", env.name),
+            &problems,
+        ));
+    }
+    Ok(write::plan_against(&disk, new_targets))
 }
 
 fn short(v: &Option<Version>) -> String {

@@ -70,27 +70,97 @@ struct Template {
     service: Option<String>,
 }
 
-/// The rendered files of one environment (ordered by path), or the problems that stopped it.
+/// What one rendering of an environment made: its files (ordered by path) and the problems that
+/// stopped some of them.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub files: Vec<OutFile>,
+    pub problems: Vec<Problem>,
+}
+
+/// The rendered and validated files of one environment (ordered by path), and the problems found.
+/// A file with a problem is not among the files.
 pub fn render_env(
     config: &Config,
     env: &Environment,
     versions: &BTreeMap<String, Version>,
 ) -> Result<(Vec<OutFile>, Vec<Problem>)> {
-    render_env_trusting(config, env, versions, &|_, _| false)
+    let Rendered {
+        mut files,
+        mut problems,
+    } = render_sets(config, env, &[versions])?
+        .pop()
+        .unwrap_or_default();
+    let invalid = validate_files(&files, |_| false);
+    if !invalid.is_empty() {
+        let bad: BTreeSet<&str> = invalid.iter().map(|p| p.file.as_str()).collect();
+        files.retain(|f| !bad.contains(f.path.as_str()));
+        problems.extend(invalid);
+    }
+    Ok((files, problems))
 }
 
-/// Like [`render_env`], but does not validate an output for which `known_good(path, bytes)` says
-/// it is already known to be valid (the bytes committed there, which were validated when written).
-pub fn render_env_trusting(
+/// Renders `env` once for each set of versions in `sets` (a promotion renders the versions it runs
+/// and the ones it will run), reading and compiling each template once. Nothing is validated: see
+/// [`validate_files`], for the outputs that need it.
+pub fn render_sets(
     config: &Config,
     env: &Environment,
-    versions: &BTreeMap<String, Version>,
-    known_good: &dyn Fn(&str, &[u8]) -> bool,
-) -> Result<(Vec<OutFile>, Vec<Problem>)> {
-    match config.layout {
-        Layout::Native => render_native(config, env, versions, known_good),
-        Layout::Legacy => render_legacy(config, env, versions, known_good),
+    sets: &[&BTreeMap<String, Version>],
+) -> Result<Vec<Rendered>> {
+    let mut out = match config.layout {
+        Layout::Native => render_native(config, env, sets)?,
+        Layout::Legacy => render_legacy(config, env, sets)?,
+    };
+    for r in &mut out {
+        r.files.sort_by(|a, b| a.path.cmp(&b.path));
     }
+    Ok(out)
+}
+
+/// Validates rendered files (YAML, Kubernetes objects, image references), except those `skip`
+/// says are already known to be good. Each problem names the template the file was rendered from.
+pub fn validate_files(files: &[OutFile], skip: impl Fn(&OutFile) -> bool + Sync) -> Vec<Problem> {
+    par_chunks(files, |chunk| {
+        let mut problems = Vec::new();
+        for f in chunk {
+            if skip(f) {
+                continue;
+            }
+            let before = problems.len();
+            validate_manifest(&f.path, &f.bytes, &mut problems);
+            // Point at the template too: that is what the user edits.
+            for p in &mut problems[before..] {
+                p.message = format!("{} (rendered from `{}`)", p.message, f.template);
+            }
+        }
+        problems
+    })
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Runs `work` on consecutive chunks of `items`, one thread per chunk (as many as the machine has
+/// cores, at most 8, and only for work big enough to pay for a thread); results in order.
+pub fn par_chunks<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.min(8).min(items.len() / 64).max(1);
+    if threads == 1 {
+        return vec![work(items)];
+    }
+    let size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || work(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,13 +195,23 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The templates `env` renders, and every template file it can reach (for `include`).
 fn native_templates(
     config: &Config,
     env: &Environment,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<Template>> {
+) -> Result<(Vec<Template>, Vec<String>)> {
     let shared = list_files(&config.root, &config.templates)?;
     let own = list_files(&config.root, &env.templates)?;
+    let mut all: Vec<String> = Vec::with_capacity(shared.len() + own.len());
+    all.extend(
+        shared
+            .iter()
+            .map(|rel| format!("{}/{rel}", config.templates)),
+    );
+    all.extend(own.iter().map(|rel| format!("{}/{rel}", env.templates)));
+    let services: std::collections::HashSet<&str> =
+        config.services.iter().map(|s| s.name.as_str()).collect();
     let mut set: BTreeMap<String, String> = BTreeMap::new();
     for rel in &shared {
         if !env.exclude.iter().any(|x| glob_match(x, rel)) {
@@ -159,7 +239,7 @@ fn native_templates(
             continue;
         }
         let first = rel.split('/').next().unwrap_or("");
-        let service = if rel.contains('/') && config.services.iter().any(|s| s.name == first) {
+        let service = if rel.contains('/') && services.contains(first) {
             Some(first.to_string())
         } else {
             None
@@ -170,7 +250,7 @@ fn native_templates(
             service,
         });
     }
-    Ok(out)
+    Ok((out, all))
 }
 
 /// `*` matches any run of characters (including `/`); everything else is literal.
@@ -259,146 +339,176 @@ fn plain_safe(s: &str) -> bool {
 fn render_native(
     config: &Config,
     env: &Environment,
-    versions: &BTreeMap<String, Version>,
-    known_good: &dyn Fn(&str, &[u8]) -> bool,
-) -> Result<(Vec<OutFile>, Vec<Problem>)> {
+    sets: &[&BTreeMap<String, Version>],
+) -> Result<Vec<Rendered>> {
     let mut problems = Vec::new();
-    let templates = native_templates(config, env, &mut problems)?;
+    let (templates, names) = native_templates(config, env, &mut problems)?;
 
+    // Every template file is read once (overrides and partials too, so `include` can reach any of
+    // them). Each is compiled when it is used and dropped after: memory stays flat in the number of
+    // templates. Files no template set renders here are compiled once, to report syntax errors.
+    let read: Vec<(String, std::io::Result<String>)> = par_chunks(&names, |chunk| {
+        chunk
+            .iter()
+            .map(|n| (n.clone(), std::fs::read_to_string(config.root.join(n))))
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    for (name, r) in read {
+        match r {
+            Ok(src) => {
+                sources.insert(name, src);
+            }
+            Err(e) => problems.push(Problem::new(
+                &name,
+                None,
+                format!("cannot read template: {e}"),
+            )),
+        }
+    }
+    let sources = std::sync::Arc::new(sources);
     let mut engine = engine();
-    // Every template file is loaded (overrides and partials too) so `include` can reach any of them.
-    for dir in [&config.templates, &env.templates] {
-        for rel in list_files(&config.root, dir)? {
-            let name = format!("{dir}/{rel}");
-            let src = match std::fs::read_to_string(config.root.join(&name)) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(Problem::new(
-                        &name,
-                        None,
-                        format!("cannot read template: {e}"),
-                    ));
-                    continue;
-                }
-            };
-            if let Err(e) = engine.add_template_owned(name.clone(), src) {
-                problems.push(Problem::new(&name, e.line(), template_error(&e)));
+    let loaded = sources.clone();
+    engine.set_loader(move |name| Ok(loaded.get(name).cloned()));
+    let rendered: BTreeSet<&str> = templates.iter().map(|t| t.source.as_str()).collect();
+    for (name, src) in sources.iter() {
+        if !rendered.contains(name.as_str()) {
+            if let Err(e) = engine.template_from_named_str(name, src) {
+                problems.push(Problem::new(name, e.line(), template_error(&e)));
             }
         }
     }
 
-    let images: serde_json::Map<String, Json> = config
-        .services
-        .iter()
-        .filter_map(|s| {
-            versions
-                .get(&s.name)
-                .map(|v| (s.name.clone(), json!(v.reference(&s.image))))
-        })
-        .collect();
-    let version_map: serde_json::Map<String, Json> = versions
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v.to_string())))
-        .collect();
-
-    // The context shared by every template is built once, as minijinja values (cheap to clone);
-    // the per-template JSON context is only built to report undefined values.
-    let base_json = json!({
-        "env": env.name,
-        "values": env.values,
-        "images": images,
-        "versions": version_map,
-    });
-    let mut base: BTreeMap<String, Value> = BTreeMap::new();
-    if let Json::Object(m) = &base_json {
-        for (k, v) in m {
-            base.insert(k.clone(), Value::from_serialize(v));
-        }
-    }
     let images_by_service: std::collections::HashMap<&str, &str> = config
         .services
         .iter()
         .map(|s| (s.name.as_str(), s.image.as_str()))
         .collect();
-    let failed: BTreeSet<String> = problems.iter().map(|p| p.file.clone()).collect();
-
-    let mut files = Vec::new();
-    for t in &templates {
-        if failed.contains(&t.source) {
-            continue;
-        }
-        let mut ctx = base.clone();
-        if let Some(svc) = &t.service {
-            // A service the environment does not run yet (never set or promoted there) has no
-            // manifests in it: `promote to` / `set-image` bring it in.
-            let Some(v) = versions.get(svc) else {
-                continue;
-            };
-            let image = images_by_service
-                .get(svc.as_str())
-                .copied()
-                .unwrap_or_default();
-            ctx.insert("service".into(), Value::from(svc.as_str()));
-            ctx.insert("image".into(), Value::from(v.reference(image)));
-            ctx.insert("version".into(), Value::from(v.to_string()));
-            ctx.insert("tag".into(), Value::from(v.tag.clone()));
-        }
-        let slow_ctx = || {
-            let mut c = base_json.clone();
-            for key in ["service", "image", "version", "tag"] {
-                if let Some(v) = ctx.get(key) {
-                    c[key] = serde_json::to_value(v).unwrap_or(Json::Null);
+    // The context shared by every template, per set of versions: built once, as minijinja values
+    // (cheap to clone); the JSON form is only used to report undefined values.
+    let bases: Vec<(BTreeMap<String, Value>, Json)> = sets
+        .iter()
+        .map(|versions| {
+            let images: serde_json::Map<String, Json> = config
+                .services
+                .iter()
+                .filter_map(|s| {
+                    versions
+                        .get(&s.name)
+                        .map(|v| (s.name.clone(), json!(v.reference(&s.image))))
+                })
+                .collect();
+            let version_map: serde_json::Map<String, Json> = versions
+                .iter()
+                .map(|(k, v)| (k.clone(), json!(v.to_string())))
+                .collect();
+            let base_json = json!({
+                "env": env.name,
+                "values": env.values,
+                "images": images,
+                "versions": version_map,
+            });
+            let mut base: BTreeMap<String, Value> = BTreeMap::new();
+            if let Json::Object(m) = &base_json {
+                for (k, v) in m {
+                    base.insert(k.clone(), Value::from_serialize(v));
                 }
             }
-            c
-        };
-        match render_one(&engine, &t.source, Value::from(ctx.clone()), slow_ctx) {
-            Ok(text) => {
-                let before = problems.len();
-                if !known_good(&t.output, text.as_bytes()) {
-                    validate_manifest(&t.output, text.as_bytes(), &mut problems);
-                }
-                if problems.len() > before {
-                    // Point at the template too: that is what the user edits.
-                    for p in &mut problems[before..] {
-                        p.message = format!("{} (rendered from `{}`)", p.message, t.source);
+            (base, base_json)
+        })
+        .collect();
+
+    let chunks = par_chunks(&templates, |chunk| {
+        let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+        for t in chunk {
+            let Some(src) = sources.get(&t.source) else {
+                continue; // unreadable: reported above
+            };
+            let tmpl = match engine.template_from_named_str(&t.source, src) {
+                Ok(tmpl) => tmpl,
+                Err(e) => {
+                    for r in &mut out {
+                        r.problems
+                            .push(Problem::new(&t.source, e.line(), template_error(&e)));
                     }
                     continue;
                 }
-                files.push(OutFile {
-                    path: t.output.clone(),
-                    bytes: text.into_bytes(),
-                    template: t.source.clone(),
-                });
-            }
-            Err(mut ps) => {
-                for p in &mut ps {
-                    if p.message.contains("undefined value `values.") && p.hint.is_none() {
-                        p.hint = Some(format!(
-                            "set it under `environments.{}.values` (or the shared `values`) in `{CONFIG_FILE}`",
-                            env.name
-                        ));
+            };
+            for (i, versions) in sets.iter().enumerate() {
+                let (base, base_json) = &bases[i];
+                let mut ctx = base.clone();
+                if let Some(svc) = &t.service {
+                    // A service the environment does not run yet (never set or promoted there) has
+                    // no manifests in it: `promote to` / `set-image` bring it in.
+                    let Some(v) = versions.get(svc) else {
+                        continue;
+                    };
+                    let image = images_by_service
+                        .get(svc.as_str())
+                        .copied()
+                        .unwrap_or_default();
+                    ctx.insert("service".into(), Value::from(svc.as_str()));
+                    ctx.insert("image".into(), Value::from(v.reference(image)));
+                    ctx.insert("version".into(), Value::from(v.to_string()));
+                    ctx.insert("tag".into(), Value::from(v.tag.clone()));
+                }
+                let slow_ctx = || {
+                    let mut c = base_json.clone();
+                    for key in ["service", "image", "version", "tag"] {
+                        if let Some(v) = ctx.get(key) {
+                            c[key] = serde_json::to_value(v).unwrap_or(Json::Null);
+                        }
+                    }
+                    c
+                };
+                match render_one(&engine, &tmpl, Value::from(ctx.clone()), slow_ctx) {
+                    Ok(text) => out[i].files.push(OutFile {
+                        path: t.output.clone(),
+                        bytes: text.into_bytes(),
+                        template: t.source.clone(),
+                    }),
+                    Err(mut ps) => {
+                        for p in &mut ps {
+                            if p.message.contains("undefined value `values.") && p.hint.is_none() {
+                                p.hint = Some(format!(
+                                    "set it under `environments.{}.values` (or the shared `values`) in `{CONFIG_FILE}`",
+                                    env.name
+                                ));
+                            }
+                        }
+                        out[i].problems.extend(ps)
                     }
                 }
-                problems.extend(ps)
             }
         }
+        out
+    });
+    let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+    // Problems of the template set itself (unreadable files, syntax errors) concern every set.
+    for r in &mut out {
+        r.problems.extend(problems.iter().cloned());
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, problems))
+    for chunk in chunks {
+        for (i, r) in chunk.into_iter().enumerate() {
+            out[i].files.extend(r.files);
+            out[i].problems.extend(r.problems);
+        }
+    }
+    Ok(out)
 }
 
 /// Renders one template. On undefined values, keeps going to report every missing value of the
 /// template at once: each missing dotted path is filled with a stand-in and the render is retried.
 fn render_one(
     engine: &minijinja::Environment,
-    name: &str,
+    tmpl: &minijinja::Template,
     fast: Value,
     slow: impl FnOnce() -> Json,
 ) -> std::result::Result<String, Vec<Problem>> {
-    let tmpl = engine
-        .get_template(name)
-        .map_err(|e| vec![Problem::new(name, e.line(), template_error(&e))])?;
+    let name = tmpl.name();
     if let Ok(s) = tmpl.render(&fast) {
         return Ok(s);
     }
@@ -421,10 +531,14 @@ fn render_one(
         }
         let err = inner;
         let file = err.name().unwrap_or(name).to_string();
-        let source = engine
-            .get_template(&file)
-            .map(|t| t.source().to_string())
-            .unwrap_or_default();
+        let source = if file == name {
+            tmpl.source().to_string()
+        } else {
+            engine
+                .get_template(&file)
+                .map(|t| t.source().to_string())
+                .unwrap_or_default()
+        };
         let expr = match (err.kind(), err.range()) {
             (ErrorKind::UndefinedError, Some(r)) => {
                 // For `values.a.b` minijinja may point at `.a.b` only: widen to the whole dotted name.
@@ -498,11 +612,8 @@ fn template_error(e: &minijinja::Error) -> String {
 fn render_legacy(
     config: &Config,
     env: &Environment,
-    versions: &BTreeMap<String, Version>,
-    known_good: &dyn Fn(&str, &[u8]) -> bool,
-) -> Result<(Vec<OutFile>, Vec<Problem>)> {
-    let mut problems = Vec::new();
-    let mut files = Vec::new();
+    sets: &[&BTreeMap<String, Version>],
+) -> Result<Vec<Rendered>> {
     let dir = config.root.join(&env.dir);
     let mut names: Vec<String> = Vec::new();
     if dir.is_dir() {
@@ -517,160 +628,213 @@ fn render_legacy(
         }
     }
     names.sort();
-    for name in names {
-        let source = format!("{}/{name}", env.dir);
-        let output = format!("{}/{}", env.manifests, name.trim_end_matches(".tpl"));
-        let bytes = std::fs::read(config.root.join(&source))
-            .with_context(|| format!("cannot read `{source}`"))?;
-        let before = problems.len();
-        let out = substitute(config, env, versions, &source, &bytes, &mut problems);
-        if problems.len() > before {
-            continue;
+    let sub = Substituter::new(config, env);
+    let chunks = par_chunks(&names, |chunk| -> Result<Vec<Rendered>> {
+        let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+        for name in chunk {
+            let source = format!("{}/{name}", env.dir);
+            let output = format!("{}/{}", env.manifests, name.trim_end_matches(".tpl"));
+            let bytes = std::fs::read(config.root.join(&source))
+                .with_context(|| format!("cannot read `{source}`"))?;
+            for (i, versions) in sets.iter().enumerate() {
+                let r = &mut out[i];
+                let before = r.problems.len();
+                let text = sub.substitute(versions, &source, &bytes, &mut r.problems);
+                if r.problems.len() == before {
+                    r.files.push(OutFile {
+                        path: output.clone(),
+                        bytes: text,
+                        template: source.clone(),
+                    });
+                }
+            }
         }
-        if !known_good(&output, &out) {
-            validate_manifest(&output, &out, &mut problems);
+        Ok(out)
+    });
+    let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+    for chunk in chunks {
+        for (i, r) in chunk?.into_iter().enumerate() {
+            out[i].files.extend(r.files);
+            out[i].problems.extend(r.problems);
         }
-        if problems.len() > before {
-            continue;
-        }
-        files.push(OutFile {
-            path: output,
-            bytes: out,
-            template: source,
-        });
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, problems))
+    Ok(out)
 }
 
-/// Replaces every placeholder in one pass, like `sed "s/A/x/g; s/B/y/g"` over the bytes, except that a
-/// value is never scanned again for placeholders: values are data.
-fn substitute(
-    config: &Config,
-    env: &Environment,
-    versions: &BTreeMap<String, Version>,
-    source: &str,
-    bytes: &[u8],
-    problems: &mut Vec<Problem>,
-) -> Vec<u8> {
-    let file_name = source.rsplit('/').next().unwrap_or(source);
-    let file_service = config
-        .services
-        .iter()
-        .filter(|s| {
-            file_name
-                .strip_prefix(s.name.as_str())
-                .is_some_and(|rest| rest.starts_with('-') || rest.starts_with('.'))
-        })
-        .max_by_key(|s| s.name.len())
-        .map(|s| s.name.clone());
-    // Longest placeholder first, so `COMMIT_SHA_FULL` wins over `COMMIT_SHA` at the same position.
-    let mut placeholders: Vec<&(String, String)> = config.placeholders.iter().collect();
-    placeholders.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+/// The sed-style substitution of one environment, set up once for all its templates.
+struct Substituter<'a> {
+    env: &'a Environment,
+    /// Longest first, so `COMMIT_SHA_FULL` wins over `COMMIT_SHA` at the same position.
+    placeholders: Vec<(&'a str, &'a str)>,
+    /// The bytes a placeholder can start with.
+    starts: [bool; 256],
+    service_of_image: std::collections::HashMap<&'a str, &'a str>,
+    services: BTreeSet<&'a str>,
+}
 
-    let mut out = Vec::with_capacity(bytes.len() + 64);
-    let mut i = 0;
-    let mut reported = BTreeSet::new();
-    while i < bytes.len() {
-        let hit = placeholders
+impl<'a> Substituter<'a> {
+    fn new(config: &'a Config, env: &'a Environment) -> Substituter<'a> {
+        let mut placeholders: Vec<(&str, &str)> = config
+            .placeholders
             .iter()
-            .find(|(p, _)| bytes[i..].starts_with(p.as_bytes()));
-        let Some((ph, key)) = hit else {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        };
-        let line = bytes[..i].iter().filter(|&&b| b == b'\n').count() + 1;
-        let value = if key == "version" {
-            let svc = image_before(config, &out).or_else(|| file_service.clone());
-            match svc {
-                None => {
-                    if reported.insert((ph.clone(), "svc")) {
-                        problems.push(
-                            Problem::new(source, Some(line), format!("cannot tell which service's version `{ph}` stands for"))
-                                .hint(format!("write it as `<image>:{ph}` with a service's image, or name the file `<service>-…`")),
-                        );
-                    }
-                    None
-                }
-                Some(svc) => match versions.get(&svc) {
-                    Some(v) => Some(v.to_string()),
+            .map(|(p, k)| (p.as_str(), k.as_str()))
+            .collect();
+        placeholders.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        let mut starts = [false; 256];
+        for (p, _) in &placeholders {
+            if let Some(&b) = p.as_bytes().first() {
+                starts[b as usize] = true;
+            }
+        }
+        let mut service_of_image = std::collections::HashMap::new();
+        for s in &config.services {
+            // The first service declared with an image is the one it stands for.
+            service_of_image
+                .entry(s.image.as_str())
+                .or_insert(s.name.as_str());
+        }
+        Substituter {
+            env,
+            placeholders,
+            starts,
+            service_of_image,
+            services: config.services.iter().map(|s| s.name.as_str()).collect(),
+        }
+    }
+
+    /// The service a file is named after (`<service>-…` or `<service>.…`; the longest name wins).
+    fn file_service(&self, file_name: &str) -> Option<String> {
+        file_name
+            .char_indices()
+            .rev()
+            .filter(|(_, c)| matches!(c, '-' | '.'))
+            .map(|(i, _)| &file_name[..i])
+            .find(|prefix| self.services.contains(prefix))
+            .map(str::to_string)
+    }
+
+    /// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
+    fn image_before(&self, out: &[u8]) -> Option<String> {
+        let before = out.strip_suffix(b":")?;
+        let start = before
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
+            .map(|p| p + 1)
+            .unwrap_or(0);
+        let image = std::str::from_utf8(&before[start..]).ok()?;
+        self.service_of_image.get(image).map(|s| s.to_string())
+    }
+
+    /// Replaces every placeholder in one pass, like `sed "s/A/x/g; s/B/y/g"` over the bytes, except
+    /// that a value is never scanned again for placeholders: values are data.
+    fn substitute(
+        &self,
+        versions: &BTreeMap<String, Version>,
+        source: &str,
+        bytes: &[u8],
+        problems: &mut Vec<Problem>,
+    ) -> Vec<u8> {
+        let file_name = source.rsplit('/').next().unwrap_or(source);
+        let line_at = |i: usize| bytes[..i].iter().filter(|&&b| b == b'\n').count() + 1;
+        let mut out = Vec::with_capacity(bytes.len() + 64);
+        let mut i = 0;
+        let mut copied = 0;
+        let mut reported = BTreeSet::new();
+        while i < bytes.len() {
+            if !self.starts[bytes[i] as usize] {
+                i += 1;
+                continue;
+            }
+            let hit = self
+                .placeholders
+                .iter()
+                .find(|(p, _)| bytes[i..].starts_with(p.as_bytes()));
+            let Some(&(ph, key)) = hit else {
+                i += 1;
+                continue;
+            };
+            out.extend_from_slice(&bytes[copied..i]);
+            let value = if key == "version" {
+                let svc = self
+                    .image_before(&out)
+                    .or_else(|| self.file_service(file_name));
+                match svc {
                     None => {
-                        if reported.insert((svc.clone(), "version")) {
+                        if reported.insert((ph.to_string(), "svc")) {
+                            problems.push(
+                                Problem::new(source, Some(line_at(i)), format!("cannot tell which service's version `{ph}` stands for"))
+                                    .hint(format!("write it as `<image>:{ph}` with a service's image, or name the file `<service>-…`")),
+                            );
+                        }
+                        None
+                    }
+                    Some(svc) => match versions.get(&svc) {
+                        Some(v) => Some(v.to_string()),
+                        None => {
+                            if reported.insert((svc.clone(), "version")) {
+                                problems.push(
+                                    Problem::new(
+                                        source,
+                                        Some(line_at(i)),
+                                        format!(
+                                            "service `{svc}` has no version in environment `{}`",
+                                            self.env.name
+                                        ),
+                                    )
+                                    .hint(format!(
+                                        "set versions with `promote set-image {} --sha <sha>` (or `{svc}=<sha>`)",
+                                        self.env.name
+                                    )),
+                                );
+                            }
+                            None
+                        }
+                    },
+                }
+            } else {
+                match lookup(&self.env.values, key) {
+                    Some(Json::String(s)) if s.contains(['\n', '\r']) => {
+                        problems.push(
+                            Problem::new(source, Some(line_at(i)), format!("placeholder `{ph}`: `values.{key}` contains a line break, which would add lines to the manifest"))
+                                .hint("a sed placeholder stands for text within one line; move multi-line content to a native template"),
+                        );
+                        None
+                    }
+                    Some(Json::String(s)) => Some(s.clone()),
+                    Some(v @ (Json::Number(_) | Json::Bool(_))) => Some(v.to_string()),
+                    Some(_) => {
+                        problems.push(Problem::new(source, Some(line_at(i)), format!("placeholder `{ph}` maps to `values.{key}`, which is not a string or number")));
+                        None
+                    }
+                    None => {
+                        if reported.insert((ph.to_string(), "value")) {
                             problems.push(
                                 Problem::new(
                                     source,
-                                    Some(line),
+                                    Some(line_at(i)),
                                     format!(
-                                        "service `{svc}` has no version in environment `{}`",
-                                        env.name
+                                        "placeholder `{ph}` uses undefined value `values.{key}`"
                                     ),
                                 )
                                 .hint(format!(
-                                    "set versions with `promote set-image {} --sha <sha>` (or `{svc}=<sha>`)",
-                                    env.name
+                                    "set `{key}` under `environments.{}.values` in `{CONFIG_FILE}`",
+                                    self.env.name
                                 )),
                             );
                         }
                         None
                     }
-                },
+                }
+            };
+            if let Some(v) = value {
+                out.extend_from_slice(v.as_bytes());
             }
-        } else {
-            match lookup(&env.values, key) {
-                Some(Json::String(s)) if s.contains(['\n', '\r']) => {
-                    problems.push(
-                        Problem::new(source, Some(line), format!("placeholder `{ph}`: `values.{key}` contains a line break, which would add lines to the manifest"))
-                            .hint("a sed placeholder stands for text within one line; move multi-line content to a native template"),
-                    );
-                    None
-                }
-                Some(Json::String(s)) => Some(s.clone()),
-                Some(v @ (Json::Number(_) | Json::Bool(_))) => Some(v.to_string()),
-                Some(_) => {
-                    problems.push(Problem::new(source, Some(line), format!("placeholder `{ph}` maps to `values.{key}`, which is not a string or number")));
-                    None
-                }
-                None => {
-                    if reported.insert((ph.clone(), "value")) {
-                        problems.push(
-                            Problem::new(
-                                source,
-                                Some(line),
-                                format!("placeholder `{ph}` uses undefined value `values.{key}`"),
-                            )
-                            .hint(format!(
-                                "set `{key}` under `environments.{}.values` in `{CONFIG_FILE}`",
-                                env.name
-                            )),
-                        );
-                    }
-                    None
-                }
-            }
-        };
-        if let Some(v) = value {
-            out.extend_from_slice(v.as_bytes());
+            i += ph.len();
+            copied = i;
         }
-        i += ph.len();
+        out.extend_from_slice(&bytes[copied..]);
+        out
     }
-    out
-}
-
-/// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
-fn image_before(config: &Config, out: &[u8]) -> Option<String> {
-    let before = out.strip_suffix(b":")?;
-    let start = before
-        .iter()
-        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let image = std::str::from_utf8(&before[start..]).ok()?;
-    config
-        .services
-        .iter()
-        .find(|s| s.image == image)
-        .map(|s| s.name.clone())
 }
 
 /// A dotted path in a JSON value.

@@ -59,3 +59,19 @@ pub fn report(err: &anyhow::Error) -> i32 {
     }
     crate::error::exit::FAILURE
 }
+
+/// `PROMOTE_TRACE=1`: where the time goes, one line per step on stderr (milliseconds since start).
+pub fn trace(step: &str) {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    static START: OnceLock<Option<Instant>> = OnceLock::new();
+    let start = START.get_or_init(|| {
+        std::env::var_os("PROMOTE_TRACE")
+            .is_some_and(|v| !v.is_empty() && v != "0")
+            .then(Instant::now)
+    });
+    if let Some(t) = start {
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let _ = writeln!(std::io::stderr().lock(), "trace: {ms:8.1} ms  {step}");
+    }
+}

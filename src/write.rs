@@ -26,15 +26,48 @@ pub struct Change {
 
 /// Computes what would change: reads every target's current bytes and drops those already as wanted.
 pub fn plan(root: &Path, targets: BTreeMap<String, Target>) -> Result<Vec<Change>> {
+    let paths: Vec<&String> = targets.keys().collect();
+    let current = read_current(root, &paths)?;
+    Ok(plan_against(&current, targets))
+}
+
+/// The current bytes of each path (None: absent), read in parallel.
+pub fn read_current<S: AsRef<str> + Sync>(
+    root: &Path,
+    paths: &[S],
+) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
+    let chunks = crate::render::par_chunks(paths, |chunk| -> Result<Vec<_>> {
+        chunk
+            .iter()
+            .map(|p| {
+                let p = p.as_ref();
+                let bytes =
+                    read_opt(&root.join(p)).with_context(|| format!("cannot read `{p}`"))?;
+                Ok((p.to_string(), bytes))
+            })
+            .collect()
+    });
+    let mut out = BTreeMap::new();
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
+/// What would change, given the current bytes of every target (from [`read_current`]; a path
+/// missing there is taken as absent).
+pub fn plan_against(
+    current: &BTreeMap<String, Option<Vec<u8>>>,
+    targets: BTreeMap<String, Target>,
+) -> Vec<Change> {
     let mut out = Vec::new();
     for (path, target) in targets {
-        let before =
-            read_opt(&root.join(&path)).with_context(|| format!("cannot read `{path}`"))?;
+        let before = current.get(&path).and_then(|b| b.as_deref());
         let after = match target {
             Target::Write(b) => Some(b),
             Target::Delete => None,
             Target::Append(b) => {
-                let mut all = before.clone().unwrap_or_default();
+                let mut all = before.unwrap_or_default().to_vec();
                 if !all.is_empty() && !all.ends_with(b"\n") && !b.is_empty() {
                     // An earlier hand-written line without a final newline: keep it, start a new line.
                     all.push(b'\n');
@@ -43,15 +76,15 @@ pub fn plan(root: &Path, targets: BTreeMap<String, Target>) -> Result<Vec<Change
                 Some(all)
             }
         };
-        if before != after {
+        if before != after.as_deref() {
             out.push(Change {
                 path,
-                before,
+                before: before.map(<[u8]>::to_vec),
                 after,
             });
         }
     }
-    Ok(out)
+    out
 }
 
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
@@ -81,11 +114,12 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
             }
         }
     };
+    let mut made_dirs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     for change in changes {
         let target = root.join(&change.path);
         let tmp = match &change.after {
             None => None,
-            Some(bytes) => match stage(&target, bytes) {
+            Some(bytes) => match stage(&target, bytes, change.before.is_some(), &mut made_dirs) {
                 Ok(t) => Some(t),
                 Err(e) => {
                     cleanup(&staged);
@@ -98,6 +132,7 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
         };
         staged.push((target, tmp, change));
     }
+    crate::ui::trace("write: staged");
     for i in 0..staged.len() {
         let (target, tmp, change) = &staged[i];
         let result = match tmp {
@@ -137,9 +172,23 @@ pub fn inverse(changes: &[Change]) -> Vec<Change> {
         .collect()
 }
 
-fn stage(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
+/// Writes `bytes` to a new temporary file beside `target`, to be renamed over it. Not flushed to
+/// disk (no fsync), as git does not flush the files it checks out: the rename makes the change
+/// all-or-nothing for every reader and against every error (a full disk fails here, before any
+/// file changes); durability across a power cut is the file system's (ext4 flushes a file renamed
+/// over another before the rename).
+fn stage(
+    target: &Path,
+    bytes: &[u8],
+    replaces: bool,
+    made_dirs: &mut std::collections::HashSet<PathBuf>,
+) -> Result<PathBuf> {
     let dir = target.parent().context("a target has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    if !made_dirs.contains(dir) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        made_dirs.insert(dir.to_path_buf());
+    }
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -158,10 +207,12 @@ fn stage(target: &Path, bytes: &[u8]) -> Result<PathBuf> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e.into()),
         };
-        let written = file.write_all(bytes).and_then(|_| file.sync_data());
-        if let Ok(meta) = std::fs::metadata(target) {
-            // Keep the mode of the file we replace (an executable stays executable).
-            let _ = file.set_permissions(meta.permissions());
+        let written = file.write_all(bytes);
+        if replaces {
+            if let Ok(meta) = std::fs::metadata(target) {
+                // Keep the mode of the file we replace (an executable stays executable).
+                let _ = file.set_permissions(meta.permissions());
+            }
         }
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);

@@ -248,7 +248,9 @@ fn apply(
         if let Some(from) = &req.from {
             paths.push(config.env(from)?.metadata.clone());
         }
+        crate::ui::trace("dirty check");
         let dirty = ctx.repo.dirty(&paths)?;
+        crate::ui::trace("dirty check done");
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
                 "`{}` has uncommitted changes:\n  {}",
@@ -315,7 +317,9 @@ pub(super) fn write_and_commit(
 ) -> Result<String> {
     let root = &ctx.config.root;
     let paths: Vec<String> = files.iter().map(|c| c.path.clone()).collect();
+    crate::ui::trace("write");
     write::apply(root, files)?;
+    crate::ui::trace("commit");
     match git::commit(root, &paths, message) {
         Ok(commit) => Ok(commit),
         Err(e) => {

@@ -9,7 +9,7 @@ use crate::error::{exit, Outcome, UserError};
 use crate::git::Lock;
 use crate::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
-use crate::render::render_env;
+use crate::render::{render_sets, validate_files};
 use crate::ui;
 use crate::write::{self, Target};
 
@@ -30,13 +30,27 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
 
     // STEP 2: render everything in memory, collecting every problem of every environment.
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    let mut rendered = Vec::new();
     let mut problems = Vec::new();
     for env in &selected {
         let versions = Metadata::load(config, env)?.versions();
-        let (files, p) = render_env(config, env, &versions)?;
-        problems.extend(p);
-        targets.extend(manifest_targets(config, env, files)?);
+        let r = render_sets(config, env, &[&versions])?
+            .pop()
+            .unwrap_or_default();
+        problems.extend(r.problems);
+        targets.extend(manifest_targets(config, env, r.files.clone())?);
+        rendered.extend(r.files);
     }
+    // Only the files whose bytes change are validated: the others are what was validated when they
+    // were written (`promote check` validates every file).
+    let paths: Vec<&String> = targets.keys().collect();
+    let current = write::read_current(&config.root, &paths)?;
+    if problems.is_empty() {
+        problems = validate_files(&rendered, |f| {
+            current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+        });
+    }
+    drop(rendered);
     if !problems.is_empty() {
         return Err(problems_error(
             "nothing was written; cannot render:",
@@ -49,7 +63,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
         .count();
 
     // STEP 3: only the files whose bytes change.
-    let changes = write::plan(&config.root, targets)?;
+    let changes = write::plan_against(&current, targets);
     if check {
         if changes.is_empty() {
             ui::status(&format!("all {total} rendered files are up to date"));
