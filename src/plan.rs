@@ -137,12 +137,16 @@ impl Plan {
     }
 }
 
-/// Plans a version change: renders the environment with its current versions (which must match the
-/// files as committed, so that the change holds nothing but new versions), then with the new ones.
-pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
-    let config = &ctx.config;
-    let env = config.env(&req.env)?;
-    let meta = Metadata::load(config, env)?;
+/// What a request changes in its environment: the versions before and after, the services that
+/// change, and whether the hold changes.
+struct Delta {
+    old: BTreeMap<String, Version>,
+    new: BTreeMap<String, Version>,
+    versions: Vec<VersionChange>,
+    hold_changes: bool,
+}
+
+fn delta(config: &Config, meta: &Metadata, req: &ChangeRequest) -> Result<Delta> {
     let old = meta.versions();
     let mut new = old.clone();
     for (svc, v) in &req.versions {
@@ -177,6 +181,35 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
         Some(None) => meta.hold.is_some(),
         None => false,
     };
+    Ok(Delta {
+        old,
+        new,
+        versions,
+        hold_changes,
+    })
+}
+
+/// Whether a request changes anything at all (otherwise it is a no-op, which reads only the
+/// metadata).
+pub fn changes_anything(ctx: &Ctx, req: &ChangeRequest) -> Result<bool> {
+    let config = &ctx.config;
+    let meta = Metadata::load(config, config.env(&req.env)?)?;
+    let d = delta(config, &meta, req)?;
+    Ok(!d.versions.is_empty() || d.hold_changes)
+}
+
+/// Plans a version change: renders the environment with its current versions (which must match the
+/// files as committed, so that the change holds nothing but new versions), then with the new ones.
+pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
+    let config = &ctx.config;
+    let env = config.env(&req.env)?;
+    let meta = Metadata::load(config, env)?;
+    let Delta {
+        old,
+        new,
+        versions,
+        hold_changes,
+    } = delta(config, &meta, &req)?;
     if versions.is_empty() && !hold_changes {
         return Ok(Plan {
             request: req,
@@ -335,11 +368,9 @@ fn manifest_changes(
     }
     crate::ui::trace("validate");
     let mut problems = after.problems;
-    if problems.is_empty() {
-        problems = render::validate_files(&after.files, |f| {
-            disk.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
-        });
-    }
+    problems.extend(render::validate_files(&after.files, |f| {
+        disk.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+    }));
     if !problems.is_empty() {
         return Err(problems_error(
             &format!("cannot render environment `{}`:", env.name),

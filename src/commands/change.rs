@@ -241,12 +241,17 @@ fn apply(
     let config = &ctx.config;
     let env = config.env(&req.env)?.clone();
 
-    // STEP 1: refuse to run over uncommitted changes in the environment's directories.
+    // STEP 1: refuse to run over uncommitted changes in the environment's directories. The
+    // source environment's metadata too: a promotion takes what is committed there. A request
+    // that changes nothing (the environment already runs these versions) reads only the metadata.
     if !dry_run {
-        // The source environment's metadata too: a promotion takes what is committed there.
-        let mut paths = vec![env.dir.clone(), env.manifests.clone()];
+        let mut paths = vec![env.metadata.clone()];
         if let Some(from) = &req.from {
             paths.push(config.env(from)?.metadata.clone());
+        }
+        if plan::changes_anything(ctx, &req)? {
+            paths.push(env.dir.clone());
+            paths.push(env.manifests.clone());
         }
         crate::ui::trace("dirty check");
         let dirty = ctx.repo.dirty(&paths)?;

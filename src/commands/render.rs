@@ -1,6 +1,5 @@
 //! `promote render [ENV...] [--check]`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
@@ -10,8 +9,9 @@ use crate::git::Lock;
 use crate::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
 use crate::render::{render_sets, validate_files};
+use crate::state::{self, RenderState};
 use crate::ui;
-use crate::write::{self, Target};
+use crate::write;
 
 pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     // STEP 1: the repository, its config, and the environments asked for.
@@ -28,42 +28,62 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
         Some(Lock::acquire(&config.root, crate::git::lock_wait())?)
     };
 
-    // STEP 2: render everything in memory, collecting every problem of every environment.
-    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
-    let mut rendered = Vec::new();
+    // STEP 2: render everything in memory, collecting every problem of every environment, and
+    // keep only the files whose bytes change. Only those are validated: the others are what was
+    // validated when they were written (`promote check` validates every file).
+    // An environment whose files are all as a render found them last time (`state`) is skipped.
+    ui::trace("opened and locked");
+    let mut state = RenderState::load(ctx.repo.git_dir());
+    ui::trace("state loaded");
+    let mut clean = Vec::new();
+    let mut changes = Vec::new();
     let mut problems = Vec::new();
+    let mut total = 0;
     for env in &selected {
         let versions = Metadata::load(config, env)?.versions();
+        ui::trace("metadata");
+        let key = state::key(config, env, &versions);
+        ui::trace("key");
+        if let Some(files) = state.clean(config, env, &key) {
+            ui::trace(&format!("{}: as rendered last time", env.name));
+            total += files;
+            continue;
+        }
+        let snapshot = state::snapshot(config, env);
         let r = render_sets(config, env, &[&versions])?
             .pop()
             .unwrap_or_default();
+        let env_problems = r.problems.len();
         problems.extend(r.problems);
-        targets.extend(manifest_targets(config, env, r.files.clone())?);
-        rendered.extend(r.files);
-    }
-    // Only the files whose bytes change are validated: the others are what was validated when they
-    // were written (`promote check` validates every file).
-    let paths: Vec<&String> = targets.keys().collect();
-    let current = write::read_current(&config.root, &paths)?;
-    if problems.is_empty() {
-        problems = validate_files(&rendered, |f| {
+        total += r.files.len();
+        let files = r.files.len();
+        let targets = manifest_targets(config, env, r.files.clone())?;
+        let paths: Vec<&String> = targets.keys().collect();
+        let current = write::read_current(&config.root, &paths)?;
+        problems.extend(validate_files(&r.files, |f| {
             current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
-        });
+        }));
+        let env_changes = write::plan_against(&current, targets);
+        if env_changes.is_empty() && env_problems == 0 {
+            clean.push((*env, key, files, snapshot));
+        } else {
+            state.forget(env);
+        }
+        changes.extend(env_changes);
+        ui::trace(&format!("{}: rendered", env.name));
     }
-    drop(rendered);
+    for (env, key, files, snapshot) in clean {
+        state.record(env, &key, files, snapshot);
+    }
+    state.save();
     if !problems.is_empty() {
         return Err(problems_error(
             "nothing was written; cannot render:",
             &problems,
         ));
     }
-    let total = targets
-        .values()
-        .filter(|t| matches!(t, Target::Write(_)))
-        .count();
 
-    // STEP 3: only the files whose bytes change.
-    let changes = write::plan_against(&current, targets);
+    // STEP 3: what changes.
     if check {
         if changes.is_empty() {
             ui::status(&format!("all {total} rendered files are up to date"));

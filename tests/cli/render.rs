@@ -1423,3 +1423,140 @@ fn config_errors_name_the_line() {
     assert!(out.contains("`promote.yaml` (line 4, column 1)"), "{out}");
     snapshot("render/config-unknown-key.txt", &out);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The render state: what a render found clean, so the next one need not read every file.
+
+/// Rewrites a file in place (same inode) and puts its modification time back, as a careless
+/// tool could: only its ctime tells that it changed.
+fn edit_in_place_keeping_mtime(repo: &Repo, rel: &str, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len(), "the edit keeps the size");
+    let path = repo.file(rel);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{rel} has no `{from}`");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
+/// `promote render` skips an environment whose files are all as the last render found them (a stat
+/// cache in the git directory, as git's index is), and sees every change: a template or partial
+/// edited in place with its size and mtime kept, a hand-edited manifest, a new template, a new
+/// version, a state file that is garbage.
+#[test]
+fn render_skips_only_environments_that_provably_did_not_change() {
+    let repo = Repo::example();
+    let traced = |repo: &Repo| {
+        repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+            .ok()
+            .stderr
+    };
+    let skipped = |out: &str, env: &str| out.contains(&format!("{env}: as rendered last time"));
+    // Files changed less than 2 s before a render are not trusted (a later change could keep
+    // their time stamps): the first render after they age records them.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let first = traced(&repo);
+    assert!(!skipped(&first, "dev"), "{first}");
+    assert!(repo.file(".git/promote/render-state").exists());
+    let second = traced(&repo);
+    for env in ["dev", "staging", "prod"] {
+        assert!(skipped(&second, env), "{env} was rendered again:\n{second}");
+    }
+    let summary = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("rendered "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(summary(&first), summary(&second));
+    assert!(summary(&second).contains(": 0 changed"), "{second}");
+    assert_eq!(repo.status(), "", "the state is not in the work tree");
+
+    // A partial every environment includes, edited in place, same size, same mtime.
+    edit_in_place_keeping_mtime(
+        &repo,
+        "templates/api/_deployment.yaml",
+        "containerPort: 8080",
+        "containerPort: 8081",
+    );
+    let out = traced(&repo);
+    for env in ["dev", "staging", "prod"] {
+        assert!(!skipped(&out, env), "{env} was skipped:\n{out}");
+    }
+    assert!(repo
+        .read("environments/dev/manifests/api-deployment.yaml")
+        .contains("containerPort: 8081"));
+    repo.commit_all("port 8081");
+
+    // A manifest edited by hand the same way is seen: render refuses to overwrite the edit.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    traced(&repo);
+    let manifest = "environments/staging/manifests/api-deployment.yaml";
+    edit_in_place_keeping_mtime(
+        &repo,
+        manifest,
+        "containerPort: 8081",
+        "containerPort: 9999",
+    );
+    let out = repo
+        .promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+        .expect(1)
+        .stderr;
+    assert!(skipped(&out, "dev") && !skipped(&out, "staging"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "uncommitted changes that rendering would overwrite:\n  {manifest}"
+        )),
+        "{out}"
+    );
+    repo.git(&["checkout", "--", manifest]);
+    let out = traced(&repo);
+    assert!(
+        !skipped(&out, "staging") && summary(&out).contains(": 0 changed"),
+        "{out}"
+    );
+
+    // A new template: its directory's time stamps change.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    traced(&repo);
+    repo.write(
+        "environments/prod/templates/web/pdb.yaml",
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: web\n",
+    );
+    let out = traced(&repo);
+    assert!(!skipped(&out, "prod"), "{out}");
+    assert!(repo.exists("environments/prod/manifests/web-pdb.yaml"));
+
+    // A new version (a commit that changes only the metadata): the environment is rendered.
+    let meta = "environments/dev/metadata.json";
+    let text = repo.read(meta);
+    let old = serde_json::from_str::<serde_json::Value>(&text).unwrap()["services"]["api"]
+        ["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    traced(&repo);
+    repo.write(meta, text.replace(&old, "abcdef1"));
+    let out = traced(&repo);
+    assert!(!skipped(&out, "dev"), "{out}");
+    assert!(repo
+        .read("environments/dev/manifests/api-deployment.yaml")
+        .contains(":abcdef1"));
+
+    // A state that is garbage is no state.
+    repo.write(
+        ".git/promote/render-state",
+        "promote render-state 1\nenv\tdev\tzz\tx\n\u{0}",
+    );
+    let out = traced(&repo);
+    assert!(
+        !skipped(&out, "dev") && summary(&out).contains(": 0 changed"),
+        "{out}"
+    );
+}
