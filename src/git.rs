@@ -57,27 +57,12 @@ impl Repo {
     /// Paths under any of `paths` (files or directories, repository-relative) with uncommitted
     /// changes: modified, staged, deleted or untracked.
     pub fn dirty(&self, paths: &[String]) -> Result<Vec<String>> {
-        let mut opts = git2::StatusOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .include_ignored(false);
-        for p in paths {
-            opts.pathspec(p);
-        }
-        let statuses = self
-            .repo
-            .statuses(Some(&mut opts))
-            .context("cannot read `git status`")?;
-        let mut out: Vec<String> = statuses
-            .iter()
-            .filter(|s| {
-                s.status() != git2::Status::CURRENT && !s.status().contains(git2::Status::IGNORED)
-            })
-            .filter_map(|s| s.path().map(str::to_string))
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
+        crate::status::dirty(&self.repo, paths)
+    }
+
+    /// The git directory (`.git`, or where a worktree's or submodule's is).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.path()
     }
 
     /// A file's bytes at HEAD, if it exists there.

@@ -16,6 +16,8 @@ pub mod metadata;
 pub mod plan;
 pub mod render;
 pub mod slug;
+pub mod state;
+pub mod status;
 pub mod ui;
 pub mod version;
 pub mod write;
