@@ -84,8 +84,9 @@ fn prefix_of(p: &str) -> Option<Vec<u8>> {
     if p.is_empty() || p == "." {
         return Some(Vec::new());
     }
-    let special =
-        |c: char| matches!(c, '*' | '?' | '[' | '\\') || c.is_control() || (c.is_whitespace() && c != ' ');
+    let special = |c: char| {
+        matches!(c, '*' | '?' | '[' | '\\') || c.is_control() || (c.is_whitespace() && c != ' ')
+    };
     if p.starts_with(['!', '#'])
         || p.contains(special)
         || p.split('/').any(|c| c.is_empty() || c == "." || c == "..")
@@ -231,10 +232,7 @@ impl<'r> Scan<'r> {
         for (i, e) in entries.iter().enumerate() {
             at.entry(e.path.as_slice()).or_insert(i);
         }
-        let tracked = Entries {
-            list: &entries,
-            at,
-        };
+        let tracked = Entries { list: &entries, at };
         self.worktree(prefix, &tracked, &head, &mut seen)?;
         for (e, seen) in entries.iter().zip(seen) {
             if e.mode == GITLINK {
@@ -412,7 +410,8 @@ impl<'r> Scan<'r> {
                 let in_head = self
                     .head_tree(parent)?
                     .and_then(|t| t.get_name_bytes(name).map(|e| e.filemode_raw() as u32));
-                let gitlink = in_index.is_some_and(|e| e.mode == GITLINK) || in_head == Some(GITLINK);
+                let gitlink =
+                    in_index.is_some_and(|e| e.mode == GITLINK) || in_head == Some(GITLINK);
                 let tracked = self.index.find_prefix(&[dir, b"/"].concat()[..]).is_ok();
                 visible = !gitlink && (tracked || !abs.join(".git").exists());
             }
@@ -595,7 +594,9 @@ impl<'r> Scan<'r> {
     /// The dirty paths, once the suspects are hashed and libgit2 has decided on what is left.
     fn finish(mut self) -> Result<BTreeSet<Vec<u8>>> {
         let workdir = &self.workdir;
-        let clean = par_map(&self.hash, 64, |s| same_content(&workdir.join(os_path(&s.path)), s));
+        let clean = par_map(&self.hash, 64, |s| {
+            same_content(&workdir.join(os_path(&s.path)), s)
+        });
         for (s, clean) in self.hash.iter().zip(clean) {
             if !clean {
                 self.confirm.push(s.path.clone());
@@ -887,7 +888,10 @@ mod tests {
         }
 
         fn set_mtime(&self, rel: &str, t: SystemTime) {
-            let f = fs::File::options().write(true).open(self.path(rel)).unwrap();
+            let f = fs::File::options()
+                .write(true)
+                .open(self.path(rel))
+                .unwrap();
             f.set_modified(t).unwrap();
         }
 
@@ -1083,7 +1087,15 @@ mod tests {
         let t = T::new();
         t.write("d/a", "changed a\n");
         t.check(&["nope"], &[]);
-        t.check(&["nope/deeper", "d/nope", "top/under-a-file", "d/a/under-a-file"], &[]);
+        t.check(
+            &[
+                "nope/deeper",
+                "d/nope",
+                "top/under-a-file",
+                "d/a/under-a-file",
+            ],
+            &[],
+        );
         t.check(&["nope", "d"], &["d/a"]);
     }
 
@@ -1289,7 +1301,9 @@ mod tests {
     fn prefix_of_reads_plain_paths_only() {
         assert_eq!(prefix_of("."), Some(vec![]));
         assert_eq!(prefix_of("a/b c"), Some(b"a/b c".to_vec()));
-        for p in ["a*", "a/?", "[a]", "a\\b", "!a", "#a", "a/", "/a", "a//b", "./a", "a/../b", "a\tb"] {
+        for p in [
+            "a*", "a/?", "[a]", "a\\b", "!a", "#a", "a/", "/a", "a//b", "./a", "a/../b", "a\tb",
+        ] {
             assert_eq!(prefix_of(p), None, "{p}");
         }
         let v = |s: &[&str]| s.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
