@@ -715,13 +715,7 @@ impl<'a> Substituter<'a> {
 
     /// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
     fn image_before(&self, out: &[u8]) -> Option<String> {
-        let before = out.strip_suffix(b":")?;
-        let start = before
-            .iter()
-            .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
-            .map(|p| p + 1)
-            .unwrap_or(0);
-        let image = std::str::from_utf8(&before[start..]).ok()?;
+        let image = crate::legacy::image_before(out)?;
         self.service_of_image.get(image).map(|s| s.to_string())
     }
 
