@@ -2,11 +2,14 @@
 //!
 //! libgit2's `statuses()` with pathspecs still walks (and `lstat`s) the whole work tree and matches
 //! every path against every pathspec: ~175 ms on a 24,000-file repository even to ask about one
-//! file. This does what git does: find the index entries under each path by binary search, compare
-//! them with HEAD's subtree for that path, and walk only that part of the work tree, trusting the stat
-//! data the index keeps for each file (and hashing the file when it cannot). What it cannot decide on
-//! its own -- a file whose bytes differ from the index (a filter such as `core.autocrlf` may explain
-//! it), a submodule -- is handed to libgit2 for exactly those paths, so the verdicts stay libgit2's.
+//! file, seconds for thousands of paths. This does what git does: find the index entries under each
+//! path by binary search, compare them with HEAD's subtree for that path, and walk only that part of
+//! the work tree, trusting the stat data the index keeps for each file (and hashing the file when it
+//! cannot). Like git's `core.preloadIndex`, the `lstat`s and the hashing of a big directory are
+//! spread over a few threads, and the first `lstat`s overlap libgit2's reading of the index. What it
+//! cannot decide on its own -- a file whose bytes differ from the index (a filter such as
+//! `core.autocrlf` may explain it), a submodule -- is handed to libgit2 for exactly those paths, in
+//! one call, so the verdicts stay libgit2's.
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -496,8 +499,10 @@ impl<'r> Scan<'r> {
             self.dirty.insert(path.to_vec());
             return Ok(());
         }
-        // The index keeps the size truncated to 32 bits. A size of 0 in the index may be git
-        // "smudging" a racily clean entry: then only the content can tell.
+        // The index keeps the size truncated to 32 bits. Another size is a change without reading
+        // the file, for libgit2 as for git (even if a filter would turn the bytes into the blob's),
+        // except from a size of 0 in the index, which may be git "smudging" a racily clean entry:
+        // then the content decides.
         let size = st.size as u32;
         if size != e.file_size && !(e.file_size == 0 && size > 0) {
             self.dirty.insert(path.to_vec());
@@ -519,7 +524,8 @@ impl<'r> Scan<'r> {
         Ok(())
     }
 
-    /// Is a file with this mtime as new as the index file (so it may have changed after git read it)?
+    /// Is a file with this mtime as new as the index file (so it may have changed after git recorded
+    /// its stat data, in the same tick)?
     fn racy(&self, mtime: (i64, i64)) -> bool {
         match self.index_mtime {
             Some(index) => index <= mtime,
@@ -953,6 +959,29 @@ mod tests {
         assert_eq!(e.file_size, 6, "the entry is not smudged");
         t.check(&["d"], &["d/a"]);
         t.check(&["d/b"], &[]);
+    }
+
+    #[test]
+    fn a_big_directory_on_several_threads() {
+        // Enough files for the `lstat`s and the hashing to be spread over threads.
+        let t = T::new();
+        for i in 0..600 {
+            t.write(&format!("big/f{i:03}"), format!("file {i}\n"));
+        }
+        t.git(&["add", "-A"]);
+        t.git(&["commit", "-q", "-m", "big"]);
+        t.git(&["status", "--porcelain"]);
+        t.check(&["big"], &[]);
+        let later = t.mtime("big/f000") + Duration::from_secs(5);
+        for i in 0..600 {
+            t.set_mtime(&format!("big/f{i:03}"), later);
+        }
+        t.write("big/f007", "FILE 7\n");
+        t.write("big/f500", "changed size\n");
+        fs::remove_file(t.path("big/f123")).unwrap();
+        t.write("big/new", "new\n");
+        t.check(&["big"], &["big/f007", "big/f123", "big/f500", "big/new"]);
+        t.check(&["big/f007", "big/f008"], &["big/f007"]);
     }
 
     #[test]
