@@ -3,7 +3,7 @@
 //! Parsing is strict (`deny_unknown_fields`) and every error names the file and line. Defaults live in
 //! one place ([`Config::resolve`]), and the resolved config is what `promote config` prints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -56,8 +56,9 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
                 mut map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut out: Vec<(String, V)> = Vec::new();
+                let mut seen = HashSet::new();
                 while let Some(key) = map.next_key::<String>()? {
-                    if out.iter().any(|(k, _)| *k == key) {
+                    if !seen.insert(key.clone()) {
                         return Err(serde::de::Error::custom(format!(
                             "`{key}` is declared twice"
                         )));
@@ -161,6 +162,9 @@ pub struct Config {
     pub placeholders: Vec<(String, String)>,
     pub environments: Vec<Environment>,
     pub previews: Option<Previews>,
+    /// Where each service is in `services`: a promotion looks up every one.
+    #[serde(skip)]
+    service_at: HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -490,6 +494,11 @@ impl Config {
             }
         }
 
+        let service_at = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
         Ok(Config {
             root: root.to_path_buf(),
             registry,
@@ -499,6 +508,7 @@ impl Config {
             placeholders,
             environments,
             previews,
+            service_at,
         })
     }
 
@@ -523,9 +533,9 @@ impl Config {
 
     /// The service named `name`, or an error with a "did you mean" hint.
     pub fn service(&self, name: &str) -> Result<&Service> {
-        self.services
-            .iter()
-            .find(|s| s.name == name)
+        self.service_at
+            .get(name)
+            .map(|&i| &self.services[i])
             .ok_or_else(|| {
                 let names: Vec<String> = self.services.iter().map(|s| s.name.clone()).collect();
                 UserError::new(format!(

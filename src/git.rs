@@ -19,6 +19,9 @@ pub struct Repo {
 impl Repo {
     /// The repository containing `start` (like `git` itself, searching upwards).
     pub fn discover(start: &Path) -> Result<Repo> {
+        // git checks an object's id against its content only in `git fsck`; libgit2 does it at
+        // every read by default, which is most of the cost of reading HEAD's trees.
+        git2::opts::strict_hash_verification(false);
         let repo = git2::Repository::discover(start).map_err(|_| {
             UserError::new(format!(
                 "`{}` is not inside a git repository",

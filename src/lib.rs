@@ -10,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod gates;
 pub mod git;
+pub mod gitindex;
 pub mod imageref;
 pub mod legacy;
 pub mod metadata;

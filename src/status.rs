@@ -148,7 +148,7 @@ type HeadEntry = (Vec<u8>, Oid, u32);
 struct Scan<'r> {
     repo: &'r Repository,
     workdir: PathBuf,
-    index: git2::Index,
+    index: Index,
     /// The index file's mtime: an entry whose file is as new is "racily clean" (the file may have
     /// changed in the same tick, after git recorded its stat data), so its content is checked.
     index_mtime: Option<(i64, i64)>,
@@ -175,6 +175,56 @@ struct Entries<'a> {
     at: HashMap<&'a [u8], usize>,
 }
 
+/// The index, as read by `gitindex` or, where that declines, by libgit2.
+enum Index {
+    Own(Vec<IndexEntry>),
+    Libgit2(git2::Index),
+}
+
+impl Index {
+    fn len(&self) -> usize {
+        match self {
+            Index::Own(entries) => entries.len(),
+            Index::Libgit2(index) => index.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<IndexEntry> {
+        match self {
+            Index::Own(entries) => entries.get(i).map(dup),
+            Index::Libgit2(index) => index.get(i),
+        }
+    }
+
+    /// The position of the first entry whose path starts with `prefix`, if any.
+    fn find_prefix(&self, prefix: &[u8]) -> Option<usize> {
+        match self {
+            Index::Own(entries) => {
+                let i = entries.partition_point(|e| e.path.as_slice() < prefix);
+                entries
+                    .get(i)
+                    .is_some_and(|e| e.path.starts_with(prefix))
+                    .then_some(i)
+            }
+            Index::Libgit2(index) => index.find_prefix(prefix).ok(),
+        }
+    }
+
+    /// The stage-0 entry for `path`.
+    fn get_path(&self, path: &[u8]) -> Option<IndexEntry> {
+        match self {
+            Index::Own(entries) => {
+                let i = entries.partition_point(|e| e.path.as_slice() < path);
+                entries
+                    .get(i)
+                    .filter(|e| e.path == path && stage(e) == 0)
+                    .map(dup)
+            }
+            Index::Libgit2(index) => index.get_path(&os_path(path), 0),
+        }
+    }
+}
+
 /// A tracked file to hash: its path, the index's blob id, and whether it is a symlink.
 struct Suspect {
     path: Vec<u8>,
@@ -188,24 +238,37 @@ impl<'r> Scan<'r> {
             .workdir()
             .context("the repository is bare; promote needs a checkout")?
             .to_path_buf();
-        let mut index = repo.index().context("cannot read the git index")?;
-        index.read(false).context("cannot read the git index")?;
-        let index_mtime = index
-            .path()
-            .and_then(|p| fs::metadata(p).ok())
-            .map(|m| stat_of(&m).mtime);
+        // libgit2's defaults on unix when a key is unset.
+        let config = repo.config().ok();
+        let flag = |key: &str, unset: bool| {
+            config
+                .as_ref()
+                .and_then(|c| c.get_bool(key).ok())
+                .unwrap_or(unset)
+        };
+        let path = repo.path().join("index");
+        let index_mtime = fs::metadata(&path).ok().map(|m| stat_of(&m).mtime);
+        // Our own reader where the index is plain (see `gitindex`): a case-insensitive index is
+        // ordered differently, and SHA-256 ids are longer.
+        let sha1 = config
+            .as_ref()
+            .and_then(|c| c.get_string("extensions.objectformat").ok())
+            .is_none_or(|f| f.eq_ignore_ascii_case("sha1"));
+        let own = (sha1 && !flag("core.ignorecase", false))
+            .then(|| crate::gitindex::read(&path))
+            .flatten();
+        let index = match own {
+            Some(entries) => Index::Own(entries),
+            None => {
+                let mut index = repo.index().context("cannot read the git index")?;
+                index.read(false).context("cannot read the git index")?;
+                Index::Libgit2(index)
+            }
+        };
         let head = match repo.head() {
             Ok(r) => Some(r.peel_to_tree().context("cannot read HEAD's tree")?),
             Err(e) if matches!(e.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => None,
             Err(e) => return Err(e).context("cannot read HEAD"),
-        };
-        // libgit2's defaults on unix when a key is unset.
-        let config = repo.config().ok();
-        let flag = |key: &str| {
-            config
-                .as_ref()
-                .and_then(|c| c.get_bool(key).ok())
-                .unwrap_or(true)
         };
         Ok(Scan {
             repo,
@@ -216,9 +279,9 @@ impl<'r> Scan<'r> {
             trees: HashMap::new(),
             dirs: HashMap::new(),
             listings: HashMap::new(),
-            filemode: flag("core.filemode"),
-            trustctime: flag("core.trustctime"),
-            symlinks: flag("core.symlinks"),
+            filemode: flag("core.filemode", true),
+            trustctime: flag("core.trustctime", true),
+            symlinks: flag("core.symlinks", true),
             dirty: BTreeSet::new(),
             hash: Vec::new(),
             confirm: Vec::new(),
@@ -266,11 +329,9 @@ impl<'r> Scan<'r> {
         if prefix.is_empty() {
             return range(Some(0), &|_| true);
         }
-        let mut out = range(index.find_prefix(prefix).ok(), &|p| p == prefix);
+        let mut out = range(index.find_prefix(prefix), &|p| p == prefix);
         let dir = [prefix, b"/"].concat();
-        out.extend(range(index.find_prefix(&dir[..]).ok(), &|p| {
-            p.starts_with(&dir)
-        }));
+        out.extend(range(index.find_prefix(&dir[..]), &|p| p.starts_with(&dir)));
         out
     }
 
@@ -409,13 +470,13 @@ impl<'r> Scan<'r> {
             let abs = self.abs(dir);
             visible = fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir());
             if visible {
-                let in_index = self.index.get_path(&os_path(dir), 0);
+                let in_index = self.index.get_path(dir);
                 let in_head = self
                     .head_tree(parent)?
                     .and_then(|t| t.get_name_bytes(name).map(|e| e.filemode_raw() as u32));
                 let gitlink =
                     in_index.is_some_and(|e| e.mode == GITLINK) || in_head == Some(GITLINK);
-                let tracked = self.index.find_prefix(&[dir, b"/"].concat()[..]).is_ok();
+                let tracked = self.index.find_prefix(&[dir, b"/"].concat()[..]).is_some();
                 visible = !gitlink && (tracked || !abs.join(".git").exists());
             }
         }
@@ -698,6 +759,16 @@ fn is_file(kind: FileType) -> bool {
     kind.is_file() || kind.is_symlink()
 }
 
+/// A copy of an entry (`IndexEntry` is not `Clone`).
+fn dup(e: &IndexEntry) -> IndexEntry {
+    IndexEntry {
+        ctime: e.ctime,
+        mtime: e.mtime,
+        path: e.path.clone(),
+        ..*e
+    }
+}
+
 fn stage(e: &IndexEntry) -> u16 {
     (e.flags >> 12) & 3
 }
@@ -917,6 +988,24 @@ mod tests {
             assert_eq!(fast, slow, "fast vs libgit2 for {paths:?}");
             assert_eq!(fast, expected, "for {paths:?}");
         }
+    }
+
+    #[test]
+    fn every_index_format_and_the_libgit2_fallback() {
+        // Versions 2-4 are read by `gitindex`, the index of a case-insensitive repository by
+        // libgit2. The answers are the same. (libgit2 cannot read a split index at all.)
+        let t = T::new();
+        t.write("d/a", "changed\n");
+        t.write("d/sub/new", "new\n");
+        t.git(&["add", "d/sub/new"]);
+        t.write("dx/untracked", "u\n");
+        let expected = ["d/a", "d/sub/new", "dx/untracked"];
+        for version in ["2", "3", "4"] {
+            t.git(&["update-index", "--index-version", version]);
+            t.check(&["d", "dx", "top"], &expected);
+        }
+        t.git(&["config", "core.ignorecase", "true"]);
+        t.check(&["d", "dx", "top"], &expected);
     }
 
     #[test]
