@@ -107,9 +107,11 @@ fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// If anything fails, what was already renamed is put back, so the tree ends as it began.
 pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
     let mut staged: Vec<(PathBuf, Option<PathBuf>, &Change)> = Vec::new();
+    let mut spares = Spares::open(root);
     let cleanup = |staged: &[(PathBuf, Option<PathBuf>, &Change)]| {
         for (_, tmp, _) in staged {
-            if let Some(t) = tmp {
+            // A spare that was written to stays a spare.
+            if let Some(t) = tmp.as_ref().filter(|t| !Spares::holds(root, t)) {
                 let _ = std::fs::remove_file(t);
             }
         }
@@ -117,8 +119,13 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
     let mut made_dirs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     for change in changes {
         let target = root.join(&change.path);
+        let spare = match (&change.after, &change.before, spares.as_mut()) {
+            (Some(bytes), Some(_), Some(spares)) => spares.take(&target, bytes),
+            _ => None,
+        };
         let tmp = match &change.after {
             None => None,
+            Some(_) if spare.is_some() => spare,
             Some(bytes) => match stage(&target, bytes, change.before.is_some(), &mut made_dirs) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -135,6 +142,9 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
     crate::ui::trace("write: staged");
     for i in 0..staged.len() {
         let (target, tmp, change) = &staged[i];
+        if let (Some(spares), Some(_)) = (spares.as_mut(), &change.before) {
+            spares.keep(target);
+        }
         let result = match tmp {
             Some(t) => std::fs::rename(t, target),
             None => std::fs::remove_file(target).or_else(|e| {
@@ -158,6 +168,142 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Replaced files, kept to be the next run's temporary files.
+///
+/// Replacing a file by renaming a new one over it is what keeps every write all-or-nothing, but
+/// each replacement allocates an inode and frees one, with its data blocks. On some file systems
+/// that is most of a promotion's cost: ext4 without a journal skips inodes freed in the last minute
+/// when it allocates (a scan that grows with every file replaced recently), and with `discard` it
+/// trims every freed block at once. So the inode a rename replaces is hard-linked into
+/// `.git/promote/spare/` first, and the next write takes a spare, overwrites it in place (the same
+/// blocks, nothing allocated or freed) and renames it over its target: still a whole file or
+/// nothing for every reader, with no inode allocated or freed.
+///
+/// A spare is only used while nothing else links to it (a link count of 1): a manifest the user
+/// hard-linked elsewhere is never kept, and never overwritten. The pool is capped, lives where git
+/// keeps its own state (never committed), and may be deleted at any time: without it, writes
+/// create new files as before. A process that still holds a replaced manifest open may see it
+/// overwritten by a later run.
+struct Spares {
+    dir: PathBuf,
+    free: Vec<PathBuf>,
+    kept: usize,
+    /// Names of new spares: this run's start time (unique enough) and a counter.
+    run: u128,
+    seq: u64,
+}
+
+/// At most this many spares (4 KiB each for a typical manifest).
+const MAX_SPARES: usize = 4096;
+
+impl Spares {
+    /// The pool of the repository at `root`, if it has a plain `.git` directory on the same file
+    /// system as the work tree (a rename cannot cross file systems).
+    fn open(root: &Path) -> Option<Spares> {
+        let git = root.join(".git");
+        if !std::fs::symlink_metadata(&git).ok()?.is_dir() {
+            return None;
+        }
+        let dir = Self::dir(root);
+        std::fs::create_dir_all(&dir).ok()?;
+        if !same_device(&dir, root) {
+            return None;
+        }
+        let mut free = Vec::new();
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                free.push(entry.path());
+            }
+        }
+        Some(Spares {
+            dir,
+            kept: free.len(),
+            free,
+            run: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+            seq: 0,
+        })
+    }
+
+    fn dir(root: &Path) -> PathBuf {
+        root.join(".git").join("promote").join("spare")
+    }
+
+    fn holds(root: &Path, path: &Path) -> bool {
+        path.starts_with(Self::dir(root))
+    }
+
+    /// A spare holding exactly `bytes`, with the permissions of `target`, ready to be renamed over
+    /// it; `None` when no spare can be used (the caller then writes a new file).
+    fn take(&mut self, target: &Path, bytes: &[u8]) -> Option<PathBuf> {
+        let perms = std::fs::metadata(target).ok()?.permissions();
+        while let Some(path) = self.free.pop() {
+            self.kept -= 1;
+            let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(&path) else {
+                continue;
+            };
+            // Linked from anywhere else (or not a plain file): not ours to overwrite.
+            if !file.metadata().is_ok_and(|m| m.is_file() && links(&m) == 1) {
+                continue;
+            }
+            let written = file
+                .write_all(bytes)
+                .and_then(|()| file.set_len(bytes.len() as u64))
+                .and_then(|()| file.set_permissions(perms.clone()));
+            if written.is_ok() {
+                return Some(path);
+            }
+        }
+        None
+    }
+
+    /// Keeps the file at `target`, about to be replaced, as a spare.
+    fn keep(&mut self, target: &Path) {
+        if self.kept >= MAX_SPARES
+            || !std::fs::symlink_metadata(target).is_ok_and(|m| m.is_file() && links(&m) == 1)
+        {
+            return;
+        }
+        for _ in 0..3 {
+            self.seq += 1;
+            let name = format!("{:x}-{}-{}", self.run, std::process::id(), self.seq);
+            match std::fs::hard_link(target, self.dir.join(name)) {
+                Ok(()) => {
+                    self.kept += 1;
+                    return;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn links(m: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::nlink(m)
+}
+
+#[cfg(not(unix))]
+fn links(_: &std::fs::Metadata) -> u64 {
+    u64::MAX // unknown: never reuse
+}
+
+#[cfg(unix)]
+fn same_device(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_device(_: &Path, _: &Path) -> bool {
+    false
 }
 
 /// The changes that undo `changes`.
@@ -269,6 +415,90 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files remain");
+    }
+
+    #[cfg(unix)]
+    fn ino(p: &Path) -> u64 {
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap())
+    }
+
+    /// Rewrites `name` in `root` to `content` through `apply`.
+    fn rewrite(root: &Path, name: &str, content: &str) {
+        let mut t = BTreeMap::new();
+        t.insert(name.to_string(), Target::Write(content.as_bytes().to_vec()));
+        apply(root, &plan(root, t).unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join(name)).unwrap(), content);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn replaced_files_are_recycled_as_the_next_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        std::fs::write(root.join("a.yaml"), "a1\n").unwrap();
+        std::fs::write(root.join("b.yaml"), "b1\n").unwrap();
+        let a1 = ino(&root.join("a.yaml"));
+        rewrite(root, "a.yaml", "a2 is longer than before\n");
+        // The replaced inode is kept; the new content is in another one.
+        let spares: Vec<_> = std::fs::read_dir(Spares::dir(root)).unwrap().collect();
+        assert_eq!(spares.len(), 1);
+        assert_ne!(ino(&root.join("a.yaml")), a1);
+        // The next replacement (of another file) is written into that inode, shorter than what
+        // it held, and the inode it replaces becomes the spare.
+        let b1 = ino(&root.join("b.yaml"));
+        rewrite(root, "b.yaml", "b2\n");
+        assert_eq!(ino(&root.join("b.yaml")), a1);
+        let spares: Vec<_> = std::fs::read_dir(Spares::dir(root))
+            .unwrap()
+            .map(|e| ino(&e.unwrap().path()))
+            .collect();
+        assert_eq!(spares, vec![b1]);
+        // Modes follow the target, not the spare.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root.join("a.yaml"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        rewrite(root, "a.yaml", "a3\n");
+        let mode = std::fs::metadata(root.join("a.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(ino(&root.join("a.yaml")), b1);
+        // No temporary file is left beside the targets.
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".git", "a.yaml", "b.yaml"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_linked_elsewhere_is_never_recycled() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        // A manifest the user hard-linked to a backup: replacing it must not keep it as a spare
+        // (the backup would be overwritten later).
+        std::fs::write(root.join("a.yaml"), "a1\n").unwrap();
+        std::fs::hard_link(root.join("a.yaml"), root.join("backup")).unwrap();
+        rewrite(root, "a.yaml", "a2\n");
+        assert_eq!(std::fs::read_dir(Spares::dir(root)).unwrap().count(), 0);
+        // A spare that something else links to is skipped, and left as it is.
+        std::fs::write(root.join("other"), "keep me\n").unwrap();
+        std::fs::hard_link(root.join("other"), Spares::dir(root).join("x")).unwrap();
+        rewrite(root, "a.yaml", "a3\n");
+        rewrite(root, "a.yaml", "a4\n");
+        assert_eq!(
+            std::fs::read_to_string(root.join("other")).unwrap(),
+            "keep me\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("backup")).unwrap(),
+            "a1\n"
+        );
     }
 
     #[test]
