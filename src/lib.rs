@@ -22,6 +22,7 @@ pub mod status;
 pub mod ui;
 pub mod version;
 pub mod write;
+pub mod yamlcheck;
 
 use std::path::PathBuf;
 
