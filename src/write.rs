@@ -142,6 +142,14 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
     crate::ui::trace("write: staged");
     for i in 0..staged.len() {
         let (target, tmp, change) = &staged[i];
+        // A spare trades places with the file it replaces, which becomes a spare in the same
+        // step: one system call, nothing linked or freed.
+        if tmp
+            .as_ref()
+            .is_some_and(|t| Spares::holds(root, t) && exchange(t, target))
+        {
+            continue;
+        }
         if let (Some(spares), Some(_)) = (spares.as_mut(), &change.before) {
             spares.keep(target);
         }
@@ -178,8 +186,10 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
 /// when it allocates (a scan that grows with every file replaced recently), and with `discard` it
 /// trims every freed block at once. So the inode a rename replaces is hard-linked into
 /// `.git/promote/spare/` first, and the next write takes a spare, overwrites it in place (the same
-/// blocks, nothing allocated or freed) and renames it over its target: still a whole file or
-/// nothing for every reader, with no inode allocated or freed.
+/// blocks, nothing allocated or freed) and trades places with its target in one atomic rename
+/// (`RENAME_EXCHANGE`; where that is missing, the target is linked into the pool and the spare
+/// renamed over it): still a whole file or nothing for every reader, with no inode allocated or
+/// freed.
 ///
 /// A spare is only used while nothing else links to it (a link count of 1): a manifest the user
 /// hard-linked elsewhere is never kept, and never overwritten. The pool is capped, lives where git
@@ -280,6 +290,35 @@ impl Spares {
             }
         }
     }
+}
+
+/// Swaps the files at `a` and `b`, atomically (`renameat2(RENAME_EXCHANGE)`); `false` where the
+/// system or file system cannot, and nothing was changed.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(a), Ok(b)) = (
+        std::ffi::CString::new(a.as_os_str().as_bytes()),
+        std::ffi::CString::new(b.as_os_str().as_bytes()),
+    ) else {
+        return false;
+    };
+    // SAFETY: two NUL-terminated paths that live across the call; no memory is shared.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    r == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> bool {
+    false
 }
 
 #[cfg(unix)]
