@@ -1,6 +1,8 @@
-//! The only module that touches git. Reads go through git2 (fast, in-process); commit and push go
-//! through the `git` binary so the user's hooks, signing, identity (`includeIf`) and credentials are
-//! honoured exactly as `git commit` would.
+//! The only module that touches git. Reads go through git2 (fast, in-process). A commit is written
+//! in-process (`gitwrite`) when nothing of the user's could take part in `git commit` -- no hooks,
+//! no signing, no other message cleanup or encoding -- and through the `git` binary otherwise, so
+//! hooks and signing are honoured exactly as `git commit` would. The identity always comes from
+//! `git var` (environment, config, `includeIf`); push always goes through `git`.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -162,8 +164,200 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
     Ok((name.to_string(), email.to_string()))
 }
 
-/// Commits exactly `paths` (added, changed or deleted) with `message`, leaving anything else the user
-/// staged alone. Returns the new commit id.
+/// Commits exactly `changes` (already in the work tree) with `message`, leaving anything else the
+/// user staged alone, in-process where that is the same as `git commit` (see `in_process`), else
+/// with `git`. Returns the new commit id.
+pub fn commit_changes(
+    root: &Path,
+    changes: &[crate::write::Change],
+    message: &str,
+) -> Result<String> {
+    if let Some(commit) = in_process(root, changes, message)? {
+        return Ok(commit);
+    }
+    let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+    commit(root, &paths, message)
+}
+
+/// Hooks `git commit` runs (or that watch what it does).
+const COMMIT_HOOKS: &[&str] = &[
+    "pre-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "reference-transaction",
+    "post-index-change",
+];
+
+/// The commit `git commit --only -- <paths>` would make, written in-process: objects as one pack,
+/// the branch moved with a compare-and-swap on the commit it started from (and the reflog entry
+/// git writes), the index updated for these paths only. `None` (nothing written) when `git` must
+/// do it: a hook, signing, another message cleanup or encoding, a detached or unborn HEAD, an
+/// index or repository format `gitwrite` does not write, `GIT_DIR`-style overrides, or
+/// `PROMOTE_COMMIT=git`.
+fn in_process(
+    root: &Path,
+    changes: &[crate::write::Change],
+    message: &str,
+) -> Result<Option<String>> {
+    use crate::gitwrite;
+    let overridden = [
+        "GIT_DIR",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_WORK_TREE",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    if overridden || std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
+        return Ok(None);
+    }
+    let Ok(repo) = git2::Repository::open(root) else {
+        return Ok(None);
+    };
+    let config = repo.config().context("cannot read the git config")?;
+    let set = |key: &str| config.get_string(key).ok();
+    let on = |key: &str| config.get_bool(key).unwrap_or(false);
+    let encoding_ok = set("i18n.commitEncoding")
+        .is_none_or(|e| e.eq_ignore_ascii_case("utf-8") || e.eq_ignore_ascii_case("utf8"));
+    if on("commit.gpgSign")
+        || set("commit.cleanup").is_some()
+        || !encoding_ok
+        || !config.get_bool("core.fileMode").unwrap_or(true)
+    {
+        return Ok(None);
+    }
+    let hooks = match set("core.hooksPath") {
+        Some(p) => root.join(p),
+        None => repo.path().join("hooks"),
+    };
+    if COMMIT_HOOKS.iter().any(|h| hooks.join(h).exists()) {
+        return Ok(None);
+    }
+    // HEAD must be a branch with a commit: `refs/heads/<name>`.
+    let Ok(head) = repo.find_reference("HEAD") else {
+        return Ok(None);
+    };
+    let Some(branch) = head.symbolic_target().map(str::to_string) else {
+        return Ok(None);
+    };
+    let Ok(parent) = repo.refname_to_id(&branch) else {
+        return Ok(None);
+    };
+
+    // What git records for each file: its content and whether it is executable.
+    let mut updates = Vec::with_capacity(changes.len());
+    for c in changes {
+        let mode = match &c.after {
+            None => gitwrite::REGULAR,
+            Some(_) => {
+                let meta = std::fs::symlink_metadata(root.join(&c.path))
+                    .with_context(|| format!("cannot read `{}`", c.path))?;
+                if !meta.is_file() {
+                    return Ok(None);
+                }
+                if is_executable(&meta) {
+                    gitwrite::EXECUTABLE
+                } else {
+                    gitwrite::REGULAR
+                }
+            }
+        };
+        updates.push(gitwrite::Update {
+            path: c.path.clone(),
+            content: c.after.clone(),
+            mode,
+        });
+    }
+    let author = git(root, &["var", "GIT_AUTHOR_IDENT"]);
+    let committer = git(root, &["var", "GIT_COMMITTER_IDENT"]);
+    let (Ok(author), Ok(committer)) = (author, committer) else {
+        // No identity: `git commit` words that error.
+        return Ok(None);
+    };
+    // `git commit -F` cleans the message up this way (`commit.cleanup=whitespace`).
+    let message = git2::message_prettify(message, None).context("cannot clean up the message")?;
+    let unsupported = |e: &anyhow::Error| e.downcast_ref::<gitwrite::Unsupported>().is_some();
+    let commit = match gitwrite::write_commit(
+        &repo,
+        parent,
+        &updates,
+        author.trim(),
+        committer.trim(),
+        &message,
+    ) {
+        Ok(id) => id,
+        Err(e) if unsupported(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let entries = gitwrite::index_changes(&updates);
+    let lock = match gitwrite::update_index(&repo, root, &entries) {
+        Ok(lock) => lock,
+        // The pack written is harmless: unreachable objects, as a failed `git commit` leaves.
+        Err(e) if unsupported(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    crate::ui::trace("commit: objects and index written");
+    let subject = message.lines().next().unwrap_or_default();
+    // Moves the branch only if it is still where we started (another process may have
+    // committed meanwhile); the lock is dropped, and the index left as it was, if not.
+    repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
+        .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
+    if let Err(e) = lock.commit() {
+        // The commit is made; only the index is behind. Let git bring it up to date.
+        let mut list = String::new();
+        for u in &updates {
+            list.push_str(&u.path);
+            list.push('\0');
+        }
+        git_with_input(
+            root,
+            &["update-index", "--add", "--remove", "-z", "--stdin"],
+            Some(&list),
+        )
+        .with_context(|| format!("committed {commit}, but cannot update the index: {e}"))?;
+    }
+    crate::ui::trace("commit: committed");
+    gc_if_due(&repo, &config);
+    Ok(Some(commit.to_string()))
+}
+
+/// Each in-process commit adds one small pack. `git commit` runs `git gc --auto` after every
+/// commit; this runs it only when there are more packs than `gc.autoPackLimit` (what `gc --auto`
+/// would act on), so the usual run costs one directory listing. gc detaches itself by default.
+fn gc_if_due(repo: &git2::Repository, config: &git2::Config) {
+    let auto = config.get_i64("gc.auto").unwrap_or(6700);
+    let limit = config.get_i64("gc.autoPackLimit").unwrap_or(50);
+    if auto <= 0 || limit <= 0 {
+        return;
+    }
+    let packs = std::fs::read_dir(repo.commondir().join("objects").join("pack"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".pack"))
+                .count()
+        })
+        .unwrap_or(0);
+    if packs as i64 > limit {
+        if let Some(root) = repo.workdir() {
+            let _ = git(root, &["gc", "--auto", "--quiet"]);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Commits exactly `paths` (added, changed or deleted) with `message` through `git`, leaving
+/// anything else the user staged alone. Returns the new commit id.
 pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
     // Whether the user has staged anything of their own, before we stage ours.
     let others_staged = git(root, &["diff-index", "--cached", "--quiet", "HEAD", "--"]).is_err();

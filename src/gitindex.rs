@@ -34,6 +34,26 @@ const EXTENDED: u16 = 0x4000;
 const NAME_MASK: u16 = 0x0fff;
 
 fn parse(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
+    parse_full(bytes).map(|parsed| parsed.entries)
+}
+
+/// An index file as `parse_full` reads it.
+pub(crate) struct Parsed<'a> {
+    /// The format version: 2, 3 or 4.
+    pub version: u32,
+    /// The entries, in the file's order.
+    pub entries: Vec<IndexEntry>,
+    /// Where each entry is in the file. (In version 4 an entry's bytes depend on the previous
+    /// entry's path.)
+    pub ranges: Vec<std::ops::Range<usize>>,
+    /// The extensions, each a signature, a 32-bit size and its data, as they are in the file:
+    /// only optional ones (their signatures start with A-Z). The trailer is not part of this.
+    pub extensions: &'a [u8],
+}
+
+/// What `read` reads, with the version and the extensions' bytes (for `gitwrite`, which rewrites
+/// the file).
+pub(crate) fn parse_full(bytes: &[u8]) -> Option<Parsed<'_>> {
     if bytes.len() < HEADER + HASH || &bytes[..4] != b"DIRC" {
         return None;
     }
@@ -49,6 +69,7 @@ fn parse(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
         return None;
     }
     let mut entries = Vec::with_capacity(count);
+    let mut ranges = Vec::with_capacity(count);
     let mut at = HEADER;
     let mut previous: Vec<u8> = Vec::new();
     for _ in 0..count {
@@ -110,10 +131,12 @@ fn parse(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
             flags_extended,
             path,
         });
+        ranges.push(start..at);
     }
     // Extensions: a four-byte signature and a 32-bit size each. Those starting with A-Z are
     // optional caches (the cache tree, the untracked cache, ...) and are skipped; any other one
     // changes what the entries mean (`link`: a split index, `sdir`: sparse directories).
+    let extensions = at;
     while at < body.len() {
         let signature = body.get(at..at + 4)?;
         let size = be32(body, at + 4)? as usize;
@@ -122,14 +145,19 @@ fn parse(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
         }
         at = at.checked_add(8 + size)?;
     }
-    (at == body.len()).then_some(entries)
+    (at == body.len()).then(|| Parsed {
+        version,
+        entries,
+        ranges,
+        extensions: &body[extensions..],
+    })
 }
 
 fn stage(flags: u16) -> u16 {
     (flags >> 12) & 3
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 

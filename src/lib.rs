@@ -11,6 +11,7 @@ pub mod error;
 pub mod gates;
 pub mod git;
 pub mod gitindex;
+pub mod gitwrite;
 pub mod imageref;
 pub mod legacy;
 pub mod metadata;

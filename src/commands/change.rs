@@ -325,7 +325,7 @@ pub(super) fn write_and_commit(
     crate::ui::trace("write");
     write::apply(root, files)?;
     crate::ui::trace("commit");
-    match git::commit(root, &paths, message) {
+    match git::commit_changes(root, files, message) {
         Ok(commit) => Ok(commit),
         Err(e) => {
             let undone = write::apply(root, &write::inverse(files));

@@ -842,6 +842,131 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
 }
 
 #[test]
+fn the_commit_written_in_process_is_the_one_git_would_write() {
+    // The same promotions in two clones of one history, at the same (pinned) time: one commits
+    // in-process (there are no hooks here), the other through `git commit` (PROMOTE_COMMIT=git).
+    // The commits must be the same, to the id.
+    let ours = pipeline();
+    {
+        // An executable file keeps its mode through both.
+        use std::os::unix::fs::PermissionsExt;
+        let log = ours.file("environments/dev/deploy.log");
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ours.commit_all("an executable log");
+    }
+    let theirs = pipeline();
+    theirs.git(&["fetch", "-q", &ours.path.to_string_lossy(), "main"]);
+    theirs.git(&["reset", "-q", "--hard", "FETCH_HEAD"]);
+    assert_eq!(ours.head(), theirs.head());
+    let when = [
+        ("PROMOTE_NOW", "2026-11-23T12:00:00Z"),
+        ("GIT_AUTHOR_DATE", "2026-11-23T12:00:00Z"),
+        ("GIT_COMMITTER_DATE", "2026-11-23T12:00:00Z"),
+    ];
+    let by_git = [&when[..], &[("PROMOTE_COMMIT", "git")]].concat();
+    for args in [
+        &["to", "staging"][..],
+        &["set-image", "dev", "--sha", "b3f1e2d"],
+    ] {
+        one_commit_env(&ours, args, &when);
+        one_commit_env(&theirs, args, &by_git);
+        let what = format!("after `promote {}`", args.join(" "));
+        assert_eq!(ours.head(), theirs.head(), "{what}");
+        for repo in [&ours, &theirs] {
+            assert_eq!(
+                repo.git(&["fsck", "--strict", "--no-dangling"]),
+                "",
+                "{what}"
+            );
+            // The index holds exactly HEAD, with real stat data: nothing to refresh.
+            assert_eq!(repo.git(&["diff-index", "--cached", "HEAD"]), "", "{what}");
+            assert_eq!(repo.git(&["diff-files"]), "", "{what}");
+            assert_eq!(
+                repo.git(&["reflog", "-1", "--format=%gs"]),
+                format!(
+                    "commit: {}\n",
+                    repo.git(&["log", "-1", "--format=%s"]).trim()
+                ),
+                "{what}"
+            );
+        }
+    }
+    assert!(ours
+        .git(&["ls-files", "-s", "environments/dev/deploy.log"])
+        .starts_with("100755 "));
+    // In-process, the objects arrive as packs; git writes loose objects.
+    let loose = |repo: &Repo| {
+        repo.git(&["count-objects"])
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert!(loose(&ours).parse::<u32>().unwrap() < loose(&theirs).parse::<u32>().unwrap());
+}
+
+#[test]
+fn packs_written_in_process_are_repacked_as_git_commit_would() {
+    let repo = pipeline();
+    repo.git(&["config", "gc.autoPackLimit", "2"]);
+    repo.git(&["config", "gc.autoDetach", "false"]);
+    let packs = || {
+        std::fs::read_dir(repo.file(".git/objects/pack"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".pack")
+            })
+            .count()
+    };
+    // Each promotion writes a pack; one over the limit and `git gc --auto` packs them into one.
+    // Without it there would be six.
+    for sha in ["b3f1e2d", "c4a2f3e", "d5b3a4f"] {
+        one_commit(&repo, &["set-image", "dev", "--sha", sha]);
+        assert!(packs() <= 2, "{}", packs());
+        one_commit(&repo, &["to", "staging"]);
+        assert!(packs() <= 2, "{}", packs());
+    }
+    assert_eq!(repo.git(&["fsck", "--strict", "--no-dangling"]), "");
+}
+
+#[test]
+fn with_a_commit_hook_git_makes_the_commit() {
+    let repo = pipeline();
+    let marker = repo.base.join("hook-ran");
+    install_hook(&repo, &format!("touch '{}'\n", marker.display()));
+    one_commit(&repo, &["to", "staging"]);
+    assert!(marker.exists(), "the pre-commit hook ran");
+    // A hook elsewhere (core.hooksPath) counts too.
+    std::fs::remove_file(repo.file(".git/hooks/pre-commit")).unwrap();
+    std::fs::remove_file(&marker).unwrap();
+    let hooks = repo.base.join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(
+        hooks.join("commit-msg"),
+        format!("#!/bin/sh\ntouch '{}'\n", marker.display()),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            hooks.join("commit-msg"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    repo.git(&["config", "core.hooksPath", &hooks.to_string_lossy()]);
+    one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
+    assert!(
+        marker.exists(),
+        "the commit-msg hook under core.hooksPath ran"
+    );
+}
+
+#[test]
 fn the_commit_holds_only_its_own_files_and_leaves_other_staged_work_staged() {
     let repo = pipeline();
     repo.write("README.md", "staged by the user\n");
