@@ -26,7 +26,7 @@ use crate::render::par_chunks;
 use crate::version::Version;
 
 const FILE: &str = "promote/render-state";
-const HEADER: &str = "promote render-state 1";
+const HEADER: &str = "promote render-state 2";
 /// A file changed this recently is not trusted to show a later change in its time stamps.
 const RACY: Duration = Duration::from_secs(2);
 
@@ -52,10 +52,17 @@ impl Stamp {
         })
     }
 
-    fn to_line(self, path: &str) -> String {
+    fn to_line(self, path: &str, proof: &Proof) -> String {
         format!(
-            "{path}\t{} {} {} {} {} {} {:o}\n",
-            self.size, self.mtime.0, self.mtime.1, self.ctime.0, self.ctime.1, self.ino, self.mode
+            "{path}\t{} {} {} {} {} {} {:o}\t{}\n",
+            self.size,
+            self.mtime.0,
+            self.mtime.1,
+            self.ctime.0,
+            self.ctime.1,
+            self.ino,
+            self.mode,
+            proof.to_field()
         )
     }
 
@@ -81,8 +88,95 @@ impl Stamp {
     }
 }
 
-/// Every path's stamp (None: absent), paths relative to the repository root.
-type Stamps = Vec<(String, Option<Stamp>)>;
+/// Every path's stamp (None: absent), paths relative to the repository root, and what else
+/// proves it unchanged when its stamp changed.
+type Stamps = Vec<(String, Option<Stamp>, Proof)>;
+
+/// What shows that a path whose stat data changed still holds what was rendered: a tool that
+/// rewrites files with the same bytes (`git checkout`, `git reset --hard`, `sed -i`, a copy) gives
+/// them a new inode and ctime.
+#[derive(Debug, Clone, PartialEq)]
+enum Proof {
+    None,
+    /// A file: the blob id git's index vouched for when it was recorded. If the index now holds an
+    /// entry for it with this id and stat data equal to the file's (git's own test that a file is
+    /// unchanged, as `git status` trusts it), the content is the same.
+    Blob(git2::Oid),
+    /// A directory: a hash of its entries' names (files added or removed).
+    Names(String),
+}
+
+impl Proof {
+    fn to_field(&self) -> String {
+        match self {
+            Proof::None => "-".into(),
+            Proof::Blob(id) => id.to_string(),
+            Proof::Names(h) => format!("d:{h}"),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Proof> {
+        Some(match s {
+            "-" => Proof::None,
+            _ => match s.strip_prefix("d:") {
+                Some(h) => Proof::Names(h.to_string()),
+                None => Proof::Blob(git2::Oid::from_str(s).ok()?),
+            },
+        })
+    }
+}
+
+/// The git index, for `Proof::Blob`.
+struct GitIndex {
+    entries: Vec<git2::IndexEntry>,
+    /// The index file's mtime: an entry as new is racily clean, and proves nothing.
+    mtime: (i64, i64),
+}
+
+impl GitIndex {
+    fn load(git_dir: &Path) -> Option<GitIndex> {
+        let path = git_dir.join("index");
+        let m = std::fs::metadata(&path).ok()?;
+        Some(GitIndex {
+            entries: crate::gitindex::read(&path)?,
+            mtime: (m.mtime(), m.mtime_nsec()),
+        })
+    }
+
+    /// The blob id the index holds for `path` if its stat data is `stamp`'s (and it is not racy).
+    fn vouches(&self, path: &str, stamp: &Stamp) -> Option<git2::Oid> {
+        let i = self
+            .entries
+            .partition_point(|e| e.path.as_slice() < path.as_bytes());
+        let e = self.entries.get(i).filter(|e| e.path == path.as_bytes())?;
+        let secs = |t: git2::IndexTime| (i64::from(t.seconds() as u32), i64::from(t.nanoseconds()));
+        let same = (e.flags >> 12) & 3 == 0
+            && u64::from(e.file_size) == stamp.size & 0xffff_ffff
+            && secs(e.mtime) == stamp.mtime
+            && secs(e.ctime) == stamp.ctime
+            && u64::from(e.ino) == stamp.ino & 0xffff_ffff
+            && e.mode & 0o170000 == 0o100000
+            && stamp.mode & 0o170000 == 0o100000
+            && (e.mode & 0o100) == (stamp.mode & 0o100);
+        (same && secs(e.mtime) < self.mtime && e.file_size != 0).then_some(e.id)
+    }
+}
+
+/// A hash of the names in directory `path`, if it can be listed.
+fn names_hash(path: &Path) -> Option<String> {
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(path)
+        .ok()?
+        .map(|e| e.map(|e| e.file_name().as_encoded_bytes().to_vec()))
+        .collect::<std::io::Result<_>>()
+        .ok()?;
+    names.sort();
+    let mut h = Sha256::new();
+    for n in names {
+        h.update(n);
+        h.update([0]);
+    }
+    Some(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// One environment's record: the key and the stamps.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -122,12 +216,35 @@ impl RenderState {
             return None;
         }
         let root = &config.root;
-        let all_same = par_chunks(&rec.stamps, |chunk| {
-            chunk.iter().all(|(p, s)| Stamp::of(&root.join(p)) == *s)
+        // The paths whose stat data changed, with their stamps now.
+        let changed: Vec<(String, Option<Stamp>, Proof)> = par_chunks(&rec.stamps, |chunk| {
+            chunk
+                .iter()
+                .filter_map(|(p, s, proof)| {
+                    let now = Stamp::of(&root.join(p));
+                    (now != *s).then(|| (p.clone(), now, proof.clone()))
+                })
+                .collect::<Vec<_>>()
         })
         .into_iter()
-        .all(|same| same);
-        all_same.then_some(rec.files)
+        .flatten()
+        .collect();
+        if changed.is_empty() {
+            return Some(rec.files);
+        }
+        // Rewritten with the same bytes? Only the index (or the names) can tell without reading.
+        let index = GitIndex::load(self.path.parent()?.parent()?);
+        let unchanged = changed.iter().all(|(p, now, proof)| match (proof, now) {
+            (Proof::Blob(id), Some(now)) => index
+                .as_ref()
+                .and_then(|ix| ix.vouches(p, now))
+                .is_some_and(|v| v == *id),
+            (Proof::Names(h), Some(now)) if now.mode & 0o170000 == 0o040000 => {
+                names_hash(&root.join(p)).as_ref() == Some(h)
+            }
+            _ => false,
+        });
+        unchanged.then_some(rec.files)
     }
 
     /// Records that `env`, with `key`, renders its `files` manifests to exactly what is on disk, as
@@ -140,7 +257,7 @@ impl RenderState {
         };
         if stamps
             .iter()
-            .any(|(_, s)| s.is_some_and(|s| s.racy(snapshot.taken)))
+            .any(|(_, s, _)| s.is_some_and(|s| s.racy(snapshot.taken)))
         {
             self.forget(env);
             return;
@@ -172,9 +289,9 @@ impl RenderState {
         let mut out = format!("{HEADER}\n");
         for (name, rec) in &self.records {
             out.push_str(&format!("env\t{name}\t{}\t{}\n", rec.key, rec.files));
-            for (p, s) in &rec.stamps {
+            for (p, s, proof) in &rec.stamps {
                 match s {
-                    Some(s) => out.push_str(&s.to_line(p)),
+                    Some(s) => out.push_str(&s.to_line(p, proof)),
                     None => out.push_str(&format!("{p}\t-\n")),
                 }
             }
@@ -219,7 +336,7 @@ pub struct Snapshot {
 
 /// Takes the stamps of `env`'s files. A path promote cannot stamp or record (unreadable, or a name
 /// with a tab or a line break) makes an empty snapshot, which records nothing.
-pub fn snapshot(config: &Config, env: &Environment) -> Snapshot {
+pub fn snapshot(config: &Config, env: &Environment, git_dir: &Path) -> Snapshot {
     let taken = SystemTime::now();
     let mut paths: Vec<String> = Vec::new();
     let listed = match config.layout {
@@ -243,10 +360,24 @@ pub fn snapshot(config: &Config, env: &Environment) -> Snapshot {
     paths.sort();
     paths.dedup();
     let root = &config.root;
+    let index = GitIndex::load(git_dir);
     let stamps = par_chunks(&paths, |chunk| {
         chunk
             .iter()
-            .map(|p| (p.clone(), Stamp::of(&root.join(p))))
+            .map(|p| {
+                let stamp = Stamp::of(&root.join(p));
+                let proof = match stamp {
+                    Some(s) if s.mode & 0o170000 == 0o040000 => {
+                        names_hash(&root.join(p)).map_or(Proof::None, Proof::Names)
+                    }
+                    Some(s) => index
+                        .as_ref()
+                        .and_then(|ix| ix.vouches(p, &s))
+                        .map_or(Proof::None, Proof::Blob),
+                    None => Proof::None,
+                };
+                (p.clone(), stamp, proof)
+            })
             .collect::<Vec<_>>()
     })
     .into_iter()
@@ -306,12 +437,17 @@ fn parse(text: &str) -> Option<BTreeMap<String, Record>> {
                 },
             ));
         } else {
-            let stamp = if rest == "-" {
-                None
+            let (stamp, proof) = if rest == "-" {
+                (None, Proof::None)
             } else {
-                Some(Stamp::parse(rest)?)
+                let (stamp, proof) = rest.split_once('\t')?;
+                (Some(Stamp::parse(stamp)?), Proof::parse(proof)?)
             };
-            current.as_mut()?.1.stamps.push((first.to_string(), stamp));
+            current
+                .as_mut()?
+                .1
+                .stamps
+                .push((first.to_string(), stamp, proof));
         }
     }
     if let Some((name, rec)) = current {

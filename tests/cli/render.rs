@@ -1449,6 +1449,63 @@ fn edit_in_place_keeping_mtime(repo: &Repo, rel: &str, from: &str, to: &str) {
 /// edited in place with its size and mtime kept, a hand-edited manifest, a new template, a new
 /// version, a state file that is garbage.
 #[test]
+fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() {
+    // `git checkout`, `git reset --hard`, `sed -i` and copies give files a new inode and ctime
+    // even when the bytes are the same. Once git's index has seen them (`update-index --refresh`,
+    // as `git status` does), the render state trusts git's word, as `git status` does.
+    let repo = Repo::example();
+    let traced = |repo: &Repo| {
+        repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+            .ok()
+            .stderr
+    };
+    let skipped = |out: &str, env: &str| out.contains(&format!("{env}: as rendered last time"));
+    // git's index vouches only for entries older than itself (not racily clean).
+    let refresh = |repo: &Repo| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        repo.git_run(&["update-index", "-q", "--refresh"]);
+    };
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    refresh(&repo);
+    traced(&repo);
+    let dir = repo.file("environments/staging/manifests");
+    let rewrite_all = || {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let tmp = path.with_extension("tmp");
+            std::fs::copy(&path, &tmp).unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+        }
+    };
+    rewrite_all();
+    // Before git has looked: the stat data changed and nothing vouches for the files.
+    let out = traced(&repo);
+    assert!(skipped(&out, "dev") && !skipped(&out, "staging"), "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    refresh(&repo);
+    traced(&repo);
+    rewrite_all();
+    refresh(&repo);
+    let out = traced(&repo);
+    assert!(skipped(&out, "staging"), "{out}");
+    // A file with other bytes (same size, same mtime) is not vouched for: git sees the change.
+    let manifest = "environments/staging/manifests/api-deployment.yaml";
+    edit_in_place_keeping_mtime(
+        &repo,
+        manifest,
+        "containerPort: 8080",
+        "containerPort: 8081",
+    );
+    refresh(&repo);
+    let out = repo
+        .promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+        .expect(1)
+        .stderr;
+    assert!(!skipped(&out, "staging"), "{out}");
+    assert!(out.contains(manifest), "{out}");
+}
+
+#[test]
 fn render_skips_only_environments_that_provably_did_not_change() {
     let repo = Repo::example();
     let traced = |repo: &Repo| {
