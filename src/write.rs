@@ -256,13 +256,23 @@ impl Spares {
                 continue;
             };
             // Linked from anywhere else (or not a plain file): not ours to overwrite.
-            if !file.metadata().is_ok_and(|m| m.is_file() && links(&m) == 1) {
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            if !meta.is_file() || links(&meta) != 1 {
                 continue;
             }
+            let same_mode = meta.permissions() == perms;
             let written = file
                 .write_all(bytes)
                 .and_then(|()| file.set_len(bytes.len() as u64))
-                .and_then(|()| file.set_permissions(perms.clone()));
+                .and_then(|()| {
+                    if same_mode {
+                        Ok(())
+                    } else {
+                        file.set_permissions(perms.clone())
+                    }
+                });
             if written.is_ok() {
                 return Some(path);
             }

@@ -252,6 +252,7 @@ fn apply(
         if plan::changes_anything(ctx, &req)? {
             paths.push(env.dir.clone());
             paths.push(env.manifests.clone());
+            git::prefetch_idents(&config.root);
         }
         crate::ui::trace("dirty check");
         let dirty = ctx.repo.dirty(&paths)?;
