@@ -1448,18 +1448,24 @@ fn edit_in_place_keeping_mtime(repo: &Repo, rel: &str, from: &str, to: &str) {
 /// cache in the git directory, as git's index is), and sees every change: a template or partial
 /// edited in place with its size and mtime kept, a hand-edited manifest, a new template, a new
 /// version, a state file that is garbage.
+/// `promote render` with its trace (stderr).
+fn traced(repo: &Repo) -> String {
+    repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+        .ok()
+        .stderr
+}
+
+/// Did the render skip `env` (its render state held)?
+fn skipped(out: &str, env: &str) -> bool {
+    out.contains(&format!("{env}: as rendered last time"))
+}
+
 #[test]
 fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() {
     // `git checkout`, `git reset --hard`, `sed -i` and copies give files a new inode and ctime
     // even when the bytes are the same. Once git's index has seen them (`update-index --refresh`,
     // as `git status` does), the render state trusts git's word, as `git status` does.
     let repo = Repo::example();
-    let traced = |repo: &Repo| {
-        repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
-            .ok()
-            .stderr
-    };
-    let skipped = |out: &str, env: &str| out.contains(&format!("{env}: as rendered last time"));
     // git's index vouches only for entries older than itself (not racily clean).
     let refresh = |repo: &Repo| {
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -1508,12 +1514,6 @@ fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() 
 #[test]
 fn render_skips_only_environments_that_provably_did_not_change() {
     let repo = Repo::example();
-    let traced = |repo: &Repo| {
-        repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
-            .ok()
-            .stderr
-    };
-    let skipped = |out: &str, env: &str| out.contains(&format!("{env}: as rendered last time"));
     // Files changed less than 2 s before a render are not trusted (a later change could keep
     // their time stamps): the first render after they age records them.
     std::thread::sleep(std::time::Duration::from_millis(2100));
