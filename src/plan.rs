@@ -72,6 +72,96 @@ pub fn manifest_targets(
     Ok(targets)
 }
 
+/// The current bytes of `paths` (None: absent). With `checked` (the git directory, after a dirty
+/// check found the environment's directories clean), a manifest is not read when git's index
+/// proves it holds what the old render (`old`) says: every tracked file there holds its index
+/// blob, so the same blob id is the same bytes. That holds only where git stores files as they
+/// are: with line-ending conversion or attributes that may filter, every file is read.
+fn current_manifests(
+    config: &Config,
+    env: &Environment,
+    paths: &[&String],
+    old: Option<&BTreeMap<String, Target>>,
+    checked: Option<&Path>,
+) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
+    let entries = match (old, checked) {
+        (Some(_), Some(git_dir)) if unfiltered(config, env, git_dir) => {
+            crate::gitindex::read(&git_dir.join("index"))
+        }
+        _ => None,
+    };
+    let (Some(old), Some(entries)) = (old, entries) else {
+        return write::read_current(&config.root, paths);
+    };
+    let under = |p: &str| {
+        [&env.manifests, &env.dir].iter().any(|d| {
+            p.strip_prefix(d.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        })
+    };
+    let proven: Vec<Option<(String, Vec<u8>)>> = render::par_chunks(paths, |chunk| {
+        chunk
+            .iter()
+            .map(|p| {
+                let Some(Target::Write(bytes)) = old.get(*p) else {
+                    return None;
+                };
+                if !under(p) {
+                    return None;
+                }
+                let i = entries.partition_point(|e| e.path.as_slice() < p.as_bytes());
+                let e = entries.get(i).filter(|e| e.path == p.as_bytes())?;
+                ((e.flags >> 12) & 3 == 0 && e.id == crate::gitwrite::blob_id(bytes))
+                    .then(|| ((*p).clone(), bytes.clone()))
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut current = BTreeMap::new();
+    let mut rest = Vec::new();
+    for (p, known) in paths.iter().zip(proven) {
+        match known {
+            Some((path, bytes)) => {
+                current.insert(path, Some(bytes));
+            }
+            None => rest.push(*p),
+        }
+    }
+    current.extend(write::read_current(&config.root, &rest)?);
+    Ok(current)
+}
+
+/// Does git store the environment's files exactly as they are in the work tree (no line-ending
+/// conversion, no attributes that could filter them)?
+fn unfiltered(config: &Config, env: &Environment, git_dir: &Path) -> bool {
+    let Ok(repo) = git2::Repository::open(&config.root) else {
+        return false;
+    };
+    let Ok(cfg) = repo.config() else {
+        return false;
+    };
+    let autocrlf = cfg.get_string("core.autocrlf").unwrap_or_default();
+    if !matches!(autocrlf.to_ascii_lowercase().as_str(), "" | "false")
+        || cfg.get_string("core.eol").is_ok()
+        || cfg.get_string("core.attributesFile").is_ok()
+        || git_dir.join("info").join("attributes").exists()
+    {
+        return false;
+    }
+    // `.gitattributes` in the root or any directory down to the environment's.
+    let mut dirs = vec![config.root.clone()];
+    for d in [&env.dir, &env.manifests] {
+        let mut at = config.root.clone();
+        for part in d.split('/') {
+            at.push(part);
+            dirs.push(at.clone());
+        }
+    }
+    !dirs.iter().any(|d| d.join(".gitattributes").exists())
+}
+
 /// Renders `env` with `versions`; every problem becomes one error.
 pub fn render_or_fail(
     config: &Config,
@@ -201,6 +291,16 @@ pub fn changes_anything(ctx: &Ctx, req: &ChangeRequest) -> Result<bool> {
 /// Plans a version change: renders the environment with its current versions (which must match the
 /// files as committed, so that the change holds nothing but new versions), then with the new ones.
 pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
+    build_with(ctx, req, false)
+}
+
+/// [`build`], right after a dirty check of the environment's directories found them clean: the
+/// manifests git's index proves equal to the old render need not be read (see `current_manifests`).
+pub fn build_checked(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
+    build_with(ctx, req, true)
+}
+
+fn build_with(ctx: &Ctx, req: ChangeRequest, checked: bool) -> Result<Plan> {
     let config = &ctx.config;
     let env = config.env(&req.env)?;
     let meta = Metadata::load(config, env)?;
@@ -222,7 +322,8 @@ pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
 
     let mut files = Vec::new();
     if !versions.is_empty() {
-        files = manifest_changes(config, env, &old, &new)?;
+        let index = checked.then(|| ctx.repo.git_dir());
+        files = manifest_changes(config, env, &old, &new, index)?;
     }
     crate::ui::trace("record and metadata");
 
@@ -321,6 +422,7 @@ fn manifest_changes(
     env: &Environment,
     old: &BTreeMap<String, Version>,
     new: &BTreeMap<String, Version>,
+    checked: Option<&Path>,
 ) -> Result<Vec<Change>> {
     crate::ui::trace("render");
     let sets = if old.is_empty() {
@@ -348,7 +450,7 @@ fn manifest_changes(
         paths.extend(o.keys());
     }
     let paths: Vec<&String> = paths.into_iter().collect();
-    let disk = write::read_current(&config.root, &paths)?;
+    let disk = current_manifests(config, env, &paths, old_targets.as_ref(), checked)?;
     if let Some(o) = old_targets {
         let drift = write::plan_against(&disk, o);
         if !drift.is_empty() {

@@ -270,6 +270,7 @@ fn apply(
 
     // STEP 2: the gates into the environment (a dry run only reports them, without the command gate).
     let (refusals, output) = plan::gate_refusals(ctx, &req, !dry_run)?;
+    let gate_ran = output.is_some();
     if let Some(out) = output.filter(|o| !o.trim().is_empty()) {
         ui::status(&format!(
             "command gate of `{}`:\n{}",
@@ -301,7 +302,13 @@ fn apply(
     }
 
     // STEP 3: plan: render in memory, new metadata, the audit record, the commit message.
-    let plan = plan::build(ctx, req)?;
+    // After the dirty check (and unless a command gate ran since, which could have changed
+    // files), git's index vouches for the manifests.
+    let plan = if dry_run || gate_ran {
+        plan::build(ctx, req)?
+    } else {
+        plan::build_checked(ctx, req)?
+    };
     if plan.is_empty() {
         return Ok(Applied::NoOp(plan));
     }

@@ -906,6 +906,36 @@ fn the_commit_written_in_process_is_the_one_git_would_write() {
 }
 
 #[test]
+fn a_committed_hand_edit_is_drift_even_where_the_index_vouches_for_the_other_files() {
+    // After the dirty check, manifests whose index blob is the old render's are not read; one
+    // committed with a hand edit has another blob, is read, and is reported.
+    let repo = pipeline();
+    one_commit(&repo, &["to", "staging"]);
+    one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
+    let edited = "environments/staging/manifests/web-deployment.yaml";
+    let text = repo
+        .read(edited)
+        .replace("replicas:", "replicas: 7\n  # was:\n  replicas:");
+    repo.write(edited, text);
+    repo.commit_all("a hand edit, committed");
+    for attributes in [false, true] {
+        if attributes {
+            // With attributes that may filter files, every manifest is read: same verdict.
+            repo.write(".gitattributes", "*.yaml text\n");
+            repo.commit_all("attributes");
+        }
+        let run = refused(&repo, &["to", "staging"]);
+        assert!(
+            run.stderr.contains(&format!(
+                "differ from what its templates render now:\n  {edited}\n"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn packs_written_in_process_are_repacked_as_git_commit_would() {
     let repo = pipeline();
     repo.git(&["config", "gc.autoPackLimit", "2"]);
