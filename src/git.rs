@@ -153,7 +153,7 @@ fn indent(s: &str) -> String {
 
 /// A `git var` started ahead, or its answer.
 enum Var {
-    Running(std::process::Child),
+    Running(std::thread::JoinHandle<Option<String>>),
     Done(Option<String>),
 }
 
@@ -166,22 +166,29 @@ const IDENTS: [&str; 2] = ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"];
 /// Starts `git var` for the author and committer identities in the background: a change needs
 /// both (the record, the commit), and each is a process start (~5 ms) better spent while promote
 /// renders. Their answers (with the time they were asked) are used by `identity` and the commit.
+/// Each runs on its own thread: even starting a process (the search of PATH, `vfork`) holds up the
+/// thread that starts it for a millisecond or more.
 pub fn prefetch_idents(root: &Path) {
     let mut vars = VARS.lock().unwrap_or_else(|e| e.into_inner());
     for name in IDENTS {
         if vars.iter().any(|(r, n, _)| r == root && *n == name) {
             continue;
         }
-        let child = Command::new("git")
-            .current_dir(root)
-            .args(["var", name])
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        if let Ok(child) = child {
-            vars.push((root.to_path_buf(), name, Var::Running(child)));
+        let dir = root.to_path_buf();
+        let ask = std::thread::Builder::new().spawn(move || {
+            Command::new("git")
+                .current_dir(dir)
+                .args(["var", name])
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        });
+        if let Ok(ask) = ask {
+            vars.push((root.to_path_buf(), name, Var::Running(ask)));
         }
     }
 }
@@ -191,15 +198,10 @@ fn var(root: &Path, name: &'static str) -> Option<String> {
     let mut vars = VARS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, _, v)) = vars.iter_mut().find(|(r, n, _)| r == root && *n == name) {
         if let Var::Running(_) = v {
-            let Var::Running(child) = std::mem::replace(v, Var::Done(None)) else {
+            let Var::Running(ask) = std::mem::replace(v, Var::Done(None)) else {
                 unreachable!("matched above")
             };
-            let out = child
-                .wait_with_output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-            *v = Var::Done(out);
+            *v = Var::Done(ask.join().ok().flatten());
         }
         if let Var::Done(answer) = v {
             return answer.clone();
@@ -466,8 +468,9 @@ pub struct Lock {
 }
 
 impl Lock {
-    pub fn acquire(root: &Path, wait: Duration) -> Result<Lock> {
-        let git_dir = git(root, &["rev-parse", "--git-dir"]).map(|s| root.join(s.trim()))?;
+    /// `git_dir` is the repository's (`Repo::git_dir`): asking libgit2, which already opened it,
+    /// spares a `git rev-parse` process at every run.
+    pub fn acquire(git_dir: &Path, wait: Duration) -> Result<Lock> {
         let path = git_dir.join("promote.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -14,6 +14,7 @@ pub mod gitindex;
 pub mod gitwrite;
 pub mod imageref;
 pub mod legacy;
+pub mod memo;
 pub mod metadata;
 pub mod plan;
 pub mod render;

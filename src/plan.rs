@@ -13,6 +13,7 @@ use crate::config::{is_manifest_name, Config, Environment, Layout};
 use crate::error::UserError;
 use crate::gates::{self, Refusal};
 use crate::git::{self, Repo};
+use crate::memo::Memo;
 use crate::metadata::{Hold, Metadata, ServiceState};
 use crate::render::{self, list_files, Problem};
 use crate::version::Version;
@@ -72,25 +73,18 @@ pub fn manifest_targets(
     Ok(targets)
 }
 
-/// The current bytes of `paths` (None: absent). With `checked` (the git directory, after a dirty
-/// check found the environment's directories clean), a manifest is not read when git's index
-/// proves it holds what the old render (`old`) says: every tracked file there holds its index
-/// blob, so the same blob id is the same bytes. That holds only where git stores files as they
-/// are: with line-ending conversion or attributes that may filter, every file is read.
+/// The current bytes of `paths` (None: absent). With `index` (git's index, after a dirty check
+/// found the environment's directories clean and `unfiltered` holds), a manifest is not read when
+/// the index proves it holds what the old render (`old`) says: every tracked file there holds its
+/// index blob, so the same blob id is the same bytes.
 fn current_manifests(
     config: &Config,
     env: &Environment,
     paths: &[&String],
     old: Option<&BTreeMap<String, Target>>,
-    checked: Option<&Path>,
+    index: Option<&[git2::IndexEntry]>,
 ) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
-    let entries = match (old, checked) {
-        (Some(_), Some(git_dir)) if unfiltered(config, env, git_dir) => {
-            crate::gitindex::read(&git_dir.join("index"))
-        }
-        _ => None,
-    };
-    let (Some(old), Some(entries)) = (old, entries) else {
+    let (Some(old), Some(entries)) = (old, index) else {
         return write::read_current(&config.root, paths);
     };
     let under = |p: &str| {
@@ -430,7 +424,38 @@ fn manifest_changes(
     } else {
         vec![old, new]
     };
-    let mut rendered = render::render_sets(config, env, &sets)?.into_iter();
+    // After a clean dirty check, git's index holds every file's blob id, where git stores files
+    // as they are.
+    let index = match checked {
+        Some(git_dir) if unfiltered(config, env, git_dir) => {
+            crate::gitindex::read(&git_dir.join("index")).map(|e| (git_dir, e))
+        }
+        _ => None,
+    };
+    crate::ui::trace("render: index read");
+    // Legacy templates that do not use versions, known to render to what their manifests hold.
+    let mut memo = match &index {
+        Some((git_dir, entries)) if config.layout == Layout::Legacy && !old.is_empty() => {
+            let key = crate::state::key(config, env, &BTreeMap::new());
+            let mut memo = Memo::load(git_dir, env, key);
+            crate::ui::trace("render: memo loaded");
+            let settled = memo.settled(env, entries);
+            crate::ui::trace("render: memo settled");
+            Some((memo, settled))
+        }
+        _ => None,
+    };
+    let mut rendered = match &memo {
+        Some((_, settled)) => render::render_legacy_except(
+            config,
+            env,
+            &sets,
+            &|template: &str| settled.contains(template),
+            true,
+        )?,
+        None => render::render_sets(config, env, &sets)?,
+    }
+    .into_iter();
     let before = if old.is_empty() {
         None
     } else {
@@ -450,7 +475,13 @@ fn manifest_changes(
         paths.extend(o.keys());
     }
     let paths: Vec<&String> = paths.into_iter().collect();
-    let disk = current_manifests(config, env, &paths, old_targets.as_ref(), checked)?;
+    let disk = current_manifests(
+        config,
+        env,
+        &paths,
+        old_targets.as_ref(),
+        index.as_ref().map(|(_, e)| e.as_slice()),
+    )?;
     if let Some(o) = old_targets {
         let drift = write::plan_against(&disk, o);
         if !drift.is_empty() {
@@ -478,6 +509,10 @@ fn manifest_changes(
             &format!("cannot render environment `{}`:", env.name),
             &problems,
         ));
+    }
+    if let Some((memo, _)) = &mut memo {
+        memo.learn(&after.files);
+        memo.save();
     }
     Ok(write::plan_against(&disk, new_targets))
 }

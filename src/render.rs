@@ -22,6 +22,9 @@ pub struct OutFile {
     pub bytes: Vec<u8>,
     /// Repository-relative path of the template it came from.
     pub template: String,
+    /// The template's blob id, when a legacy render asked to learn (see `crate::memo`) found that
+    /// the output does not depend on versions.
+    pub version_free: Option<git2::Oid>,
 }
 
 /// Something wrong with a file, reported with its location.
@@ -469,6 +472,7 @@ fn render_native(
                         path: t.output.clone(),
                         bytes: text.into_bytes(),
                         template: t.source.clone(),
+                        version_free: None,
                     }),
                     Err(mut ps) => {
                         for p in &mut ps {
@@ -614,6 +618,24 @@ fn render_legacy(
     env: &Environment,
     sets: &[&BTreeMap<String, Version>],
 ) -> Result<Vec<Rendered>> {
+    render_legacy_except(config, env, sets, &|_: &str| false, false)
+}
+
+/// The manifest a legacy template (a file name in the environment's directory) renders to.
+pub fn legacy_output(env: &Environment, name: &str) -> String {
+    format!("{}/{}", env.manifests, name.trim_end_matches(".tpl"))
+}
+
+/// A legacy render of every template but those `skip` names (repository-relative paths). With
+/// `learn`, the outputs that do not depend on versions carry their template's blob id.
+/// A template without a version placeholder is substituted once for all the sets.
+pub fn render_legacy_except(
+    config: &Config,
+    env: &Environment,
+    sets: &[&BTreeMap<String, Version>],
+    skip: &(dyn Fn(&str) -> bool + Sync),
+    learn: bool,
+) -> Result<Vec<Rendered>> {
     let dir = config.root.join(&env.dir);
     let mut names: Vec<String> = Vec::new();
     if dir.is_dir() {
@@ -622,7 +644,10 @@ fn render_legacy(
         {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
-            if name.ends_with(".tpl") && entry.file_type()?.is_file() {
+            if name.ends_with(".tpl")
+                && !skip(&format!("{}/{name}", env.dir))
+                && entry.file_type()?.is_file()
+            {
                 names.push(name);
             }
         }
@@ -633,20 +658,38 @@ fn render_legacy(
         let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
         for name in chunk {
             let source = format!("{}/{name}", env.dir);
-            let output = format!("{}/{}", env.manifests, name.trim_end_matches(".tpl"));
+            let output = legacy_output(env, name);
             let bytes = std::fs::read(config.root.join(&source))
                 .with_context(|| format!("cannot read `{source}`"))?;
-            for (i, versions) in sets.iter().enumerate() {
-                let r = &mut out[i];
-                let before = r.problems.len();
-                let text = sub.substitute(versions, &source, &bytes, &mut r.problems);
-                if r.problems.len() == before {
-                    r.files.push(OutFile {
-                        path: output.clone(),
-                        bytes: text,
-                        template: source.clone(),
-                    });
+            let hits = sub.find(&bytes);
+            if sub.versioned(&hits) {
+                for (i, versions) in sets.iter().enumerate() {
+                    let r = &mut out[i];
+                    let before = r.problems.len();
+                    let text = sub.substitute(versions, &source, &bytes, &hits, &mut r.problems);
+                    if r.problems.len() == before {
+                        r.files.push(OutFile {
+                            path: output.clone(),
+                            bytes: text,
+                            template: source.clone(),
+                            version_free: None,
+                        });
+                    }
                 }
+                continue;
+            }
+            // No version placeholder: one output (or one set of problems) for every set.
+            let mut problems = Vec::new();
+            let text = sub.substitute(&BTreeMap::new(), &source, &bytes, &hits, &mut problems);
+            let file = problems.is_empty().then(|| OutFile {
+                path: output.clone(),
+                bytes: text,
+                template: source.clone(),
+                version_free: learn.then(|| crate::gitwrite::blob_id(&bytes)),
+            });
+            for r in &mut out {
+                r.files.extend(file.clone());
+                r.problems.extend(problems.iter().cloned());
             }
         }
         Ok(out)
@@ -658,6 +701,9 @@ fn render_legacy(
             out[i].problems.extend(r.problems);
         }
     }
+    for r in &mut out {
+        r.files.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     Ok(out)
 }
 
@@ -666,8 +712,8 @@ struct Substituter<'a> {
     env: &'a Environment,
     /// Longest first, so `COMMIT_SHA_FULL` wins over `COMMIT_SHA` at the same position.
     placeholders: Vec<(&'a str, &'a str)>,
-    /// The bytes a placeholder can start with.
-    starts: [bool; 256],
+    /// A substring search for each placeholder, in the same order.
+    finders: Vec<memchr::memmem::Finder<'a>>,
     service_of_image: std::collections::HashMap<&'a str, &'a str>,
     services: BTreeSet<&'a str>,
 }
@@ -680,12 +726,10 @@ impl<'a> Substituter<'a> {
             .map(|(p, k)| (p.as_str(), k.as_str()))
             .collect();
         placeholders.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-        let mut starts = [false; 256];
-        for (p, _) in &placeholders {
-            if let Some(&b) = p.as_bytes().first() {
-                starts[b as usize] = true;
-            }
-        }
+        let finders = placeholders
+            .iter()
+            .map(|(p, _)| memchr::memmem::Finder::new(p.as_bytes()))
+            .collect();
         let mut service_of_image = std::collections::HashMap::new();
         for s in &config.services {
             // The first service declared with an image is the one it stands for.
@@ -696,7 +740,7 @@ impl<'a> Substituter<'a> {
         Substituter {
             env,
             placeholders,
-            starts,
+            finders,
             service_of_image,
             services: config.services.iter().map(|s| s.name.as_str()).collect(),
         }
@@ -719,34 +763,50 @@ impl<'a> Substituter<'a> {
         self.service_of_image.get(image).map(|s| s.to_string())
     }
 
-    /// Replaces every placeholder in one pass, like `sed "s/A/x/g; s/B/y/g"` over the bytes, except
-    /// that a value is never scanned again for placeholders: values are data.
+    /// Where the placeholders are in a template: (offset, index in `placeholders`), in order. At
+    /// each offset the longest placeholder wins, and a match hides those that start inside it, as
+    /// one left-to-right scan would find them.
+    fn find(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut hits: Vec<(usize, usize)> = Vec::new();
+        for (k, f) in self.finders.iter().enumerate() {
+            hits.extend(f.find_iter(bytes).map(|at| (at, k)));
+        }
+        // `placeholders` is longest first, so at equal offsets the lower index is the longer.
+        hits.sort_unstable();
+        let mut end = 0;
+        hits.retain(|&(at, k)| {
+            let keep = at >= end;
+            if keep {
+                end = at + self.placeholders[k].0.len();
+            }
+            keep
+        });
+        hits
+    }
+
+    /// Whether any of a template's placeholders (found by `find`) is a version.
+    fn versioned(&self, hits: &[(usize, usize)]) -> bool {
+        hits.iter()
+            .any(|&(_, k)| self.placeholders[k].1 == "version")
+    }
+
+    /// Replaces every placeholder (found by `find`), like `sed "s/A/x/g; s/B/y/g"` over the bytes,
+    /// except that a value is never scanned again for placeholders: values are data.
     fn substitute(
         &self,
         versions: &BTreeMap<String, Version>,
         source: &str,
         bytes: &[u8],
+        hits: &[(usize, usize)],
         problems: &mut Vec<Problem>,
     ) -> Vec<u8> {
         let file_name = source.rsplit('/').next().unwrap_or(source);
         let line_at = |i: usize| bytes[..i].iter().filter(|&&b| b == b'\n').count() + 1;
         let mut out = Vec::with_capacity(bytes.len() + 64);
-        let mut i = 0;
         let mut copied = 0;
         let mut reported = BTreeSet::new();
-        while i < bytes.len() {
-            if !self.starts[bytes[i] as usize] {
-                i += 1;
-                continue;
-            }
-            let hit = self
-                .placeholders
-                .iter()
-                .find(|(p, _)| bytes[i..].starts_with(p.as_bytes()));
-            let Some(&(ph, key)) = hit else {
-                i += 1;
-                continue;
-            };
+        for &(i, k) in hits {
+            let (ph, key) = self.placeholders[k];
             out.extend_from_slice(&bytes[copied..i]);
             let value = if key == "version" {
                 let svc = self
@@ -823,8 +883,7 @@ impl<'a> Substituter<'a> {
             if let Some(v) = value {
                 out.extend_from_slice(v.as_bytes());
             }
-            i += ph.len();
-            copied = i;
+            copied = i + ph.len();
         }
         out.extend_from_slice(&bytes[copied..]);
         out

@@ -62,12 +62,15 @@ pub fn dirty(repo: &Repository, paths: &[String]) -> Result<Vec<String>> {
                 listings
             });
             let mut scan = Scan::new(repo)?;
+            crate::ui::trace("dirty check: index and HEAD read");
             scan.listings = prefetch
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            crate::ui::trace("dirty check: directories listed");
             for prefix in &prefixes {
                 scan.prefix(prefix)?;
             }
+            crate::ui::trace("dirty check: compared");
             scan.finish()
         })?;
         out.extend(found);

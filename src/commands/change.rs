@@ -154,8 +154,10 @@ pub(super) fn with_push<T>(
     mut attempt: impl FnMut(&Ctx) -> Result<(T, Option<String>)>,
 ) -> Result<(T, Option<Push>)> {
     let ctx = Ctx::open(dir)?;
+    crate::ui::trace("config loaded");
     let root = ctx.config.root.clone();
-    let _lock = Lock::acquire(&root, git::lock_wait())?;
+    let _lock = Lock::acquire(ctx.repo.git_dir(), git::lock_wait())?;
+    crate::ui::trace("locked");
     if !push {
         return Ok((attempt(&ctx)?.0, None));
     }
@@ -249,7 +251,9 @@ fn apply(
         if let Some(from) = &req.from {
             paths.push(config.env(from)?.metadata.clone());
         }
-        if plan::changes_anything(ctx, &req)? {
+        let changes = plan::changes_anything(ctx, &req)?;
+        crate::ui::trace("request read");
+        if changes {
             paths.push(env.dir.clone());
             paths.push(env.manifests.clone());
             git::prefetch_idents(&config.root);

@@ -43,7 +43,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let _lock = if dry_run {
         None
     } else {
-        Some(Lock::acquire(&root, git::lock_wait())?)
+        Some(Lock::acquire(repo.git_dir(), git::lock_wait())?)
     };
 
     // STEP 2: the sed layout (`<env>/*.yaml.tpl`), or nothing to adopt: the bundled example.

@@ -65,7 +65,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let _lock = if dry_run {
         None
     } else {
-        Some(Lock::acquire(&root, git::lock_wait())?)
+        Some(Lock::acquire(ctx.repo.git_dir(), git::lock_wait())?)
     };
 
     // STEP 2: nothing uncommitted where it reads or writes, and nothing where the native layout goes.

@@ -25,7 +25,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     let _lock = if check {
         None
     } else {
-        Some(Lock::acquire(&config.root, crate::git::lock_wait())?)
+        Some(Lock::acquire(ctx.repo.git_dir(), crate::git::lock_wait())?)
     };
 
     // STEP 2: render everything in memory, collecting every problem of every environment, and

@@ -886,6 +886,104 @@ fn legacy_layout_is_byte_identical_to_sed() {
 }
 
 #[test]
+fn legacy_promotions_skip_templates_without_versions_only_while_git_proves_them_unchanged() {
+    // A promotion remembers which templates have no version placeholder and what they render to
+    // (`.git/promote/render-memo/<env>`); later promotions neither read nor render those while
+    // git's index holds the same blobs. Any committed change to one of them is still drift.
+    let repo = Repo::new();
+    repo.write("promote.yaml", legacy_config());
+    for (env, sha) in [("staging", "a252dcc"), ("prod", "b3f1e2d")] {
+        for (name, text) in legacy_templates() {
+            repo.write(&format!("{env}/{name}"), text);
+        }
+        let versions: Vec<(&str, String, &str)> = all_services()
+            .into_iter()
+            .map(|(s, image)| (s, image, sha))
+            .collect();
+        repo.write(
+            &format!("{env}/metadata.json.noargo"),
+            metadata_with_images(env, &versions),
+        );
+    }
+    repo.commit_all("legacy templates");
+    repo.promote(&["render"]).ok();
+    repo.commit_all("render");
+
+    let memo = ".git/promote/render-memo/prod";
+    assert!(!repo.exists(memo));
+    repo.promote(&["to", "prod"]).ok();
+    let remembered: Vec<String> = repo
+        .read(memo)
+        .lines()
+        .skip(2)
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    // The three templates without COMMIT_SHA, and none of those with it.
+    assert_eq!(
+        remembered,
+        [
+            "prod/cassandra.yaml.tpl",
+            "prod/hpa.yaml.tpl",
+            "prod/ingress.yaml.tpl"
+        ]
+    );
+    repo.promote(&["render", "--check"]).ok();
+
+    // With the memo in use: a new version arrives in prod, and every manifest is what its template
+    // renders (the skipped ones included).
+    let set = |sha: &str| {
+        repo.promote(&["set-image", "staging", "--sha", sha]).ok();
+    };
+    set("c4a2f3e");
+    repo.promote(&["to", "prod"]).ok();
+    assert!(repo.read("prod/api-deployment.yaml").contains(":c4a2f3e"));
+    assert!(repo.read("prod/hpa.yaml").contains("namespace: acme-prod"));
+    repo.promote(&["render", "--check"]).ok();
+
+    // Each kind of committed change to a remembered template or its manifest is drift.
+    let head = repo.head();
+    let hpa = repo.read("prod/hpa.yaml");
+    let cassandra = repo.read("prod/cassandra.yaml.tpl");
+    let config = legacy_config();
+    // (what, the file written, its new bytes, the manifest reported)
+    let changes = [
+        (
+            "a hand edit of a manifest",
+            "prod/hpa.yaml",
+            hpa.replace("minReplicas", "minReplicas: 9\n  # minReplicas"),
+            "prod/hpa.yaml",
+        ),
+        (
+            "a template edited but not rendered",
+            "prod/cassandra.yaml.tpl",
+            format!("# new\n{cassandra}"),
+            "prod/cassandra.yaml",
+        ),
+        (
+            "a value changed but not rendered",
+            "promote.yaml",
+            config.replace("acme-prod", "acme-live"),
+            "prod/hpa.yaml",
+        ),
+    ];
+    for (i, (what, path, bytes, file)) in changes.iter().enumerate() {
+        repo.write(path, bytes);
+        repo.commit_all(what);
+        set(["d5b3a4f", "e6c4b5a", "f7d5c6b"][i]);
+        let run = repo.promote(&["to", "prod"]).expect(1);
+        assert!(
+            run.stderr
+                .contains("differ from what its templates render now")
+                && run.stderr.contains(&format!("  {file}\n")),
+            "{what}: {}",
+            run.stderr
+        );
+        repo.git(&["reset", "-q", "--hard", &head]);
+    }
+    repo.promote(&["to", "prod"]).ok();
+}
+
+#[test]
 fn legacy_version_placeholder_belongs_to_the_image_before_it_or_the_file_name() {
     let repo = Repo::new();
     repo.write(
