@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod fsat;
 pub mod gates;
 pub mod git;
 pub mod gitindex;

@@ -63,7 +63,12 @@ pub struct ServiceState {
 
 impl Metadata {
     /// An environment's metadata; an environment that was never deployed has none yet.
+    /// A change reads the same files several times (the request, its gates, the plan): each file
+    /// parsed is kept, and used again while its bytes are the same.
     pub fn load(config: &Config, env: &Environment) -> Result<Metadata> {
+        use std::sync::Mutex;
+        type Parsed = Vec<(std::path::PathBuf, String, Metadata)>;
+        static PARSED: Mutex<Parsed> = Mutex::new(Vec::new());
         let path = config.abs(&env.metadata);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -77,7 +82,14 @@ impl Metadata {
                 return Err(UserError::new(format!("cannot read `{}`: {e}", env.metadata)).into());
             }
         };
-        Self::parse(&env.metadata, &text)
+        let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, meta)) = parsed.iter().find(|(p, t, _)| *p == path && *t == text) {
+            return Ok(meta.clone());
+        }
+        let meta = Self::parse(&env.metadata, &text)?;
+        parsed.retain(|(p, _, _)| *p != path);
+        parsed.push((path, text, meta.clone()));
+        Ok(meta)
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Metadata> {

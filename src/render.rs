@@ -654,13 +654,22 @@ pub fn render_legacy_except(
     }
     names.sort();
     let sub = Substituter::new(config, env);
+    let opened = match names.is_empty() {
+        true => None,
+        false => Some(
+            crate::fsat::Dir::open(&dir).with_context(|| format!("cannot open `{}`", env.dir))?,
+        ),
+    };
     let chunks = par_chunks(&names, |chunk| -> Result<Vec<Rendered>> {
         let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
         for name in chunk {
             let source = format!("{}/{name}", env.dir);
             let output = legacy_output(env, name);
-            let bytes = std::fs::read(config.root.join(&source))
-                .with_context(|| format!("cannot read `{source}`"))?;
+            let bytes = match &opened {
+                Some(d) => d.read(std::ffi::OsStr::new(name)),
+                None => std::fs::read(config.root.join(&source)),
+            }
+            .with_context(|| format!("cannot read `{source}`"))?;
             let hits = sub.find(&bytes);
             if sub.versioned(&hits) {
                 for (i, versions) in sets.iter().enumerate() {

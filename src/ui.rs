@@ -21,9 +21,11 @@ pub fn data(s: &str) {
     let _ = out.flush();
 }
 
-/// A status line for stderr.
+/// A status line (or lines) for stderr, in one write.
 pub fn status(s: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{s}");
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{s}\n").as_bytes());
 }
 
 /// A warning line for stderr.

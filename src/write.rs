@@ -263,9 +263,18 @@ impl Spares {
                 continue;
             }
             let same_mode = meta.permissions() == perms;
+            // Cut only what is left past the new end: a truncation of a file to its own size
+            // still costs the file system a truncation.
+            let longer = meta.len() > bytes.len() as u64;
             let written = file
                 .write_all(bytes)
-                .and_then(|()| file.set_len(bytes.len() as u64))
+                .and_then(|()| {
+                    if longer {
+                        file.set_len(bytes.len() as u64)
+                    } else {
+                        Ok(())
+                    }
+                })
                 .and_then(|()| {
                     if same_mode {
                         Ok(())

@@ -394,14 +394,15 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
         ui::status(&what);
         return Ok(exit::OK);
     };
-    ui::status(&format!(
+    let mut summary = format!(
         "[{}] {}",
         &commit[..commit.len().min(7)],
         plan.commit_message.lines().next().unwrap_or("")
-    ));
+    );
     for c in &plan.versions {
-        ui::status(&format!("  {}", version_line(c)));
+        summary.push_str(&format!("\n  {}", version_line(c)));
     }
+    ui::status(&summary);
     if plan.request.action == "rollback" {
         ui::status(&format!(
             "to keep the rolled-back version from being promoted straight back: `promote hold {} --reason \"...\"`",
