@@ -36,6 +36,11 @@ impl Dir {
         })
     }
 
+    /// The descriptor, for system calls that take a directory (`renameat2`, `fstatat`).
+    pub fn raw(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     /// The bytes of the file `name` (relative to this directory), like `std::fs::read`, without
     /// asking its size first (two reads of a small file cost less than a `stat`).
     pub fn read(&self, name: &OsStr) -> io::Result<Vec<u8>> {

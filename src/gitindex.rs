@@ -153,6 +153,103 @@ pub(crate) fn parse_full(bytes: &[u8]) -> Option<Parsed<'_>> {
     })
 }
 
+/// The index at `path` (as `read`) and its cache tree (`TREE`), if it has one.
+pub fn read_with_tree(path: &Path) -> Option<(Vec<IndexEntry>, Option<CacheTree>)> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((Vec::new(), None)),
+        Err(_) => return None,
+    };
+    let parsed = parse_full(&bytes)?;
+    let tree = extension(parsed.extensions, b"TREE").map(|data| CacheTree(data.to_vec()));
+    Some((parsed.entries, tree))
+}
+
+/// The data of extension `signature` in `extensions` (as `Parsed` holds them).
+fn extension<'a>(extensions: &'a [u8], signature: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut at = 0;
+    while at + 8 <= extensions.len() {
+        let size = be32(extensions, at + 4)? as usize;
+        let data = extensions.get(at + 8..at.checked_add(8 + size)?)?;
+        if &extensions[at..at + 4] == signature {
+            return Some(data);
+        }
+        at += 8 + size;
+    }
+    None
+}
+
+/// git's cache tree: for directories whose index entries are unchanged since it was computed, the
+/// id of the tree they make and how many entries it covers. git keeps it up to date as it changes
+/// the index (invalidating every directory along a changed path), and uses it to skip comparing
+/// unchanged directories with HEAD; so can promote.
+pub struct CacheTree(Vec<u8>);
+
+impl CacheTree {
+    /// The tree id and entry count for directory `dir` (repository-relative, no trailing slash;
+    /// empty for the root), when the cache holds a valid one.
+    pub fn get(&self, dir: &[u8]) -> Option<(Oid, usize)> {
+        let mut want: Vec<&[u8]> = if dir.is_empty() {
+            Vec::new()
+        } else {
+            dir.split(|&b| b == b'/').collect()
+        };
+        want.reverse();
+        // Nodes are written depth first: a name, the entry count (-1: invalid), the number of
+        // subtrees, then (if valid) the id; its subtrees follow it.
+        let data = &self.0;
+        let mut at = 0;
+        let (name, mut node) = cache_node(data, &mut at)?;
+        if !name.is_empty() {
+            return None;
+        }
+        while let Some(component) = want.pop() {
+            let mut found = None;
+            for _ in 0..node.1 {
+                let (name, child) = cache_node(data, &mut at)?;
+                if name == component {
+                    found = Some(child);
+                    break;
+                }
+                skip_subtrees(data, &mut at, child.1)?;
+            }
+            node = found?;
+        }
+        let (count, _, id) = node;
+        Some((id?, usize::try_from(count).ok()?))
+    }
+}
+
+/// One cache tree node at `at` (moved past it): its name and (entry count, subtrees, id).
+type CacheNode = (i64, usize, Option<Oid>);
+
+fn cache_node<'a>(data: &'a [u8], at: &mut usize) -> Option<(&'a [u8], CacheNode)> {
+    let name = nul_terminated(data.get(*at..)?)?;
+    *at += name.len() + 1;
+    let line = data.get(*at..)?;
+    let end = line.iter().position(|&b| b == b'\n')?;
+    let (count, subtrees) = std::str::from_utf8(&line[..end]).ok()?.split_once(' ')?;
+    *at += end + 1;
+    let count: i64 = count.parse().ok()?;
+    let subtrees: usize = subtrees.parse().ok()?;
+    let id = if count >= 0 {
+        let id = Oid::from_bytes(data.get(*at..*at + HASH)?).ok()?;
+        *at += HASH;
+        Some(id)
+    } else {
+        None
+    };
+    Some((name, (count, subtrees, id)))
+}
+
+fn skip_subtrees(data: &[u8], at: &mut usize, n: usize) -> Option<()> {
+    for _ in 0..n {
+        let (_, (_, subtrees, _)) = cache_node(data, at)?;
+        skip_subtrees(data, at, subtrees)?;
+    }
+    Some(())
+}
+
 fn stage(flags: u16) -> u16 {
     (flags >> 12) & 3
 }
@@ -359,6 +456,44 @@ mod tests {
         assert!(bytes.windows(4).any(|w| w == b"TREE"));
         assert!(bytes.windows(4).any(|w| w == b"UNTR"));
         same(&read(&d.join(".git/index")).unwrap(), &libgit2(d));
+    }
+
+    #[test]
+    fn the_cache_tree_holds_the_trees_git_committed_until_a_change_invalidates_them() {
+        let t = repo();
+        let d = t.path();
+        let commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"];
+        git(d, &commit);
+        let rev = |spec: &str| {
+            let out = Command::new("git")
+                .args(["rev-parse", spec])
+                .current_dir(d)
+                .output()
+                .unwrap();
+            Oid::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
+        };
+        let tree = || read_with_tree(&d.join(".git/index")).unwrap().1.unwrap();
+        let count = |prefix: &str| {
+            read(&d.join(".git/index"))
+                .unwrap()
+                .iter()
+                .filter(|e| e.path.starts_with(prefix.as_bytes()))
+                .count()
+        };
+        let all = tree();
+        assert_eq!(all.get(b""), Some((rev("HEAD^{tree}"), count(""))));
+        assert_eq!(all.get(b"a"), Some((rev("HEAD:a"), count("a/"))));
+        assert_eq!(all.get(b"a/b/c"), Some((rev("HEAD:a/b/c"), 1)));
+        assert_eq!(all.get(b"a/b/x"), None);
+        assert_eq!(all.get(b"fff"), None, "a file is no tree");
+        // A change under a/b invalidates a/b, a and the root; a/b/c keeps its tree.
+        std::fs::write(d.join("a/b/new"), "new\n").unwrap();
+        git(d, &["add", "a/b/new"]);
+        let changed = tree();
+        assert_eq!(changed.get(b""), None);
+        assert_eq!(changed.get(b"a"), None);
+        assert_eq!(changed.get(b"a/b"), None);
+        assert_eq!(changed.get(b"a/b/c"), Some((rev("HEAD:a/b/c"), 1)));
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn dirty(repo: &Repository, paths: &[String]) -> Result<Vec<String>> {
                         listings.insert(p.clone(), list(&abs, true));
                     }
                 }
+                crate::ui::trace("dirty check: listing done");
                 listings
             });
             let mut scan = Scan::new(repo)?;
@@ -152,6 +153,8 @@ struct Scan<'r> {
     repo: &'r Repository,
     workdir: PathBuf,
     index: Index,
+    /// git's cache tree, from our own reading of the index.
+    cache_tree: Option<crate::gitindex::CacheTree>,
     /// The index file's mtime: an entry whose file is as new is "racily clean" (the file may have
     /// changed in the same tick, after git recorded its stat data), so its content is checked.
     index_mtime: Option<(i64, i64)>,
@@ -258,10 +261,15 @@ impl<'r> Scan<'r> {
             .and_then(|c| c.get_string("extensions.objectformat").ok())
             .is_none_or(|f| f.eq_ignore_ascii_case("sha1"));
         let own = (sha1 && !flag("core.ignorecase", false))
-            .then(|| crate::gitindex::read(&path))
+            .then(|| crate::gitindex::read_with_tree(&path))
             .flatten();
+        crate::ui::trace("dirty check: index parsed");
+        let mut cache_tree = None;
         let index = match own {
-            Some(entries) => Index::Own(entries),
+            Some((entries, tree)) => {
+                cache_tree = tree;
+                Index::Own(entries)
+            }
             None => {
                 let mut index = repo.index().context("cannot read the git index")?;
                 index.read(false).context("cannot read the git index")?;
@@ -277,6 +285,7 @@ impl<'r> Scan<'r> {
             repo,
             workdir,
             index,
+            cache_tree,
             index_mtime,
             head,
             trees: HashMap::new(),
@@ -294,8 +303,15 @@ impl<'r> Scan<'r> {
     /// Everything dirty under `prefix` (a path or, if empty, the whole repository).
     fn prefix(&mut self, prefix: &[u8]) -> Result<()> {
         let entries = self.entries_under(prefix);
-        let head = self.head_under(prefix)?;
-        self.staged(&entries, &head);
+        // Index vs HEAD: nothing to compare where git's cache tree says the index holds HEAD's
+        // tree for the directory.
+        let head = if self.index_is_head(prefix, &entries)? {
+            Vec::new()
+        } else {
+            let head = self.head_under(prefix)?;
+            self.staged(&entries, &head);
+            head
+        };
         let mut seen = vec![false; entries.len()];
         let mut at = HashMap::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
@@ -376,6 +392,28 @@ impl<'r> Scan<'r> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the index entries under directory `prefix` (`entries`) are exactly HEAD's: git's
+    /// cache tree holds, for the directory, HEAD's tree id and as many entries.
+    fn index_is_head(&mut self, prefix: &[u8], entries: &[IndexEntry]) -> Result<bool> {
+        let Some((id, count)) = self.cache_tree.as_ref().and_then(|t| t.get(prefix)) else {
+            return Ok(false);
+        };
+        if count != entries.len() || entries.iter().any(|e| stage(e) != 0) {
+            return Ok(false);
+        }
+        let head = if prefix.is_empty() {
+            self.head.as_ref().map(|t| t.id())
+        } else {
+            let (dir, name) = split(prefix);
+            self.head_tree(dir)?.and_then(|tree| {
+                tree.get_name_bytes(name)
+                    .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+                    .map(|e| e.id())
+            })
+        };
+        Ok(head == Some(id))
     }
 
     /// HEAD's tree for directory `dir` (empty: the root), if HEAD has one.

@@ -116,13 +116,33 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
             }
         }
     };
+    // Spares for the files replaced by new bytes, filled on every core (each is its own file).
+    let mut filled: Vec<Option<PathBuf>> = vec![None; changes.len()];
+    if let Some(spares) = spares.as_mut() {
+        let jobs: Vec<(usize, PathBuf)> = changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.after.is_some() && c.before.is_some())
+            .map_while(|(i, _)| spares.pop().map(|spare| (i, spare)))
+            .collect();
+        let done = crate::render::par_chunks(&jobs, |chunk| {
+            chunk
+                .iter()
+                .filter(|(i, spare)| {
+                    let c = &changes[*i];
+                    let bytes = c.after.as_deref().unwrap_or_default();
+                    Spares::fill(spare, &root.join(&c.path), bytes)
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        for (i, spare) in done.into_iter().flatten() {
+            filled[i] = Some(spare);
+        }
+    }
     let mut made_dirs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
-    for change in changes {
+    for (change, spare) in changes.iter().zip(filled) {
         let target = root.join(&change.path);
-        let spare = match (&change.after, &change.before, spares.as_mut()) {
-            (Some(bytes), Some(_), Some(spares)) => spares.take(&target, bytes),
-            _ => None,
-        };
         let tmp = match &change.after {
             None => None,
             Some(_) if spare.is_some() => spare,
@@ -140,13 +160,14 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
         staged.push((target, tmp, change));
     }
     crate::ui::trace("write: staged");
+    let mut dirs = Dirs::new();
     for i in 0..staged.len() {
         let (target, tmp, change) = &staged[i];
         // A spare trades places with the file it replaces, which becomes a spare in the same
         // step: one system call, nothing linked or freed.
         if tmp
             .as_ref()
-            .is_some_and(|t| Spares::holds(root, t) && exchange(t, target))
+            .is_some_and(|t| Spares::holds(root, t) && exchange(&mut dirs, t, target))
         {
             continue;
         }
@@ -246,47 +267,36 @@ impl Spares {
         path.starts_with(Self::dir(root))
     }
 
-    /// A spare holding exactly `bytes`, with the permissions of `target`, ready to be renamed over
-    /// it; `None` when no spare can be used (the caller then writes a new file).
-    fn take(&mut self, target: &Path, bytes: &[u8]) -> Option<PathBuf> {
-        let perms = std::fs::metadata(target).ok()?.permissions();
-        while let Some(path) = self.free.pop() {
-            self.kept -= 1;
-            let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(&path) else {
-                continue;
-            };
-            // Linked from anywhere else (or not a plain file): not ours to overwrite.
-            let Ok(meta) = file.metadata() else {
-                continue;
-            };
-            if !meta.is_file() || links(&meta) != 1 {
-                continue;
-            }
-            let same_mode = meta.permissions() == perms;
-            // Cut only what is left past the new end: a truncation of a file to its own size
-            // still costs the file system a truncation.
-            let longer = meta.len() > bytes.len() as u64;
-            let written = file
-                .write_all(bytes)
-                .and_then(|()| {
-                    if longer {
-                        file.set_len(bytes.len() as u64)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .and_then(|()| {
-                    if same_mode {
-                        Ok(())
-                    } else {
-                        file.set_permissions(perms.clone())
-                    }
-                });
-            if written.is_ok() {
-                return Some(path);
-            }
+    /// A spare to fill (it leaves the pool: one that cannot be used is listed again next run).
+    fn pop(&mut self) -> Option<PathBuf> {
+        let spare = self.free.pop()?;
+        self.kept -= 1;
+        Some(spare)
+    }
+
+    /// Makes `spare` hold exactly `bytes`, with the permissions of `target`, ready to be renamed
+    /// over it; `false` when it cannot be used (the caller then writes a new file).
+    fn fill(spare: &Path, target: &Path, bytes: &[u8]) -> bool {
+        let Ok(perms) = std::fs::metadata(target).map(|m| m.permissions()) else {
+            return false;
+        };
+        let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(spare) else {
+            return false;
+        };
+        // Linked from anywhere else (or not a plain file): not ours to overwrite.
+        let Ok(meta) = file.metadata() else {
+            return false;
+        };
+        if !meta.is_file() || links(&meta) != 1 {
+            return false;
         }
-        None
+        let same_mode = meta.permissions() == perms;
+        // Cut only what is left past the new end: a truncation of a file to its own size
+        // still costs the file system a truncation.
+        let longer = meta.len() > bytes.len() as u64;
+        file.write_all(bytes).is_ok()
+            && (!longer || file.set_len(bytes.len() as u64).is_ok())
+            && (same_mode || file.set_permissions(perms).is_ok())
     }
 
     /// Keeps the file at `target`, about to be replaced, as a spare.
@@ -311,32 +321,43 @@ impl Spares {
     }
 }
 
+/// Open directories by path, for system calls that name files relative to them (`crate::fsat`).
+type Dirs = std::collections::HashMap<PathBuf, Option<crate::fsat::Dir>>;
+
 /// Swaps the files at `a` and `b`, atomically (`renameat2(RENAME_EXCHANGE)`); `false` where the
 /// system or file system cannot, and nothing was changed.
 #[cfg(target_os = "linux")]
-fn exchange(a: &Path, b: &Path) -> bool {
+fn exchange(dirs: &mut Dirs, a: &Path, b: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
-    let (Ok(a), Ok(b)) = (
-        std::ffi::CString::new(a.as_os_str().as_bytes()),
-        std::ffi::CString::new(b.as_os_str().as_bytes()),
-    ) else {
+    // Each file relative to its open directory (or, where that fails, by its whole path).
+    let mut at = |p: &Path| -> Option<(libc::c_int, std::ffi::CString)> {
+        let fd = match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => dirs
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| crate::fsat::Dir::open(parent).ok())
+                .as_ref()
+                .map(|d| (d.raw(), name)),
+            _ => None,
+        };
+        Some(match fd {
+            Some((fd, name)) => (fd, std::ffi::CString::new(name.as_bytes()).ok()?),
+            None => (
+                libc::AT_FDCWD,
+                std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?,
+            ),
+        })
+    };
+    let (Some((da, a)), Some((db, b))) = (at(a), at(b)) else {
         return false;
     };
-    // SAFETY: two NUL-terminated paths that live across the call; no memory is shared.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            a.as_ptr(),
-            libc::AT_FDCWD,
-            b.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
+    // SAFETY: two NUL-terminated names that live across the call, each relative to an open
+    // directory (or the working directory); no memory is shared.
+    let r = unsafe { libc::renameat2(da, a.as_ptr(), db, b.as_ptr(), libc::RENAME_EXCHANGE) };
     r == 0
 }
 
 #[cfg(not(target_os = "linux"))]
-fn exchange(_: &Path, _: &Path) -> bool {
+fn exchange(_: &mut Dirs, _: &Path, _: &Path) -> bool {
     false
 }
 
