@@ -65,6 +65,16 @@ impl Repo {
         crate::status::dirty(&self.repo, paths)
     }
 
+    /// [`Repo::dirty`], and the files it found in the directories it listed.
+    pub fn dirty_listing(&self, paths: &[String]) -> Result<(Vec<String>, crate::status::Listing)> {
+        crate::status::dirty_listing(&self.repo, paths)
+    }
+
+    /// The libgit2 handle, for what this wrapper does not cover.
+    pub fn git2(&self) -> &git2::Repository {
+        &self.repo
+    }
+
     /// The git directory (`.git`, or where a worktree's or submodule's is).
     pub fn git_dir(&self) -> &Path {
         self.repo.path()
@@ -224,16 +234,18 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
     Ok((name.to_string(), email.to_string()))
 }
 
-/// Commits exactly `changes` (already in the work tree) with `message`, leaving anything else the
-/// user staged alone, in-process where that is the same as `git commit` (see `in_process`), else
-/// with `git`. Returns the new commit id.
-pub fn commit_changes(
+/// Commits exactly `changes` (in place now) with `message`, leaving anything else the user staged
+/// alone: in-process from what [`prepare_commit`] prepared, else with `git`. Returns the commit id.
+pub fn finish_commit(
     root: &Path,
     changes: &[crate::write::Change],
+    prepared: Option<Prepared>,
     message: &str,
 ) -> Result<String> {
-    if let Some(commit) = in_process(root, changes, message)? {
-        return Ok(commit);
+    if let Some(prepared) = prepared {
+        if let Some(commit) = prepared.finish(root)? {
+            return Ok(commit);
+        }
     }
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     commit(root, &paths, message)
@@ -253,13 +265,17 @@ const COMMIT_HOOKS: &[&str] = &[
 /// the branch moved with a compare-and-swap on the commit it started from (and the reflog entry
 /// git writes), the index updated for these paths only. `None` (nothing written) when `git` must
 /// do it: a hook, signing, another message cleanup or encoding, a detached or unborn HEAD, an
-/// index or repository format `gitwrite` does not write, `GIT_DIR`-style overrides, or
-/// `PROMOTE_COMMIT=git`.
-fn in_process(
+/// index or repository format `gitwrite` does not write, `GIT_DIR`-style overrides, a file that is
+/// not a plain one (`executable` is `None` for a change with bytes), or `PROMOTE_COMMIT=git`.
+///
+/// This first half writes the objects, from the changes' bytes: it needs nothing in place yet, so
+/// it can run while the files are renamed into place. [`Prepared::finish`] is the second half.
+pub fn prepare_commit(
     root: &Path,
     changes: &[crate::write::Change],
+    executable: &[Option<bool>],
     message: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<Prepared>> {
     use crate::gitwrite;
     let overridden = [
         "GIT_DIR",
@@ -295,33 +311,26 @@ fn in_process(
         return Ok(None);
     }
     // HEAD must be a branch with a commit: `refs/heads/<name>`.
-    let Ok(head) = repo.find_reference("HEAD") else {
-        return Ok(None);
-    };
-    let Some(branch) = head.symbolic_target().map(str::to_string) else {
+    let Some(branch) = repo
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|head| head.symbolic_target().map(str::to_string))
+    else {
         return Ok(None);
     };
     let Ok(parent) = repo.refname_to_id(&branch) else {
         return Ok(None);
     };
+    drop(config);
 
     // What git records for each file: its content and whether it is executable.
     let mut updates = Vec::with_capacity(changes.len());
-    for c in changes {
-        let mode = match &c.after {
-            None => gitwrite::REGULAR,
-            Some(_) => {
-                let meta = std::fs::symlink_metadata(root.join(&c.path))
-                    .with_context(|| format!("cannot read `{}`", c.path))?;
-                if !meta.is_file() {
-                    return Ok(None);
-                }
-                if is_executable(&meta) {
-                    gitwrite::EXECUTABLE
-                } else {
-                    gitwrite::REGULAR
-                }
-            }
+    for (c, exec) in changes.iter().zip(executable) {
+        let mode = match (&c.after, exec) {
+            (None, _) => gitwrite::REGULAR,
+            (Some(_), None) => return Ok(None),
+            (Some(_), Some(true)) => gitwrite::EXECUTABLE,
+            (Some(_), Some(false)) => gitwrite::REGULAR,
         };
         updates.push(gitwrite::Update {
             path: c.path.clone(),
@@ -337,7 +346,6 @@ fn in_process(
     };
     // `git commit -F` cleans the message up this way (`commit.cleanup=whitespace`).
     let message = git2::message_prettify(message, None).context("cannot clean up the message")?;
-    let unsupported = |e: &anyhow::Error| e.downcast_ref::<gitwrite::Unsupported>().is_some();
     let commit = match gitwrite::write_commit(
         &repo,
         parent,
@@ -350,36 +358,75 @@ fn in_process(
         Err(e) if unsupported(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let entries = gitwrite::index_changes(&updates);
-    let lock = match gitwrite::update_index(&repo, root, &entries) {
-        Ok(lock) => lock,
-        // The pack written is harmless: unreachable objects, as a failed `git commit` leaves.
-        Err(e) if unsupported(&e) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    crate::ui::trace("commit: objects and index written");
-    let subject = message.lines().next().unwrap_or_default();
-    // Moves the branch only if it is still where we started (another process may have
-    // committed meanwhile); the lock is dropped, and the index left as it was, if not.
-    repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
-        .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
-    if let Err(e) = lock.commit() {
-        // The commit is made; only the index is behind. Let git bring it up to date.
-        let mut list = String::new();
-        for u in &updates {
-            list.push_str(&u.path);
-            list.push('\0');
+    Ok(Some(Prepared {
+        subject: message.lines().next().unwrap_or_default().to_string(),
+        repo,
+        branch,
+        parent,
+        commit,
+        updates,
+    }))
+}
+
+fn unsupported(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::gitwrite::Unsupported>().is_some()
+}
+
+/// A commit whose objects are written (see [`prepare_commit`]): nothing refers to it yet.
+pub struct Prepared {
+    repo: git2::Repository,
+    branch: String,
+    parent: git2::Oid,
+    commit: git2::Oid,
+    updates: Vec<crate::gitwrite::Update>,
+    subject: String,
+}
+
+impl Prepared {
+    /// With the files in place: the index updated for these paths, then the branch moved (if it
+    /// is still where it was). `None` (nothing changed) where `git` must do it after all.
+    pub fn finish(self, root: &Path) -> Result<Option<String>> {
+        use crate::gitwrite;
+        let Prepared {
+            repo,
+            branch,
+            parent,
+            commit,
+            updates,
+            subject,
+        } = self;
+        let entries = gitwrite::index_changes(&updates);
+        let lock = match gitwrite::update_index(&repo, root, &entries) {
+            Ok(lock) => lock,
+            // The pack written is harmless: unreachable objects, as a failed `git commit` leaves.
+            Err(e) if unsupported(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        crate::ui::trace("commit: objects and index written");
+        // Moves the branch only if it is still where we started (another process may have
+        // committed meanwhile); the lock is dropped, and the index left as it was, if not.
+        repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
+            .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
+        if let Err(e) = lock.commit() {
+            // The commit is made; only the index is behind. Let git bring it up to date.
+            let mut list = String::new();
+            for u in &updates {
+                list.push_str(&u.path);
+                list.push('\0');
+            }
+            git_with_input(
+                root,
+                &["update-index", "--add", "--remove", "-z", "--stdin"],
+                Some(&list),
+            )
+            .with_context(|| format!("committed {commit}, but cannot update the index: {e}"))?;
         }
-        git_with_input(
-            root,
-            &["update-index", "--add", "--remove", "-z", "--stdin"],
-            Some(&list),
-        )
-        .with_context(|| format!("committed {commit}, but cannot update the index: {e}"))?;
+        crate::ui::trace("commit: committed");
+        if let Ok(config) = repo.config() {
+            gc_if_due(&repo, &config);
+        }
+        Ok(Some(commit.to_string()))
     }
-    crate::ui::trace("commit: committed");
-    gc_if_due(&repo, &config);
-    Ok(Some(commit.to_string()))
 }
 
 /// Each in-process commit adds one small pack. `git commit` runs `git gc --auto` after every
@@ -405,16 +452,6 @@ fn gc_if_due(repo: &git2::Repository, config: &git2::Config) {
     }
 }
 
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    false
-}
 
 /// Commits exactly `paths` (added, changed or deleted) with `message` through `git`, leaving
 /// anything else the user staged alone. Returns the new commit id.

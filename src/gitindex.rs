@@ -153,16 +153,58 @@ pub(crate) fn parse_full(bytes: &[u8]) -> Option<Parsed<'_>> {
     })
 }
 
-/// The index at `path` (as `read`) and its cache tree (`TREE`), if it has one.
-pub fn read_with_tree(path: &Path) -> Option<(Vec<IndexEntry>, Option<CacheTree>)> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((Vec::new(), None)),
+/// An index as read by `read_shared`.
+pub struct Snapshot {
+    pub entries: Vec<IndexEntry>,
+    /// Its cache tree (`TREE`), if it has one.
+    pub tree: Option<CacheTree>,
+}
+
+/// The index at `path` with its cache tree, parsed once per process while the file stays the
+/// same: a change reads it in the dirty check and again to plan. The same file is the same
+/// inode, size and time stamps (git replaces the index by renaming a new file over it, and any
+/// write in place changes its ctime), taken from the descriptor the bytes are read from.
+pub fn read_shared(path: &Path) -> Option<std::sync::Arc<Snapshot>> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex};
+    type Key = (std::path::PathBuf, u64, u64, u64, (i64, i64), (i64, i64));
+    static LAST: Mutex<Option<(Key, Arc<Snapshot>)>> = Mutex::new(None);
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(Arc::new(Snapshot {
+                entries: Vec::new(),
+                tree: None,
+            }))
+        }
         Err(_) => return None,
     };
+    let m = file.metadata().ok()?;
+    let key: Key = (
+        path.to_path_buf(),
+        m.dev(),
+        m.ino(),
+        m.size(),
+        (m.mtime(), m.mtime_nsec()),
+        (m.ctime(), m.ctime_nsec()),
+    );
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((k, snapshot)) = &*last {
+        if *k == key {
+            return Some(snapshot.clone());
+        }
+    }
+    let mut bytes = Vec::with_capacity(m.size() as usize + 1);
+    file.read_to_end(&mut bytes).ok()?;
     let parsed = parse_full(&bytes)?;
     let tree = extension(parsed.extensions, b"TREE").map(|data| CacheTree(data.to_vec()));
-    Some((parsed.entries, tree))
+    let snapshot = Arc::new(Snapshot {
+        entries: parsed.entries,
+        tree,
+    });
+    *last = Some((key, snapshot.clone()));
+    Some(snapshot)
 }
 
 /// The data of extension `signature` in `extensions` (as `Parsed` holds them).
@@ -462,7 +504,15 @@ mod tests {
     fn the_cache_tree_holds_the_trees_git_committed_until_a_change_invalidates_them() {
         let t = repo();
         let d = t.path();
-        let commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"];
+        let commit = [
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "one",
+        ];
         git(d, &commit);
         let rev = |spec: &str| {
             let out = Command::new("git")
@@ -472,7 +522,10 @@ mod tests {
                 .unwrap();
             Oid::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap()
         };
-        let tree = || read_with_tree(&d.join(".git/index")).unwrap().1.unwrap();
+        let tree = || {
+            let s = read_shared(&d.join(".git/index")).unwrap();
+            CacheTree(s.tree.as_ref().unwrap().0.clone())
+        };
         let count = |prefix: &str| {
             read(&d.join(".git/index"))
                 .unwrap()

@@ -16,6 +16,7 @@ use crate::git::{self, Repo};
 use crate::memo::Memo;
 use crate::metadata::{Hold, Metadata, ServiceState};
 use crate::render::{self, list_files, Problem};
+use crate::status::Listing;
 use crate::version::Version;
 use crate::write::{self, Change, Target};
 
@@ -129,11 +130,9 @@ fn current_manifests(
 
 /// Does git store the environment's files exactly as they are in the work tree (no line-ending
 /// conversion, no attributes that could filter them)?
-fn unfiltered(config: &Config, env: &Environment, git_dir: &Path) -> bool {
-    let Ok(repo) = git2::Repository::open(&config.root) else {
-        return false;
-    };
-    let Ok(cfg) = repo.config() else {
+fn unfiltered(config: &Config, env: &Environment, repo: &Repo) -> bool {
+    let git_dir = repo.git_dir();
+    let Ok(cfg) = repo.git2().config() else {
         return false;
     };
     let autocrlf = cfg.get_string("core.autocrlf").unwrap_or_default();
@@ -285,16 +284,17 @@ pub fn changes_anything(ctx: &Ctx, req: &ChangeRequest) -> Result<bool> {
 /// Plans a version change: renders the environment with its current versions (which must match the
 /// files as committed, so that the change holds nothing but new versions), then with the new ones.
 pub fn build(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
-    build_with(ctx, req, false)
+    build_with(ctx, req, None)
 }
 
-/// [`build`], right after a dirty check of the environment's directories found them clean: the
-/// manifests git's index proves equal to the old render need not be read (see `current_manifests`).
-pub fn build_checked(ctx: &Ctx, req: ChangeRequest) -> Result<Plan> {
-    build_with(ctx, req, true)
+/// [`build`], right after a dirty check of the environment's directories found them clean (and
+/// listed them): the manifests git's index proves equal to the old render need not be read (see
+/// `current_manifests`), and the templates are those the check saw.
+pub fn build_checked(ctx: &Ctx, req: ChangeRequest, listing: &Listing) -> Result<Plan> {
+    build_with(ctx, req, Some(listing))
 }
 
-fn build_with(ctx: &Ctx, req: ChangeRequest, checked: bool) -> Result<Plan> {
+fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Result<Plan> {
     let config = &ctx.config;
     let env = config.env(&req.env)?;
     let meta = Metadata::load(config, env)?;
@@ -316,7 +316,7 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: bool) -> Result<Plan> {
 
     let mut files = Vec::new();
     if !versions.is_empty() {
-        let index = checked.then(|| ctx.repo.git_dir());
+        let index = checked.map(|listing| (&ctx.repo, listing));
         files = manifest_changes(config, env, &old, &new, index)?;
     }
     crate::ui::trace("record and metadata");
@@ -416,7 +416,7 @@ fn manifest_changes(
     env: &Environment,
     old: &BTreeMap<String, Version>,
     new: &BTreeMap<String, Version>,
-    checked: Option<&Path>,
+    checked: Option<(&Repo, &Listing)>,
 ) -> Result<Vec<Change>> {
     crate::ui::trace("render");
     let sets = if old.is_empty() {
@@ -427,8 +427,9 @@ fn manifest_changes(
     // After a clean dirty check, git's index holds every file's blob id, where git stores files
     // as they are.
     let index = match checked {
-        Some(git_dir) if unfiltered(config, env, git_dir) => {
-            crate::gitindex::read(&git_dir.join("index")).map(|e| (git_dir, e))
+        Some((repo, _)) if unfiltered(config, env, repo) => {
+            let git_dir = repo.git_dir();
+            crate::gitindex::read_shared(&git_dir.join("index")).map(|e| (git_dir, e))
         }
         _ => None,
     };
@@ -439,7 +440,7 @@ fn manifest_changes(
             let key = crate::state::key(config, env, &BTreeMap::new());
             let mut memo = Memo::load(git_dir, env, key);
             crate::ui::trace("render: memo loaded");
-            let settled = memo.settled(env, entries);
+            let settled = memo.settled(env, &entries.entries);
             crate::ui::trace("render: memo settled");
             Some((memo, settled))
         }
@@ -450,6 +451,7 @@ fn manifest_changes(
             config,
             env,
             &sets,
+            checked.and_then(|(_, listing)| listing.files(&env.dir)),
             &|template: &str| settled.contains(template),
             true,
         )?,
@@ -480,7 +482,7 @@ fn manifest_changes(
         env,
         &paths,
         old_targets.as_ref(),
-        index.as_ref().map(|(_, e)| e.as_slice()),
+        index.as_ref().map(|(_, e)| e.entries.as_slice()),
     )?;
     if let Some(o) = old_targets {
         let drift = write::plan_against(&disk, o);

@@ -618,7 +618,7 @@ fn render_legacy(
     env: &Environment,
     sets: &[&BTreeMap<String, Version>],
 ) -> Result<Vec<Rendered>> {
-    render_legacy_except(config, env, sets, &|_: &str| false, false)
+    render_legacy_except(config, env, sets, None, &|_: &str| false, false)
 }
 
 /// The manifest a legacy template (a file name in the environment's directory) renders to.
@@ -628,17 +628,27 @@ pub fn legacy_output(env: &Environment, name: &str) -> String {
 
 /// A legacy render of every template but those `skip` names (repository-relative paths). With
 /// `learn`, the outputs that do not depend on versions carry their template's blob id.
-/// A template without a version placeholder is substituted once for all the sets.
+/// A template without a version placeholder is substituted once for all the sets. `listed`: the
+/// regular files of the environment's directory, when a dirty check just listed them (a
+/// directory of thousands of files costs milliseconds to list again).
 pub fn render_legacy_except(
     config: &Config,
     env: &Environment,
     sets: &[&BTreeMap<String, Version>],
+    listed: Option<&[String]>,
     skip: &(dyn Fn(&str) -> bool + Sync),
     learn: bool,
 ) -> Result<Vec<Rendered>> {
     let dir = config.root.join(&env.dir);
     let mut names: Vec<String> = Vec::new();
-    if dir.is_dir() {
+    if let Some(files) = listed {
+        names.extend(
+            files
+                .iter()
+                .filter(|name| name.ends_with(".tpl") && !skip(&format!("{}/{name}", env.dir)))
+                .cloned(),
+        );
+    } else if dir.is_dir() {
         for entry in
             std::fs::read_dir(&dir).with_context(|| format!("cannot list `{}`", env.dir))?
         {

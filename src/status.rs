@@ -30,6 +30,24 @@ const PERMS: u32 = 0o777;
 /// tree (modified, deleted, mode changed), are conflicted, or are untracked and not ignored (files
 /// in untracked directories are listed one by one). Sorted, without duplicates.
 pub fn dirty(repo: &Repository, paths: &[String]) -> Result<Vec<String>> {
+    dirty_listing(repo, paths).map(|(dirty, _)| dirty)
+}
+
+/// The regular files found directly in the directories a dirty check listed, by directory
+/// (repository-relative): what a check that found nothing dirty vouched for.
+#[derive(Debug, Default)]
+pub struct Listing(HashMap<String, Vec<String>>);
+
+impl Listing {
+    /// The names of the regular files directly in `dir`, if the check listed it.
+    pub fn files(&self, dir: &str) -> Option<&[String]> {
+        self.0.get(dir).map(Vec::as_slice)
+    }
+}
+
+/// [`dirty`], and what it listed.
+pub fn dirty_listing(repo: &Repository, paths: &[String]) -> Result<(Vec<String>, Listing)> {
+    let mut listing = Listing::default();
     let mut prefixes = Vec::new();
     let mut patterns = Vec::new();
     for p in paths {
@@ -68,6 +86,16 @@ pub fn dirty(repo: &Repository, paths: &[String]) -> Result<Vec<String>> {
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             crate::ui::trace("dirty check: directories listed");
+            for (dir, items) in &scan.listings {
+                let files = items
+                    .iter()
+                    .filter(|i| i.kind.is_file())
+                    .map(|i| String::from_utf8_lossy(&i.name).into_owned())
+                    .collect();
+                listing
+                    .0
+                    .insert(String::from_utf8_lossy(dir).into_owned(), files);
+            }
             for prefix in &prefixes {
                 scan.prefix(prefix)?;
             }
@@ -76,12 +104,13 @@ pub fn dirty(repo: &Repository, paths: &[String]) -> Result<Vec<String>> {
         })?;
         out.extend(found);
     }
-    Ok(out
+    let dirty = out
         .into_iter()
         .map(|p| String::from_utf8_lossy(&p).into_owned())
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .collect())
+        .collect();
+    Ok((dirty, listing))
 }
 
 /// The plain repository-relative path `p` names (empty for the whole repository), or `None` when
@@ -153,8 +182,6 @@ struct Scan<'r> {
     repo: &'r Repository,
     workdir: PathBuf,
     index: Index,
-    /// git's cache tree, from our own reading of the index.
-    cache_tree: Option<crate::gitindex::CacheTree>,
     /// The index file's mtime: an entry whose file is as new is "racily clean" (the file may have
     /// changed in the same tick, after git recorded its stat data), so its content is checked.
     index_mtime: Option<(i64, i64)>,
@@ -183,21 +210,21 @@ struct Entries<'a> {
 
 /// The index, as read by `gitindex` or, where that declines, by libgit2.
 enum Index {
-    Own(Vec<IndexEntry>),
+    Own(std::sync::Arc<crate::gitindex::Snapshot>),
     Libgit2(git2::Index),
 }
 
 impl Index {
     fn len(&self) -> usize {
         match self {
-            Index::Own(entries) => entries.len(),
+            Index::Own(index) => index.entries.len(),
             Index::Libgit2(index) => index.len(),
         }
     }
 
     fn get(&self, i: usize) -> Option<IndexEntry> {
         match self {
-            Index::Own(entries) => entries.get(i).map(dup),
+            Index::Own(index) => index.entries.get(i).map(dup),
             Index::Libgit2(index) => index.get(i),
         }
     }
@@ -205,7 +232,8 @@ impl Index {
     /// The position of the first entry whose path starts with `prefix`, if any.
     fn find_prefix(&self, prefix: &[u8]) -> Option<usize> {
         match self {
-            Index::Own(entries) => {
+            Index::Own(index) => {
+                let entries = &index.entries;
                 let i = entries.partition_point(|e| e.path.as_slice() < prefix);
                 entries
                     .get(i)
@@ -219,7 +247,8 @@ impl Index {
     /// The stage-0 entry for `path`.
     fn get_path(&self, path: &[u8]) -> Option<IndexEntry> {
         match self {
-            Index::Own(entries) => {
+            Index::Own(index) => {
+                let entries = &index.entries;
                 let i = entries.partition_point(|e| e.path.as_slice() < path);
                 entries
                     .get(i)
@@ -261,15 +290,11 @@ impl<'r> Scan<'r> {
             .and_then(|c| c.get_string("extensions.objectformat").ok())
             .is_none_or(|f| f.eq_ignore_ascii_case("sha1"));
         let own = (sha1 && !flag("core.ignorecase", false))
-            .then(|| crate::gitindex::read_with_tree(&path))
+            .then(|| crate::gitindex::read_shared(&path))
             .flatten();
         crate::ui::trace("dirty check: index parsed");
-        let mut cache_tree = None;
         let index = match own {
-            Some((entries, tree)) => {
-                cache_tree = tree;
-                Index::Own(entries)
-            }
+            Some(index) => Index::Own(index),
             None => {
                 let mut index = repo.index().context("cannot read the git index")?;
                 index.read(false).context("cannot read the git index")?;
@@ -285,7 +310,6 @@ impl<'r> Scan<'r> {
             repo,
             workdir,
             index,
-            cache_tree,
             index_mtime,
             head,
             trees: HashMap::new(),
@@ -397,7 +421,10 @@ impl<'r> Scan<'r> {
     /// Whether the index entries under directory `prefix` (`entries`) are exactly HEAD's: git's
     /// cache tree holds, for the directory, HEAD's tree id and as many entries.
     fn index_is_head(&mut self, prefix: &[u8], entries: &[IndexEntry]) -> Result<bool> {
-        let Some((id, count)) = self.cache_tree.as_ref().and_then(|t| t.get(prefix)) else {
+        let Index::Own(index) = &self.index else {
+            return Ok(false);
+        };
+        let Some((id, count)) = index.tree.as_ref().and_then(|t| t.get(prefix)) else {
             return Ok(false);
         };
         if count != entries.len() || entries.iter().any(|e| stage(e) != 0) {

@@ -106,18 +106,27 @@ fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// step that fails on a full disk or a read-only directory); only then are they renamed into place.
 /// If anything fails, what was already renamed is put back, so the tree ends as it began.
 pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
+    stage_all(root, changes)?.swap()
+}
+
+/// Changes written beside their targets, not yet in place (see [`apply`]).
+pub struct Staged<'a> {
+    root: &'a Path,
+    /// Each change's target, the file staged for it (none for a deletion), and the change.
+    files: Vec<(PathBuf, Option<PathBuf>, &'a Change)>,
+    /// Whether each staged file is executable (none for a deletion), as it will be in place.
+    executable: Vec<Option<bool>>,
+    spares: Option<Spares>,
+}
+
+/// The first half of [`apply`]: every new file written (nothing in place yet). On an error,
+/// nothing was changed.
+pub fn stage_all<'a>(root: &'a Path, changes: &'a [Change]) -> Result<Staged<'a>> {
     let mut staged: Vec<(PathBuf, Option<PathBuf>, &Change)> = Vec::new();
+    let mut executable = Vec::with_capacity(changes.len());
     let mut spares = Spares::open(root);
-    let cleanup = |staged: &[(PathBuf, Option<PathBuf>, &Change)]| {
-        for (_, tmp, _) in staged {
-            // A spare that was written to stays a spare.
-            if let Some(t) = tmp.as_ref().filter(|t| !Spares::holds(root, t)) {
-                let _ = std::fs::remove_file(t);
-            }
-        }
-    };
     // Spares for the files replaced by new bytes, filled on every core (each is its own file).
-    let mut filled: Vec<Option<PathBuf>> = vec![None; changes.len()];
+    let mut filled: Vec<Option<(PathBuf, bool)>> = vec![None; changes.len()];
     if let Some(spares) = spares.as_mut() {
         let jobs: Vec<(usize, PathBuf)> = changes
             .iter()
@@ -128,75 +137,112 @@ pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
         let done = crate::render::par_chunks(&jobs, |chunk| {
             chunk
                 .iter()
-                .filter(|(i, spare)| {
+                .filter_map(|(i, spare)| {
                     let c = &changes[*i];
                     let bytes = c.after.as_deref().unwrap_or_default();
                     Spares::fill(spare, &root.join(&c.path), bytes)
+                        .map(|exec| (*i, spare.clone(), exec))
                 })
-                .cloned()
                 .collect::<Vec<_>>()
         });
-        for (i, spare) in done.into_iter().flatten() {
-            filled[i] = Some(spare);
+        for (i, spare, exec) in done.into_iter().flatten() {
+            filled[i] = Some((spare, exec));
         }
     }
     let mut made_dirs: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     for (change, spare) in changes.iter().zip(filled) {
         let target = root.join(&change.path);
-        let tmp = match &change.after {
-            None => None,
-            Some(_) if spare.is_some() => spare,
-            Some(bytes) => match stage(&target, bytes, change.before.is_some(), &mut made_dirs) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    cleanup(&staged);
-                    return Err(e.context(format!(
-                        "cannot write `{}`; nothing was changed",
-                        change.path
-                    )));
+        let (tmp, exec) = match (&change.after, spare) {
+            (None, _) => (None, None),
+            (Some(_), Some((spare, exec))) => (Some(spare), Some(exec)),
+            (Some(bytes), None) => {
+                match stage(&target, bytes, change.before.is_some(), &mut made_dirs) {
+                    Ok((t, exec)) => (Some(t), Some(exec)),
+                    Err(e) => {
+                        cleanup(root, &staged);
+                        return Err(e.context(format!(
+                            "cannot write `{}`; nothing was changed",
+                            change.path
+                        )));
+                    }
                 }
-            },
+            }
         };
         staged.push((target, tmp, change));
+        executable.push(exec);
     }
     crate::ui::trace("write: staged");
-    let mut dirs = Dirs::new();
-    for i in 0..staged.len() {
-        let (target, tmp, change) = &staged[i];
-        // A spare trades places with the file it replaces, which becomes a spare in the same
-        // step: one system call, nothing linked or freed.
-        if tmp
-            .as_ref()
-            .is_some_and(|t| Spares::holds(root, t) && exchange(&mut dirs, t, target))
-        {
-            continue;
-        }
-        if let (Some(spares), Some(_)) = (spares.as_mut(), &change.before) {
-            spares.keep(target);
-        }
-        let result = match tmp {
-            Some(t) => std::fs::rename(t, target),
-            None => std::fs::remove_file(target).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }),
-        };
-        if let Err(e) = result {
-            rollback(&staged[..i]);
-            cleanup(&staged[i..]);
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot write `{}`; the files written before it were put back",
-                change.path
-            )));
-        }
-        if tmp.is_none() {
-            remove_empty_parents(root, target);
+    Ok(Staged {
+        root,
+        files: staged,
+        executable,
+        spares,
+    })
+}
+
+/// Removes staged files (a spare that was written to stays a spare).
+fn cleanup(root: &Path, staged: &[(PathBuf, Option<PathBuf>, &Change)]) {
+    for (_, tmp, _) in staged {
+        if let Some(t) = tmp.as_ref().filter(|t| !Spares::holds(root, t)) {
+            let _ = std::fs::remove_file(t);
         }
     }
-    Ok(())
+}
+
+impl Staged<'_> {
+    /// Whether each change's file will be executable in place (none for a deletion), in the order
+    /// of the changes.
+    pub fn executable(&self) -> &[Option<bool>] {
+        &self.executable
+    }
+
+    /// The second half of [`apply`]: every staged file renamed into place, every deletion done. If
+    /// one fails, what was already done is put back.
+    pub fn swap(self) -> Result<()> {
+        let Staged {
+            root,
+            files: staged,
+            mut spares,
+            ..
+        } = self;
+        let mut dirs = Dirs::new();
+        for i in 0..staged.len() {
+            let (target, tmp, change) = &staged[i];
+            // A spare trades places with the file it replaces, which becomes a spare in the same
+            // step: one system call, nothing linked or freed.
+            if tmp
+                .as_ref()
+                .is_some_and(|t| Spares::holds(root, t) && exchange(&mut dirs, t, target))
+            {
+                continue;
+            }
+            if let (Some(spares), Some(_)) = (spares.as_mut(), &change.before) {
+                spares.keep(target);
+            }
+            let result = match tmp {
+                Some(t) => std::fs::rename(t, target),
+                None => std::fs::remove_file(target).or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }),
+            };
+            if let Err(e) = result {
+                rollback(&staged[..i]);
+                cleanup(root, &staged[i..]);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot write `{}`; the files written before it were put back",
+                    change.path
+                )));
+            }
+            if tmp.is_none() {
+                remove_empty_parents(root, target);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Replaced files, kept to be the next run's temporary files.
@@ -275,28 +321,25 @@ impl Spares {
     }
 
     /// Makes `spare` hold exactly `bytes`, with the permissions of `target`, ready to be renamed
-    /// over it; `false` when it cannot be used (the caller then writes a new file).
-    fn fill(spare: &Path, target: &Path, bytes: &[u8]) -> bool {
-        let Ok(perms) = std::fs::metadata(target).map(|m| m.permissions()) else {
-            return false;
-        };
-        let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(spare) else {
-            return false;
-        };
+    /// over it: whether it is executable, or `None` when it cannot be used (the caller then writes
+    /// a new file).
+    fn fill(spare: &Path, target: &Path, bytes: &[u8]) -> Option<bool> {
+        let perms = std::fs::metadata(target).ok()?.permissions();
+        let mut file = std::fs::OpenOptions::new().write(true).open(spare).ok()?;
         // Linked from anywhere else (or not a plain file): not ours to overwrite.
-        let Ok(meta) = file.metadata() else {
-            return false;
-        };
+        let meta = file.metadata().ok()?;
         if !meta.is_file() || links(&meta) != 1 {
-            return false;
+            return None;
         }
         let same_mode = meta.permissions() == perms;
+        let exec = executable(&perms);
         // Cut only what is left past the new end: a truncation of a file to its own size
         // still costs the file system a truncation.
         let longer = meta.len() > bytes.len() as u64;
-        file.write_all(bytes).is_ok()
+        let ok = file.write_all(bytes).is_ok()
             && (!longer || file.set_len(bytes.len() as u64).is_ok())
-            && (same_mode || file.set_permissions(perms).is_ok())
+            && (same_mode || file.set_permissions(perms).is_ok());
+        ok.then_some(exec)
     }
 
     /// Keeps the file at `target`, about to be replaced, as a spare.
@@ -362,6 +405,17 @@ fn exchange(_: &mut Dirs, _: &Path, _: &Path) -> bool {
 }
 
 #[cfg(unix)]
+fn executable(perms: &std::fs::Permissions) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    perms.mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn executable(_: &std::fs::Permissions) -> bool {
+    false
+}
+
+#[cfg(unix)]
 fn links(m: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::nlink(m)
 }
@@ -407,7 +461,7 @@ fn stage(
     bytes: &[u8],
     replaces: bool,
     made_dirs: &mut std::collections::HashSet<PathBuf>,
-) -> Result<PathBuf> {
+) -> Result<(PathBuf, bool)> {
     let dir = target.parent().context("a target has no directory")?;
     if !made_dirs.contains(dir) {
         std::fs::create_dir_all(dir)
@@ -439,11 +493,14 @@ fn stage(
                 let _ = file.set_permissions(meta.permissions());
             }
         }
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.into());
+        let meta = written.and_then(|()| file.metadata());
+        match meta {
+            Ok(meta) => return Ok((tmp, executable(&meta.permissions()))),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
         }
-        return Ok(tmp);
     }
     anyhow::bail!("cannot create a temporary file in `{}`", dir.display())
 }

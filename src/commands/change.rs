@@ -246,6 +246,7 @@ fn apply(
     // STEP 1: refuse to run over uncommitted changes in the environment's directories. The
     // source environment's metadata too: a promotion takes what is committed there. A request
     // that changes nothing (the environment already runs these versions) reads only the metadata.
+    let mut listing = None;
     if !dry_run {
         let mut paths = vec![env.metadata.clone()];
         if let Some(from) = &req.from {
@@ -259,7 +260,8 @@ fn apply(
             git::prefetch_idents(&config.root);
         }
         crate::ui::trace("dirty check");
-        let dirty = ctx.repo.dirty(&paths)?;
+        let (dirty, listed) = ctx.repo.dirty_listing(&paths)?;
+        listing = Some(listed);
         crate::ui::trace("dirty check done");
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -308,10 +310,9 @@ fn apply(
     // STEP 3: plan: render in memory, new metadata, the audit record, the commit message.
     // After the dirty check (and unless a command gate ran since, which could have changed
     // files), git's index vouches for the manifests.
-    let plan = if dry_run || gate_ran {
-        plan::build(ctx, req)?
-    } else {
-        plan::build_checked(ctx, req)?
+    let plan = match listing {
+        Some(listing) if !gate_ran => plan::build_checked(ctx, req, &listing)?,
+        _ => plan::build(ctx, req)?,
     };
     if plan.is_empty() {
         return Ok(Applied::NoOp(plan));
@@ -335,9 +336,24 @@ pub(super) fn write_and_commit(
     let root = &ctx.config.root;
     let paths: Vec<String> = files.iter().map(|c| c.path.clone()).collect();
     crate::ui::trace("write");
-    write::apply(root, files)?;
+    let staged = write::stage_all(root, files)?;
+    let executable = staged.executable().to_vec();
+    // The commit's objects are made from the new bytes, not from the files: they are written
+    // while the files are renamed into place (renames, one at a time in the kernel, are most of
+    // the wait). If a rename fails, the files are put back and the objects are left unreferenced,
+    // as a failed `git commit` leaves them.
+    let (swapped, prepared) = std::thread::scope(|s| {
+        let swap = s.spawn(move || staged.swap());
+        let prepared = git::prepare_commit(root, files, &executable, message);
+        let swapped = swap
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (swapped, prepared)
+    });
+    swapped?;
     crate::ui::trace("commit");
-    match git::commit_changes(root, files, message) {
+    let committed = prepared.and_then(|p| git::finish_commit(root, files, p, message));
+    match committed {
         Ok(commit) => Ok(commit),
         Err(e) => {
             let undone = write::apply(root, &write::inverse(files));
