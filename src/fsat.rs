@@ -64,6 +64,46 @@ impl Dir {
     }
 }
 
+/// What `lstat` tells of a file (the fields promote compares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+    pub ino: u64,
+    pub mode: u32,
+}
+
+impl Dir {
+    /// `lstat` of `name` (relative to this directory; `.` is the directory itself).
+    pub fn lstat(&self, name: &OsStr) -> io::Result<Stat> {
+        let c = cstr(name)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: valid directory fd, NUL-terminated name, and a buffer of the right type; the
+        // buffer is read only when the call succeeded.
+        let r = unsafe {
+            libc::fstatat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                st.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstatat succeeded and filled the buffer.
+        let st = unsafe { st.assume_init() };
+        Ok(Stat {
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+            ino: st.st_ino,
+            mode: st.st_mode,
+        })
+    }
+}
+
 fn cstr(s: &OsStr) -> io::Result<CString> {
     CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
@@ -87,5 +127,19 @@ mod tests {
         let missing = dir.read(OsStr::new("missing")).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
         assert!(Dir::open(&tmp.path().join("d/small")).is_err());
+        // lstat agrees with std's.
+        use std::os::unix::fs::MetadataExt;
+        for name in ["small", "big", "."] {
+            let ours = dir.lstat(OsStr::new(name)).unwrap();
+            let std = std::fs::symlink_metadata(tmp.path().join("d").join(name)).unwrap();
+            assert_eq!(ours.size, std.size());
+            assert_eq!(ours.mtime, (std.mtime(), std.mtime_nsec()));
+            assert_eq!(ours.ctime, (std.ctime(), std.ctime_nsec()));
+            assert_eq!((ours.ino, ours.mode), (std.ino(), std.mode()));
+        }
+        std::os::unix::fs::symlink("small", tmp.path().join("d/link")).unwrap();
+        let link = dir.lstat(OsStr::new("link")).unwrap();
+        assert_eq!(link.mode & libc::S_IFMT, libc::S_IFLNK, "not followed");
+        assert!(dir.lstat(OsStr::new("missing")).is_err());
     }
 }

@@ -452,7 +452,6 @@ fn gc_if_due(repo: &git2::Repository, config: &git2::Config) {
     }
 }
 
-
 /// Commits exactly `paths` (added, changed or deleted) with `message` through `git`, leaving
 /// anything else the user staged alone. Returns the new commit id.
 pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {

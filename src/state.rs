@@ -9,10 +9,11 @@
 //!
 //! This is git's index trick, with git's care: any change to a file changes its ctime (which no tool
 //! can set back) and a replaced file has a new inode; adding or removing a file changes its
-//! directory's mtime. Files changed within two seconds before recording (racily clean: a later
-//! change could leave the same time stamps) make promote not record the environment at all. The
-//! state lives in the git directory, is never committed, and a missing or unreadable state only
-//! means a full render.
+//! directory's mtime. A file changed within two seconds before recording (racily clean: a later
+//! change could leave the same time stamps) is recorded with a stamp that matches nothing, so it
+//! is taken as unchanged only on its proof: git's index vouching for the same blob (see `Proof`).
+//! A path whose stamp changed but whose proof holds is stamped anew. The state lives in the git
+//! directory, is never committed, and a missing or unreadable state only means a full render.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -52,6 +53,25 @@ impl Stamp {
         })
     }
 
+    /// Stands for a file whose stat data was too recent to trust: no file has inode 0.
+    const UNKNOWN: Stamp = Stamp {
+        size: 0,
+        mtime: (0, 0),
+        ctime: (0, 0),
+        ino: 0,
+        mode: 0,
+    };
+
+    fn from_stat(s: crate::fsat::Stat) -> Stamp {
+        Stamp {
+            size: s.size,
+            mtime: s.mtime,
+            ctime: s.ctime,
+            ino: s.ino,
+            mode: s.mode,
+        }
+    }
+
     fn to_line(self, path: &str, proof: &Proof) -> String {
         format!(
             "{path}\t{} {} {} {} {} {} {:o}\t{}\n",
@@ -67,17 +87,15 @@ impl Stamp {
     }
 
     fn parse(s: &str) -> Option<Stamp> {
-        let f: Vec<&str> = s.split(' ').collect();
-        let [size, ms, mn, cs, cn, ino, mode] = f[..] else {
-            return None;
+        let mut f = s.split(' ');
+        let stamp = Stamp {
+            size: f.next()?.parse().ok()?,
+            mtime: (f.next()?.parse().ok()?, f.next()?.parse().ok()?),
+            ctime: (f.next()?.parse().ok()?, f.next()?.parse().ok()?),
+            ino: f.next()?.parse().ok()?,
+            mode: u32::from_str_radix(f.next()?, 8).ok()?,
         };
-        Some(Stamp {
-            size: size.parse().ok()?,
-            mtime: (ms.parse().ok()?, mn.parse().ok()?),
-            ctime: (cs.parse().ok()?, cn.parse().ok()?),
-            ino: ino.parse().ok()?,
-            mode: u32::from_str_radix(mode, 8).ok()?,
-        })
+        f.next().is_none().then_some(stamp)
     }
 
     /// Changed too recently to be trusted (see the module documentation).
@@ -120,10 +138,29 @@ impl Proof {
             "-" => Proof::None,
             _ => match s.strip_prefix("d:") {
                 Some(h) => Proof::Names(h.to_string()),
-                None => Proof::Blob(git2::Oid::from_str(s).ok()?),
+                None => Proof::Blob(oid_from_hex(s)?),
             },
         })
     }
+}
+
+/// A 40-digit hexadecimal object id (lowercase, as written), without a call into libgit2 for each
+/// of the state's tens of thousands.
+fn oid_from_hex(s: &str) -> Option<git2::Oid> {
+    let hex = s.as_bytes();
+    if hex.len() != 40 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut raw = [0u8; 20];
+    for (i, pair) in hex.chunks_exact(2).enumerate() {
+        raw[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    git2::Oid::from_bytes(&raw).ok()
 }
 
 /// The git index, for `Proof::Blob`.
@@ -192,6 +229,74 @@ pub struct RenderState {
     path: PathBuf,
     records: BTreeMap<String, Record>,
     changed: bool,
+    /// Stamps taken in this run: the environments share their templates, and nothing this run
+    /// writes is stamped before it is written.
+    seen: std::sync::Mutex<std::collections::HashMap<String, Option<Stamp>, FastHash>>,
+}
+
+/// A multiply-rotate hash (as rustc's `FxHash`) for the stamp cache: its keys are paths from the
+/// state itself, not from an adversary, and SipHash was a tenth of a render's time.
+#[derive(Default, Clone, Copy)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The stamps of `paths` (repository-relative) under `root`, each directory opened once and its
+/// entries stamped relative to it (`fstatat`), on every core.
+fn stamp_all(root: &Path, paths: &[&str]) -> Vec<Option<Stamp>> {
+    fn parent(p: &str) -> (&str, &str) {
+        p.rsplit_once('/').unwrap_or(("", p))
+    }
+    let mut dirs: std::collections::HashMap<&str, Option<crate::fsat::Dir>> =
+        std::collections::HashMap::new();
+    for p in paths {
+        let (dir, _) = parent(p);
+        dirs.entry(dir)
+            .or_insert_with(|| crate::fsat::Dir::open(&root.join(dir)).ok());
+    }
+    par_chunks(paths, |chunk| {
+        chunk
+            .iter()
+            .map(|p| {
+                let (dir, name) = parent(p);
+                match dirs.get(dir) {
+                    Some(Some(d)) => d
+                        .lstat(std::ffi::OsStr::new(name))
+                        .ok()
+                        .map(Stamp::from_stat),
+                    _ => Stamp::of(&root.join(p)),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 impl RenderState {
@@ -206,29 +311,45 @@ impl RenderState {
             path,
             records,
             changed: false,
+            seen: Default::default(),
         }
     }
 
+    /// The stamps of `paths`, taken once per run.
+    fn stamps(&self, root: &Path, paths: &[&str]) -> Vec<Option<Stamp>> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let missing: Vec<&str> = paths
+            .iter()
+            .copied()
+            .filter(|p| !seen.contains_key(*p))
+            .collect();
+        for (p, stamp) in missing.iter().zip(stamp_all(root, &missing)) {
+            seen.insert(p.to_string(), stamp);
+        }
+        paths
+            .iter()
+            .map(|p| seen.get(*p).copied().flatten())
+            .collect()
+    }
+
     /// When `env` is known to render to exactly what is on disk, the number of files it renders.
-    pub fn clean(&self, config: &Config, env: &Environment, key: &str) -> Option<usize> {
+    /// Paths whose stat data changed but are proven unchanged are stamped anew (when their stat
+    /// data is not too recent to trust), so the next run need not prove them again.
+    pub fn clean(&mut self, config: &Config, env: &Environment, key: &str) -> Option<usize> {
         let rec = self.records.get(&env.name)?;
         if rec.key != key {
             return None;
         }
         let root = &config.root;
         // The paths whose stat data changed, with their stamps now.
-        let changed: Vec<(String, Option<Stamp>, Proof)> = par_chunks(&rec.stamps, |chunk| {
-            chunk
-                .iter()
-                .filter_map(|(p, s, proof)| {
-                    let now = Stamp::of(&root.join(p));
-                    (now != *s).then(|| (p.clone(), now, proof.clone()))
-                })
-                .collect::<Vec<_>>()
-        })
-        .into_iter()
-        .flatten()
-        .collect();
+        let paths: Vec<&str> = rec.stamps.iter().map(|(p, _, _)| p.as_str()).collect();
+        let changed: Vec<(String, Option<Stamp>, Proof)> = rec
+            .stamps
+            .iter()
+            .zip(self.stamps(root, &paths))
+            .filter(|((_, s, _), now)| now != s)
+            .map(|((p, _, proof), now)| (p.clone(), now, proof.clone()))
+            .collect();
         if changed.is_empty() {
             return Some(rec.files);
         }
@@ -244,23 +365,41 @@ impl RenderState {
             }
             _ => false,
         });
-        unchanged.then_some(rec.files)
+        if !unchanged {
+            return None;
+        }
+        let files = rec.files;
+        let now = SystemTime::now();
+        let fresh: std::collections::HashMap<String, Stamp> = changed
+            .into_iter()
+            .filter_map(|(p, stamp, _)| stamp.filter(|s| !s.racy(now)).map(|s| (p, s)))
+            .collect();
+        if !fresh.is_empty() {
+            if let Some(rec) = self.records.get_mut(&env.name) {
+                for (p, s, _) in &mut rec.stamps {
+                    if let Some(stamp) = fresh.get(p.as_str()) {
+                        *s = Some(*stamp);
+                    }
+                }
+                self.changed = true;
+            }
+        }
+        Some(files)
     }
 
     /// Records that `env`, with `key`, renders its `files` manifests to exactly what is on disk, as
-    /// found by a render that started after `snapshot` was taken. Does nothing (but forget) when a
-    /// file had changed too recently before the snapshot to be trusted.
+    /// found by a render that started after `snapshot` was taken. A path that had changed too
+    /// recently before the snapshot for its stat data to be trusted is recorded with a stamp that
+    /// matches nothing: the next run trusts it only on its proof (git's index, or its names).
     pub fn record(&mut self, env: &Environment, key: &str, files: usize, snapshot: Snapshot) {
-        let Some(stamps) = snapshot.stamps else {
+        let Some(mut stamps) = snapshot.stamps else {
             self.forget(env);
             return;
         };
-        if stamps
-            .iter()
-            .any(|(_, s, _)| s.is_some_and(|s| s.racy(snapshot.taken)))
-        {
-            self.forget(env);
-            return;
+        for (_, s, _) in &mut stamps {
+            if s.is_some_and(|s| s.racy(snapshot.taken)) {
+                *s = Some(Stamp::UNKNOWN);
+            }
         }
         let rec = Record {
             key: key.to_string(),
@@ -336,7 +475,12 @@ pub struct Snapshot {
 
 /// Takes the stamps of `env`'s files. A path promote cannot stamp or record (unreadable, or a name
 /// with a tab or a line break) makes an empty snapshot, which records nothing.
-pub fn snapshot(config: &Config, env: &Environment, git_dir: &Path) -> Snapshot {
+pub fn snapshot(
+    state: &RenderState,
+    config: &Config,
+    env: &Environment,
+    git_dir: &Path,
+) -> Snapshot {
     let taken = SystemTime::now();
     let mut paths: Vec<String> = Vec::new();
     let listed = match config.layout {
@@ -361,11 +505,13 @@ pub fn snapshot(config: &Config, env: &Environment, git_dir: &Path) -> Snapshot 
     paths.dedup();
     let root = &config.root;
     let index = GitIndex::load(git_dir);
-    let stamps = par_chunks(&paths, |chunk| {
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let stamped: Vec<(&String, Option<Stamp>)> =
+        paths.iter().zip(state.stamps(root, &refs)).collect();
+    let stamps = par_chunks(&stamped, |chunk| {
         chunk
             .iter()
-            .map(|p| {
-                let stamp = Stamp::of(&root.join(p));
+            .map(|&(p, stamp)| {
                 let proof = match stamp {
                     Some(s) if s.mode & 0o170000 == 0o040000 => {
                         names_hash(&root.join(p)).map_or(Proof::None, Proof::Names)
@@ -412,13 +558,41 @@ fn walk(root: &Path, dir: &str, deep: bool, out: &mut Vec<String>) -> Option<()>
 }
 
 fn parse(text: &str) -> Option<BTreeMap<String, Record>> {
-    let mut lines = text.lines();
-    if lines.next()? != HEADER {
-        return None;
+    let body = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
+    // Each environment's section on its own core: a big state is tens of thousands of lines.
+    let mut sections = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let next = rest[1..].find("\nenv\t").map_or(rest.len(), |i| i + 2);
+        sections.push(&rest[..next]);
+        rest = &rest[next..];
     }
+    let parsed: Vec<Option<BTreeMap<String, Record>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sections
+            .iter()
+            .skip(1)
+            .map(|s| scope.spawn(move || parse_sections(s)))
+            .collect();
+        let mut out = vec![sections.first().and_then(|s| parse_sections(s))];
+        out.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+        );
+        out
+    });
+    let mut records = BTreeMap::new();
+    for section in parsed {
+        records.extend(section?);
+    }
+    Some(records)
+}
+
+/// Environment sections of the state (each an `env` line and its paths).
+fn parse_sections(text: &str) -> Option<BTreeMap<String, Record>> {
     let mut records = BTreeMap::new();
     let mut current: Option<(String, Record)> = None;
-    for line in lines {
+    for line in text.lines() {
         let (first, rest) = line.split_once('\t')?;
         if first == "env" {
             if let Some((name, rec)) = current.take() {

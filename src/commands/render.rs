@@ -49,7 +49,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
             total += files;
             continue;
         }
-        let snapshot = state::snapshot(config, env, ctx.repo.git_dir());
+        let snapshot = state::snapshot(&state, config, env, ctx.repo.git_dir());
         let r = render_sets(config, env, &[&versions])?
             .pop()
             .unwrap_or_default();

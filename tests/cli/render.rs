@@ -1610,6 +1610,41 @@ fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() 
 }
 
 #[test]
+fn a_render_right_after_a_change_trusts_only_what_git_vouches_for() {
+    // Files written less than 2 s before a render have stat data a later edit could keep. The
+    // render records them anyway, as "unknown": the next render takes them as unchanged only on
+    // git's index's word (an entry as old as the file, with the same blob), never on their stamps.
+    let repo = Repo::example();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    repo.git_run(&["update-index", "-q", "--refresh"]);
+    let first = traced(&repo);
+    assert!(!skipped(&first, "staging"), "{first}");
+    let second = traced(&repo);
+    for env in ["dev", "staging", "prod"] {
+        assert!(skipped(&second, env), "{env} was rendered again:\n{second}");
+    }
+    // An edit within the same instant, keeping size and mtime: git's index no longer vouches.
+    let manifest = "environments/staging/manifests/api-deployment.yaml";
+    edit_in_place_keeping_mtime(
+        &repo,
+        manifest,
+        "containerPort: 8080",
+        "containerPort: 8081",
+    );
+    let out = repo
+        .promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+        .expect(1)
+        .stderr;
+    assert!(skipped(&out, "dev") && !skipped(&out, "staging"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "uncommitted changes that rendering would overwrite:\n  {manifest}"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
 fn render_skips_only_environments_that_provably_did_not_change() {
     let repo = Repo::example();
     // Files changed less than 2 s before a render are not trusted (a later change could keep
