@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use minijinja::value::{Value, ValueKind};
@@ -176,21 +176,33 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
     if !base.is_dir() {
         return Ok(out);
     }
-    let mut stack = vec![base.clone()];
-    while let Some(d) = stack.pop() {
-        let entries =
-            std::fs::read_dir(&d).with_context(|| format!("cannot list `{}`", d.display()))?;
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
+    // Level by level, the directories of a level listed on every core (a template directory per
+    // service is a thousand directories).
+    let mut level = vec![base.clone()];
+    while !level.is_empty() {
+        let listed = par_chunks(&level, |chunk| -> Result<Vec<(PathBuf, bool)>> {
+            let mut found = Vec::new();
+            for d in chunk {
+                let entries = std::fs::read_dir(d)
+                    .with_context(|| format!("cannot list `{}`", d.display()))?;
+                for entry in entries {
+                    let entry = entry?;
+                    if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                        continue;
+                    }
+                    found.push((entry.path(), entry.file_type()?.is_dir()));
+                }
             }
-            let path = entry.path();
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(&base) {
-                out.push(rel.to_string_lossy().replace('\\', "/"));
+            Ok(found)
+        });
+        level = Vec::new();
+        for chunk in listed {
+            for (path, is_dir) in chunk? {
+                if is_dir {
+                    level.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&base) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
             }
         }
     }
