@@ -362,6 +362,17 @@ mod tests {
         t
     }
 
+    /// `git commit` of what is staged, with an identity.
+    const COMMIT: [&str; 7] = [
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-qm",
+        "one",
+    ];
+
     /// What libgit2 reads from the same file.
     fn libgit2(dir: &Path) -> Vec<IndexEntry> {
         let repo = git2::Repository::open(dir).unwrap();
@@ -480,18 +491,7 @@ mod tests {
         let t = repo();
         let d = t.path();
         git(d, &["config", "core.untrackedCache", "true"]);
-        git(
-            d,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "one",
-            ],
-        );
+        git(d, &COMMIT);
         // The cache tree (TREE) after the commit, and the untracked cache (UNTR) after a status.
         git(d, &["status", "--porcelain"]);
         let bytes = std::fs::read(d.join(".git/index")).unwrap();
@@ -504,16 +504,7 @@ mod tests {
     fn the_cache_tree_holds_the_trees_git_committed_until_a_change_invalidates_them() {
         let t = repo();
         let d = t.path();
-        let commit = [
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "one",
-        ];
-        git(d, &commit);
+        git(d, &COMMIT);
         let rev = |spec: &str| {
             let out = Command::new("git")
                 .args(["rev-parse", spec])
