@@ -799,6 +799,21 @@ fn all_services() -> Vec<(&'static str, String)> {
     out
 }
 
+/// The legacy templates in `env`'s directory, with every service at `sha` in its metadata.
+fn write_legacy_env(repo: &Repo, env: &str, sha: &str) {
+    for (name, text) in legacy_templates() {
+        repo.write(&format!("{env}/{name}"), text);
+    }
+    let versions: Vec<(&str, String, &str)> = all_services()
+        .into_iter()
+        .map(|(s, image)| (s, image, sha))
+        .collect();
+    repo.write(
+        &format!("{env}/metadata.json.noargo"),
+        metadata_with_images(env, &versions),
+    );
+}
+
 #[test]
 fn legacy_layout_is_byte_identical_to_sed() {
     let repo = Repo::new();
@@ -810,17 +825,7 @@ fn legacy_layout_is_byte_identical_to_sed() {
     ];
     let templates = legacy_templates();
     for (env, sha, _, _) in envs {
-        for (name, text) in &templates {
-            repo.write(&format!("{env}/{name}"), text);
-        }
-        let versions: Vec<(&str, String, &str)> = all_services()
-            .into_iter()
-            .map(|(s, image)| (s, image, sha))
-            .collect();
-        repo.write(
-            &format!("{env}/metadata.json.noargo"),
-            metadata_with_images(env, &versions),
-        );
+        write_legacy_env(&repo, env, sha);
     }
     repo.commit_all("legacy templates");
 
@@ -893,17 +898,7 @@ fn legacy_promotions_skip_templates_without_versions_only_while_git_proves_them_
     let repo = Repo::new();
     repo.write("promote.yaml", legacy_config());
     for (env, sha) in [("staging", "a252dcc"), ("prod", "b3f1e2d")] {
-        for (name, text) in legacy_templates() {
-            repo.write(&format!("{env}/{name}"), text);
-        }
-        let versions: Vec<(&str, String, &str)> = all_services()
-            .into_iter()
-            .map(|(s, image)| (s, image, sha))
-            .collect();
-        repo.write(
-            &format!("{env}/metadata.json.noargo"),
-            metadata_with_images(env, &versions),
-        );
+        write_legacy_env(&repo, env, sha);
     }
     repo.commit_all("legacy templates");
     repo.promote(&["render"]).ok();
