@@ -379,19 +379,12 @@ mod tests {
     use super::*;
     use serde_json::Value;
     use std::collections::BTreeMap;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
-    const CORPUS: &str = "shared/corpus/image-refs.json";
-
-    /// `../shared/corpus` from the crate, or above it; `/work/shared/corpus` for a scratch crate.
+    /// The upstream test table, vendored in the repository (see `tests/fixtures/corpus/SOURCES.md`).
     fn corpus() -> Vec<Value> {
-        let found = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ancestors()
-            .map(|dir| dir.join(CORPUS))
-            .chain([PathBuf::from("/work").join(CORPUS)])
-            .find(|path| path.is_file())
-            .expect("image reference corpus `shared/corpus/image-refs.json` not found");
-        let text = std::fs::read_to_string(&found).expect("read the corpus");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/image-refs.json");
+        let text = std::fs::read_to_string(&path).expect("read tests/fixtures/corpus/image-refs.json");
         serde_json::from_str(&text).expect("corpus is a JSON array")
     }
 

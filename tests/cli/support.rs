@@ -65,9 +65,9 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/corpus` beside the checkout.
+/// The real-world corpus vendored under `tests/fixtures/corpus` (sources and licences in its SOURCES.md).
 pub fn corpus_dir() -> PathBuf {
-    crate_dir().join("../shared/corpus")
+    crate_dir().join("tests/fixtures/corpus")
 }
 
 impl Repo {
