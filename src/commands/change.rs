@@ -44,8 +44,18 @@ pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome 
     })
 }
 
-pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
+/// `promote hold` (`hold`) or `promote unhold`. A hold needs a reason: whoever it refuses reads it.
+pub fn hold(dir: &Path, env: &str, hold: bool, opts: Opts) -> Outcome {
     let message = opts.message.clone();
+    if hold && message.is_none() {
+        return Err(UserError::new(format!("`promote hold {env}` needs a reason"))
+            .hint(format!(
+                "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
+            ))
+            .code(exit::USAGE)
+            .into());
+    }
+    let reason = if hold { message.clone() } else { None };
     run(dir, opts, |ctx| {
         plan::hold(ctx, env, reason.clone(), message.clone())
     })
@@ -73,12 +83,23 @@ fn set_image_request(
             versions.insert(s.name.clone(), v.clone());
         }
     }
+    let mut given: BTreeMap<&str, &str> = BTreeMap::new();
     for pair in pairs {
         let Some((svc, value)) = pair.split_once('=') else {
             return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
                 .hint("write it as e.g. `api=a252dcc`")
                 .into());
         };
+        if let Some(first) = given.insert(svc, pair) {
+            return Err(
+                UserError::new(format!("`{svc}` is given twice: `{first}` and `{pair}`"))
+                    .hint(format!(
+                        "give each service one version: keep `{first}` or `{pair}`"
+                    ))
+                    .code(exit::USAGE)
+                    .into(),
+            );
+        }
         let service = config.service(svc)?;
         let v = parse_version(&service.image, value)
             .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
@@ -248,6 +269,7 @@ fn apply(
     // that changes nothing (the environment already runs these versions) reads only the metadata.
     let mut listing = None;
     if !dry_run {
+        crate::preflight::can_commit(ctx)?;
         let mut paths = vec![env.metadata.clone()];
         if let Some(from) = &req.from {
             paths.push(config.env(from)?.metadata.clone());
@@ -407,7 +429,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             }
             _ => format!("nothing to change: `{env}` already runs these versions{where_}"),
         };
-        ui::status(&what);
+        ui::result(&what);
         return Ok(exit::OK);
     };
     let mut summary = format!(
@@ -418,9 +440,9 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     for c in &plan.versions {
         summary.push_str(&format!("\n  {}", version_line(c)));
     }
-    ui::status(&summary);
+    ui::result(&summary);
     if plan.request.action == "rollback" {
-        ui::status(&format!(
+        ui::hint(&format!(
             "to keep the rolled-back version from being promoted straight back: `promote hold {} --reason \"...\"`",
             plan.request.env
         ));
@@ -431,7 +453,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             1 => " (after 1 retry)".into(),
             n => format!(" (after {n} retries)"),
         };
-        ui::status(&format!("pushed{retries}"));
+        ui::result(&format!("pushed{retries}"));
     }
     Ok(exit::OK)
 }
@@ -554,7 +576,7 @@ pub fn diff(
     if json {
         ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
     } else if plan.is_empty() {
-        ui::status(&format!(
+        ui::result(&format!(
             "nothing to promote: `{env}` already runs what its source runs"
         ));
     } else {

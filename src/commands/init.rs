@@ -172,7 +172,9 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     // STEP 8: the proof: render every environment in memory with that config and those versions;
     // every byte must be what is committed now.
     let mut problems = Vec::new();
+    let mut progress = ui::progress("init", envs.len());
     for (e, _) in &envs {
+        progress.step(&format!("proving `{}` renders byte for byte", e.found.name));
         let env = config.env(&e.found.name)?;
         let (files, p) = render::render_env(&config, env, &e.versions)?;
         problems.extend(p);
@@ -190,6 +192,7 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
             }
         }
     }
+    drop(progress);
     if !problems.is_empty() {
         return Err(problems_error("cannot adopt this repository: promote would not render it byte for byte as it is; nothing was written:", &problems));
     }
@@ -217,13 +220,13 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     let mut written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     written.sort_by_key(|p| p != CONFIG_FILE);
     if dry_run {
-        ui::status(&format!(
+        ui::result(&format!(
             "dry run: nothing was written; `promote init` writes {}",
             written.join(", ")
         ));
         return Ok(exit::OK);
     }
-    ui::status(&format!(
+    ui::result(&format!(
         "wrote {} (nothing is committed)",
         written.join(", ")
     ));
@@ -358,7 +361,8 @@ fn table_n(rows: &[Vec<String>], indent: &str) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    rows.iter()
+    let lines: Vec<String> = rows
+        .iter()
         .map(|r| {
             let cells: Vec<String> = r
                 .iter()
@@ -368,9 +372,10 @@ fn table_n(rows: &[Vec<String>], indent: &str) -> String {
             format!("{indent}{}", cells.join("  "))
                 .trim_end()
                 .to_string()
-                + "\n"
         })
-        .collect()
+        .collect();
+    // A repository of a thousand services: the first rows, then how many more (all with `-v`).
+    ui::clip(&lines, 12, indent)
 }
 
 fn plural(n: usize, word: &str) -> String {

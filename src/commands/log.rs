@@ -53,7 +53,7 @@ pub fn run(
                 .filter(|l| matches!(l, audit::Line::Record(..)))
                 .count();
         }
-        ui::status(&format!(
+        ui::result(&format!(
             "verified {total} records in {} deploy logs: the chains are intact",
             envs.len()
         ));
@@ -80,6 +80,8 @@ pub fn run(
     // Newest first; records of one environment are already in order, so a stable sort keeps ties sane.
     records.reverse();
     records.sort_by(|a, b| b.time.cmp(&a.time));
+    // `-n 0` asks for no record (as `git log -n 0`): an empty answer, not "no records yet".
+    let none_yet = records.is_empty();
     if let Some(n) = limit {
         records.truncate(n);
     }
@@ -120,7 +122,7 @@ pub fn run(
             out.push_str(&format!("    why: {m}\n"));
         }
     }
-    if records.is_empty() {
+    if none_yet {
         ui::status("no records yet");
     }
     ui::data(&out);

@@ -17,8 +17,13 @@ mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
     match request {
-        Request::Render { envs, check } => render::run(dir, &envs, check),
-        Request::Check => check::run(dir),
+        Request::Render {
+            envs,
+            check,
+            dry_run,
+            json,
+        } => render::run(dir, &envs, check, dry_run, json),
+        Request::Check { json } => check::run(dir, json),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,
@@ -33,7 +38,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             opts,
         } => change::set_image(dir, &env, sha.as_deref(), &pairs, opts),
         Request::Rollback { env, to, opts } => change::rollback(dir, &env, to.as_deref(), opts),
-        Request::Hold { env, reason, opts } => change::hold(dir, &env, reason, opts),
+        Request::Hold { env, hold, opts } => change::hold(dir, &env, hold, opts),
         Request::Diff {
             env,
             from,

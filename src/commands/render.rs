@@ -13,7 +13,10 @@ use crate::state::{self, RenderState};
 use crate::ui;
 use crate::write;
 
-pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
+/// `check`: list what would change, exit 3 if anything would; `dry_run`: the same list, exit 0.
+pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) -> Outcome {
+    let pending = if check { exit::PENDING } else { exit::OK };
+    let check = check || dry_run;
     // STEP 1: the repository, its config, and the environments asked for.
     let ctx = Ctx::open(dir)?;
     let config = &ctx.config;
@@ -39,7 +42,9 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     let mut changes = Vec::new();
     let mut problems = Vec::new();
     let mut total = 0;
+    let mut progress = ui::progress("render", selected.len());
     for env in &selected {
+        progress.step(&format!("rendering `{}`", env.name));
         let versions = Metadata::load(config, env)?.versions();
         ui::trace("metadata");
         let key = state::key(config, env, &versions);
@@ -72,6 +77,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
         changes.extend(env_changes);
         ui::trace(&format!("{}: rendered", env.name));
     }
+    drop(progress);
     for (env, key, files, snapshot) in clean {
         state.record(env, &key, files, snapshot);
     }
@@ -84,9 +90,33 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     }
 
     // STEP 3: what changes.
+    let report_json = |written: bool| -> Result<()> {
+        let changed: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                let change = match (&c.before, &c.after) {
+                    (None, _) => "add",
+                    (_, None) => "delete",
+                    _ => "modify",
+                };
+                serde_json::json!({"path": c.path, "change": change})
+            })
+            .collect();
+        let doc = serde_json::json!({"files": total, "changed": changed, "written": written});
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        Ok(())
+    };
+    if check && json {
+        report_json(false)?;
+        return Ok(if changes.is_empty() {
+            exit::OK
+        } else {
+            pending
+        });
+    }
     if check {
         if changes.is_empty() {
-            ui::status(&format!("all {total} rendered files are up to date"));
+            ui::result(&format!("all {total} rendered files are up to date"));
             return Ok(exit::OK);
         }
         let mut out = String::new();
@@ -98,7 +128,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
             "{} of {total} files would change; run `promote render` to update them",
             changes.len()
         ));
-        return Ok(exit::PENDING);
+        return Ok(pending);
     }
 
     // STEP 4: refuse to overwrite uncommitted edits.
@@ -117,16 +147,24 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
 
     // STEP 5: write.
     write::apply(&config.root, &changes)?;
-    for c in &changes {
-        let verb = match (&c.before, &c.after) {
-            (None, _) => "created",
-            (_, None) => "deleted",
-            _ => "updated",
-        };
-        ui::status(&format!("{verb} {}", c.path));
+    if json {
+        report_json(true)?;
+        return Ok(exit::OK);
     }
-    ui::status(&format!(
-        "rendered {total} files: {} changed, {} unchanged",
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let verb = match (&c.before, &c.after) {
+                (None, _) => "created",
+                (_, None) => "deleted",
+                _ => "updated",
+            };
+            format!("{verb} {}", c.path)
+        })
+        .collect();
+    ui::result(&format!(
+        "{}rendered {total} files: {} changed, {} unchanged",
+        ui::clip(&lines, 10, ""),
         changes.len(),
         total.saturating_sub(changes.len())
     ));

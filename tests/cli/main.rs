@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod gates;
 mod init;
 mod preview;
