@@ -20,6 +20,7 @@ pub mod memo;
 pub mod metadata;
 pub mod plan;
 pub mod preflight;
+pub mod problems;
 pub mod render;
 pub mod slug;
 pub mod state;

@@ -24,8 +24,15 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     let color = ui::color_stdout() && !json;
 
     let mut progress = ui::progress("check", config.environments.len());
+    // The problems of the environments checked so far, each with its environment, to group them.
+    let mut found: Vec<(String, Problem)> = Vec::new();
+    let mut prev: Option<&str> = None;
     for env in &config.environments {
         progress.step(&format!("checking `{}`", env.name));
+        if let Some(p) = prev {
+            found.extend(problems.drain(..).map(|x| (p.to_string(), x)));
+        }
+        prev = Some(&env.name);
         // STEP 2: metadata readable and consistent with the config.
         let meta = match Metadata::load(&config, env) {
             Ok(m) => m,
@@ -147,6 +154,10 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     }
 
     drop(progress);
+    if let Some(p) = prev {
+        found.extend(problems.drain(..).map(|x| (p.to_string(), x)));
+    }
+    let mut problems = crate::problems::group(found);
 
     // STEP 6: report.
     let targets_checked = config.environments.len();

@@ -59,15 +59,19 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
             .pop()
             .unwrap_or_default();
         let env_problems = r.problems.len();
-        problems.extend(r.problems);
+        problems.extend(r.problems.into_iter().map(|p| (env.name.clone(), p)));
         total += r.files.len();
         let files = r.files.len();
         let targets = manifest_targets(config, env, r.files.clone())?;
         let paths: Vec<&String> = targets.keys().collect();
         let current = write::read_current(&config.root, &paths)?;
-        problems.extend(validate_files(&r.files, |f| {
-            current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
-        }));
+        problems.extend(
+            validate_files(&r.files, |f| {
+                current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+            })
+            .into_iter()
+            .map(|p| (env.name.clone(), p)),
+        );
         let env_changes = write::plan_against(&current, targets);
         if env_changes.is_empty() && env_problems == 0 {
             clean.push((*env, key, files, snapshot));
@@ -85,7 +89,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     if !problems.is_empty() {
         return Err(problems_error(
             "nothing was written; cannot render:",
-            &problems,
+            &crate::problems::group(problems),
         ));
     }
 

@@ -449,3 +449,93 @@ fn a_detached_head_is_refused_before_anything_is_written() {
         r.stdout
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hints that follow the pipeline, path settings, grouped errors.
+
+#[test]
+fn hints_follow_the_pipeline() {
+    let repo = Repo::new();
+    repo.promote(&["init"]).ok();
+    repo.commit_all("the bundled example, no version anywhere");
+    repo.promote(&["set-image", "dev", "--sha", "1234567"]).ok();
+
+    let r = repo.promote(&["diff", "prod"]).expect(1);
+    assert_eq!(
+        r.stderr,
+        "error: `staging` runs no versions yet: there is nothing to promote from it\nhint: promote into it first: `promote to staging` (it takes from `dev`)\n"
+    );
+    let r = repo.promote(&["to", "prod", "--only", "api"]).expect(1);
+    assert!(
+        r.stderr
+            .contains("hint: promote into it first: `promote to staging`"),
+        "{}",
+        r.stderr
+    );
+
+    // The start of the pipeline is set directly.
+    let repo = Repo::new();
+    repo.promote(&["init"]).ok();
+    repo.commit_all("the bundled example");
+    let r = repo.promote(&["diff", "staging"]).expect(1);
+    assert!(
+        r.stderr.ends_with("hint: set them first: `promote set-image dev --sha <sha>` (the start of the pipeline)\n"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_metadata_path_that_would_nest_an_environment_in_itself_is_refused() {
+    let repo = example();
+    let config = repo.read("promote.yaml");
+    let edited = config.replacen(
+        "  dev:\n    values:\n",
+        "  dev:\n    metadata: environments/dev/state.json\n    values:\n",
+        1,
+    );
+    assert_ne!(config, edited);
+    repo.write("promote.yaml", &edited);
+    let line = edited
+        .lines()
+        .position(|l| l.contains("metadata: environments/dev/state.json"))
+        .unwrap()
+        + 1;
+    let r = repo.promote(&["status"]).expect(1);
+    assert!(
+        r.stderr.contains("`metadata: environments/dev/state.json` is relative to the environment's `dir` (`environments/dev`): it would be `environments/dev/environments/dev/state.json`, inside the environment inside itself; write `metadata: state.json`"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains(&format!("line {line}")), "{}", r.stderr);
+    assert!(!repo.exists("environments/dev/environments"));
+}
+
+#[test]
+fn a_template_error_is_reported_once_naming_the_environments_it_fails_in() {
+    let repo = example();
+    let t = repo.read("templates/worker/deployment.yaml");
+    let broken = t.replacen("{{ image }}", "{{ image }}{{ values.missing }}", 1);
+    assert_ne!(t, broken);
+    repo.write("templates/worker/deployment.yaml", &broken);
+    repo.commit_all("a broken template");
+
+    for args in [&["render"][..], &["check"]] {
+        let r = repo.promote(args).expect(1);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        let hits: Vec<&str> = all
+            .lines()
+            .filter(|l| l.contains("values.missing"))
+            .collect();
+        assert_eq!(hits.len(), 1, "{args:?}: {all}");
+        assert!(
+            hits[0]
+                .ends_with("uses undefined value `values.missing` (in `dev`, `staging`, `prod`)"),
+            "{args:?}: {all}"
+        );
+        assert!(
+            all.contains("set it under `environments.<env>.values` (or the shared `values`)"),
+            "{args:?}: {all}"
+        );
+    }
+}
