@@ -53,6 +53,11 @@ pub fn run(
                 .filter(|l| matches!(l, audit::Line::Record(..)))
                 .count();
         }
+        if json {
+            let doc = serde_json::json!({"verified": true, "records": total, "logs": envs.len()});
+            ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+            return Ok(exit::OK);
+        }
         ui::result(&format!(
             "verified {total} records in {} deploy logs: the chains are intact",
             envs.len()

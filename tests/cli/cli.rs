@@ -76,6 +76,8 @@ fn with_output_json_stdout_is_one_json_document_and_nothing_else() {
     let commands: &[&[&str]] = &[
         &["status", "--output", "json"],
         &["log", "--output", "json"],
+        &["log", "--verify", "--output", "json"],
+        &["preview", "list", "--output", "json"],
         &["diff", "prod", "--output", "json"],
         &["config", "--output", "json"],
         &["check", "--output", "json"],
@@ -538,4 +540,92 @@ fn a_template_error_is_reported_once_naming_the_environments_it_fails_in() {
             "{args:?}: {all}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A repository of many services: a summary, not a line per service.
+
+/// A sed-templated repository of `n` services in dev, staging and prod, rendered and committed.
+fn many_services(n: usize) -> Repo {
+    let repo = Repo::new();
+    for env in ["dev", "staging", "prod"] {
+        for i in 0..n {
+            let tpl = format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc{i}\n  namespace: NAMESPACE_PLACEHOLDER\nspec:\n  template:\n    spec:\n      containers:\n        - name: svc{i}\n          image: reg.example.com/acme/svc{i}:COMMIT_SHA\n"
+            );
+            repo.write(&format!("{env}/svc{i}-deployment.yaml.tpl"), &tpl);
+            repo.write(
+                &format!("{env}/svc{i}-deployment.yaml"),
+                tpl.replace("NAMESPACE_PLACEHOLDER", &format!("acme-{env}"))
+                    .replace("COMMIT_SHA", "a252dcc"),
+            );
+        }
+    }
+    repo.commit_all("the sed flow");
+    repo
+}
+
+#[test]
+fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
+    let repo = many_services(40);
+    let dry = repo.promote(&["init", "--dry-run"]).ok();
+    assert!(
+        lines(&dry.stdout) < 60,
+        "{} lines:\n{}",
+        lines(&dry.stdout),
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("  ... and 28 more (`-v` lists them all)\n"),
+        "{}",
+        dry.stdout
+    );
+    let all = repo.promote(&["init", "--dry-run", "-v"]).ok();
+    assert!(lines(&all.stdout) > 80, "{}", all.stdout);
+    assert!(
+        all.stdout.contains("  svc39  reg.example.com/acme/svc39\n"),
+        "{}",
+        all.stdout
+    );
+
+    // With `PROMOTE_PROGRESS=1`, each step of the proof is on stderr.
+    let run = repo
+        .promote_env(&["init"], &[("PROMOTE_PROGRESS", "1")])
+        .ok();
+    assert!(
+        run.stderr
+            .starts_with("progress: init [1/3] proving `dev` renders byte for byte\n"),
+        "{}",
+        run.stderr
+    );
+    repo.commit_all("adopt promote");
+
+    let dry = repo.promote(&["migrate", "--dry-run"]).ok();
+    assert_eq!(lines(&dry.stdout), 21, "{}", dry.stdout);
+    assert!(
+        dry.stdout.ends_with(" more (`-v` lists them all)\n"),
+        "{}",
+        dry.stdout
+    );
+    let run = repo
+        .promote_env(&["migrate"], &[("PROMOTE_PROGRESS", "1")])
+        .ok();
+    assert_eq!(lines(&run.stdout), 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("3 environments, 120 manifests byte-identical"),
+        "{}",
+        run.stdout
+    );
+    let steps: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert_eq!(steps.len(), 6, "{}", run.stderr);
+    assert_eq!(
+        steps[5],
+        "progress: migrate [6/6] proving `prod` renders byte for byte"
+    );
 }
