@@ -440,6 +440,12 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     for c in &plan.versions {
         summary.push_str(&format!("\n  {}", version_line(c)));
     }
+    if ui::verbose() {
+        // `-v`: the files of the commit too (`git show --stat` would list them).
+        for p in plan.paths() {
+            summary.push_str(&format!("\n  wrote {p}"));
+        }
+    }
     ui::result(&summary);
     if plan.request.action == "rollback" {
         ui::hint(&format!(

@@ -1234,6 +1234,16 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
     for it in &plan.items {
         out.push_str(&item_line(it));
     }
+    if ui::verbose() {
+        for c in &plan.files {
+            let verb = if c.after.is_none() {
+                "deleted"
+            } else {
+                "wrote"
+            };
+            out.push_str(&format!("  {verb} {}\n", c.path));
+        }
+    }
     if let Some(p) = push.filter(|p| p.pushed) {
         let retries = match p.attempts - 1 {
             0 => String::new(),

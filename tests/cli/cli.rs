@@ -37,6 +37,23 @@ fn a_change_reports_its_commit_on_stdout_so_it_can_be_captured() {
     );
     assert_eq!(r.stderr, "", "nothing but the result was printed");
 
+    // `-v`: the files of the commit too.
+    let r = repo.promote(&["to", "prod", "-v", "--only", "api"]).ok();
+    let wrote: Vec<String> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  wrote "))
+        .map(String::from)
+        .collect();
+    assert!(wrote.len() > 2, "{}", r.stdout);
+    assert_eq!(
+        wrote,
+        repo.git(&["show", "--format=", "--name-only", "HEAD"])
+            .lines()
+            .map(|l| format!("  wrote {l}"))
+            .collect::<Vec<_>>()
+    );
+
     // Nothing left to promote: the result says so, on stdout too.
     let r = repo.promote(&["to", "staging"]).ok();
     assert_eq!(
