@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adopt;
 mod cli;
 mod gates;
 mod init;
