@@ -277,6 +277,9 @@ pub enum Command {
         /// Say what was found and what would be written; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
     /// Convert a legacy (sed) repository to the native layout, in one commit.
     ///
@@ -289,6 +292,9 @@ pub enum Command {
         /// List the files the migration would write and delete; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
 }
 
@@ -433,9 +439,11 @@ pub enum Request {
     Preview(PreviewRequest),
     Init {
         dry_run: bool,
+        json: bool,
     },
     Migrate {
         dry_run: bool,
+        json: bool,
     },
 }
 
@@ -543,7 +551,7 @@ impl Request {
                 | PreviewRequest::Down { opts, .. }
                 | PreviewRequest::Gc { opts, .. } => opts.json,
             },
-            Request::Init { .. } | Request::Migrate { .. } => false,
+            Request::Init { json, .. } | Request::Migrate { json, .. } => *json,
         }
     }
 }
@@ -630,8 +638,14 @@ impl Cli {
                 json: json(output),
             },
             Command::Preview { command } => Request::Preview(command.into_request()),
-            Command::Init { dry_run } => Request::Init { dry_run },
-            Command::Migrate { dry_run } => Request::Migrate { dry_run },
+            Command::Init { dry_run, output } => Request::Init {
+                dry_run,
+                json: json(output),
+            },
+            Command::Migrate { dry_run, output } => Request::Migrate {
+                dry_run,
+                json: json(output),
+            },
         };
         (self.dir, req)
     }

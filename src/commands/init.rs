@@ -215,10 +215,14 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     if !dry_run {
         write::apply(root, &changes)?;
     }
-    ui::data(&explain(&analysis, found, &envs, &config));
-    warnings(root, &envs, &config)?;
     let mut written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     written.sort_by_key(|p| p != CONFIG_FILE);
+    if ui::mode().json {
+        warnings(root, &envs, &config)?;
+        return json_report("sed", &config, &written, dry_run);
+    }
+    ui::data(&explain(&analysis, found, &envs, &config));
+    warnings(root, &envs, &config)?;
     if dry_run {
         ui::result(&format!(
             "dry run: nothing was written; `promote init` writes {}",
@@ -259,6 +263,27 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
         "later: shared minijinja templates (the native layout)".to_string(),
     ));
     ui::status(&format!("next:\n{}", table(&next, "  ")));
+    Ok(exit::OK)
+}
+
+/// `--output json`: what was adopted (`sed`, or the bundled `example`), the pipeline, and the files
+/// written (or, in a dry run, that would be).
+fn json_report(adopted: &str, config: &Config, written: &[String], dry_run: bool) -> Outcome {
+    let envs: Vec<serde_json::Value> = config
+        .environments
+        .iter()
+        .map(|e| serde_json::json!({"name": e.name, "from": e.from, "dir": e.dir}))
+        .collect();
+    let services: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+    let doc = serde_json::json!({
+        "adopted": adopted,
+        "environments": envs,
+        "services": services,
+        "files": written,
+        "dry_run": dry_run,
+        "committed": false,
+    });
+    ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
     Ok(exit::OK)
 }
 
@@ -710,6 +735,10 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
     let changes = write::plan(root, targets)?;
     if !dry_run {
         write::apply(root, &changes)?;
+    }
+    if ui::mode().json {
+        let written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        return json_report("example", &config, &written, dry_run);
     }
 
     // STEP 5: say what it is and what to do next.

@@ -285,6 +285,38 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             b.env.name, b.env.manifests, new.manifests
         ));
     }
+    let report_json = |commit: Option<&str>| -> Outcome {
+        let files: Vec<Json> = changes
+            .iter()
+            .map(|c| {
+                let change = match (&c.before, &c.after) {
+                    (None, _) => "add",
+                    (_, None) => "delete",
+                    _ => "modify",
+                };
+                serde_json::json!({"path": c.path, "change": change})
+            })
+            .collect();
+        let mut moved = Vec::new();
+        for b in &before {
+            let new = new_config.env(&b.env.name)?;
+            moved.push(serde_json::json!({"env": b.env.name, "from": b.env.manifests, "to": new.manifests}));
+        }
+        let doc = serde_json::json!({
+            "manifests": total,
+            "shared_templates": shared,
+            "own_templates": own,
+            "moved": moved,
+            "files": files,
+            "commit": commit,
+            "dry_run": dry_run,
+        });
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        Ok(exit::OK)
+    };
+    if dry_run && ui::mode().json {
+        return report_json(None);
+    }
     if dry_run {
         let list: Vec<String> = changes
             .iter()
@@ -308,6 +340,9 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         "promote migrate: the sed layout -> native templates\n\n{summary}.\nManifests move from `<env>/` to `environments/<env>/manifests/`, metadata and deploy.log to\n`environments/<env>/`.\n\nPromote-Action: migrate\n"
     );
     let commit = super::change::write_and_commit(&ctx, &changes, &message)?;
+    if ui::mode().json {
+        report_json(Some(&commit))?;
+    }
     ui::result(&format!(
         "[{}] promote migrate: the sed layout -> native templates\n{summary}",
         &commit[..commit.len().min(7)]

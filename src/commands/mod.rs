@@ -54,7 +54,8 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
         Request::Preview(p) => preview::dispatch(dir, p),
-        Request::Init { dry_run } => init::run(dir, dry_run),
-        Request::Migrate { dry_run } => migrate::run(dir, dry_run),
+        // `--output json` reaches them through ui::mode(), set before a command runs.
+        Request::Init { dry_run, .. } => init::run(dir, dry_run),
+        Request::Migrate { dry_run, .. } => migrate::run(dir, dry_run),
     }
 }

@@ -119,6 +119,24 @@ fn with_output_json_stdout_is_one_json_document_and_nothing_else() {
         assert!(v.is_object() || v.is_array(), "{args:?}");
         assert_eq!(r.stderr, "", "{args:?}");
     }
+
+    // `init` in an empty repository writes the bundled example, and says so in JSON.
+    let empty = Repo::new();
+    let r = empty.promote(&["init", "--output", "json"]).ok();
+    let v: Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    assert_eq!(
+        (v["adopted"].clone(), v["dry_run"].clone()),
+        ("example".into(), false.into())
+    );
+    assert!(
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "promote.yaml"),
+        "{v}"
+    );
+    assert!(empty.exists("promote.yaml"));
 }
 
 #[test]
@@ -598,6 +616,13 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
         "{}",
         dry.stdout
     );
+    let json = repo
+        .promote(&["init", "--dry-run", "--output", "json"])
+        .ok();
+    let v: Value = serde_json::from_str(&json.stdout).expect(&json.stdout);
+    assert_eq!(v["services"].as_array().unwrap().len(), 40);
+    assert_eq!(v["files"][0], "promote.yaml");
+    assert_eq!(v["dry_run"], true);
     let all = repo.promote(&["init", "--dry-run", "-v"]).ok();
     assert!(lines(&all.stdout) > 80, "{}", all.stdout);
     assert!(
@@ -620,6 +645,15 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
 
     let dry = repo.promote(&["migrate", "--dry-run"]).ok();
     assert_eq!(lines(&dry.stdout), 21, "{}", dry.stdout);
+    let json = repo
+        .promote(&["migrate", "--dry-run", "--output", "json"])
+        .ok();
+    let v: Value = serde_json::from_str(&json.stdout).expect(&json.stdout);
+    assert_eq!(
+        (v["manifests"].clone(), v["commit"].clone()),
+        (120.into(), Value::Null)
+    );
+    assert_eq!(v["moved"][0]["to"], "environments/dev/manifests");
     assert!(
         dry.stdout.ends_with(" more (`-v` lists them all)\n"),
         "{}",
