@@ -32,13 +32,11 @@ pub fn directory(dir: &Path) -> Result<()> {
 /// what is committed), and HEAD is on a branch (a commit on a detached HEAD belongs to no branch and
 /// is easily lost, so it is refused, as `--push` refuses it).
 pub fn can_commit(ctx: &Ctx) -> Result<()> {
-    let Some(head) = ctx.repo.head() else {
-        return Err(UserError::new(
-            "the repository has no commits yet: promote commits its change on top of the committed config repository",
-        )
-        .hint("commit the config repository first: `git add -A && git commit -m \"config repository\"`")
-        .into());
-    };
+    has_commits(
+        ctx,
+        "promote commits its change on top of the committed config repository",
+    )?;
+    let head = ctx.repo.head().unwrap_or_default();
     if ctx.repo.branch().is_none() {
         return Err(UserError::new(format!(
             "HEAD is detached (at {}): a commit here would be on no branch, and easily lost",
@@ -46,6 +44,16 @@ pub fn can_commit(ctx: &Ctx) -> Result<()> {
         ))
         .hint("switch to the branch to commit on (`git switch main`), or make one here (`git switch -c <branch>`)")
         .into());
+    }
+    Ok(())
+}
+
+/// The repository has a first commit; `why` says what needs it.
+pub fn has_commits(ctx: &Ctx, why: &str) -> Result<()> {
+    if ctx.repo.head().is_none() {
+        return Err(UserError::new(format!("the repository has no commits yet: {why}"))
+            .hint("commit the config repository first: `git add -A && git commit -m \"config repository\"`")
+            .into());
     }
     Ok(())
 }

@@ -138,6 +138,10 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     // STEP 4: refuse to overwrite uncommitted edits.
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !paths.is_empty() {
+        crate::preflight::has_commits(
+            &ctx,
+            "promote overwrites only files whose content git holds",
+        )?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(

@@ -454,6 +454,23 @@ fn an_empty_repository_says_it_has_no_commits() {
         .git(&["status", "--porcelain"])
         .lines()
         .all(|l| l.starts_with("??")));
+    // Render would overwrite files git has never seen: the same reason, said for render.
+    let original = repo.read("environments/dev/manifests/api-deployment.yaml");
+    repo.write(
+        "environments/dev/manifests/api-deployment.yaml",
+        "hand edit\n",
+    );
+    let r = repo.promote(&["render"]).expect(1);
+    assert!(
+        r.stderr.starts_with("error: the repository has no commits yet: promote overwrites only files whose content git holds\n"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        repo.read("environments/dev/manifests/api-deployment.yaml"),
+        "hand edit\n"
+    );
+    repo.write("environments/dev/manifests/api-deployment.yaml", original);
     // Reading works: status, and a dry run.
     repo.promote(&["status"]).ok();
     repo.promote(&["set-image", "dev", "--sha", "1234567", "--dry-run"])
