@@ -5,6 +5,7 @@ mod support;
 
 mod gates;
 mod init;
+mod pr;
 mod preview;
 mod promote;
 mod push;
