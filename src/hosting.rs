@@ -163,58 +163,36 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Browsers and servers refuse URLs much past 8 KiB: a longer body is left out of the URL (the
-/// commit message, which the PR page shows, has the versions).
-const MAX_URL: usize = 7000;
-
-/// The address that opens a pull request from `branch` into `base`, with the title (and the body
-/// where the service takes one and it fits).
-pub fn new_pr_url(
-    kind: Kind,
-    repo: &Repository,
-    base: &str,
-    branch: &str,
-    title: &str,
-    body: &str,
-) -> String {
+/// The address that opens a pull request from `branch` into `base`, with the title. The description
+/// is left to the service: for a pull request of one commit, GitHub, GitLab and Gitea fill it in from
+/// the commit message, which lists every version change (a description in the URL would be kilobytes
+/// of noise in a terminal).
+pub fn new_pr_url(kind: Kind, repo: &Repository, base: &str, branch: &str, title: &str) -> String {
     let web = repo.url();
-    let with_body = |short: String, long: String| if long.len() <= MAX_URL { long } else { short };
     match kind {
-        Kind::Github => {
-            let short = format!(
-                "{web}/compare/{}...{}?expand=1&title={}",
-                encode(base),
-                encode(branch),
-                encode(title)
-            );
-            let long = format!("{short}&body={}", encode(body));
-            with_body(short, long)
-        }
-        Kind::Gitlab => {
-            let short = format!(
-                "{web}/-/merge_requests/new?merge_request%5Bsource_branch%5D={}&merge_request%5Btarget_branch%5D={}&merge_request%5Btitle%5D={}",
-                encode(branch),
-                encode(base),
-                encode(title)
-            );
-            let long = format!("{short}&merge_request%5Bdescription%5D={}", encode(body));
-            with_body(short, long)
-        }
+        Kind::Github => format!(
+            "{web}/compare/{}...{}?expand=1&title={}",
+            encode(base),
+            encode(branch),
+            encode(title)
+        ),
+        Kind::Gitlab => format!(
+            "{web}/-/merge_requests/new?merge_request%5Bsource_branch%5D={}&merge_request%5Btarget_branch%5D={}&merge_request%5Btitle%5D={}",
+            encode(branch),
+            encode(base),
+            encode(title)
+        ),
         Kind::Bitbucket => format!(
             "{web}/pull-requests/new?source={}&dest={}",
             encode(branch),
             encode(base)
         ),
-        Kind::Gitea => {
-            let short = format!(
-                "{web}/compare/{}...{}?title={}",
-                encode(base),
-                encode(branch),
-                encode(title)
-            );
-            let long = format!("{short}&body={}", encode(body));
-            with_body(short, long)
-        }
+        Kind::Gitea => format!(
+            "{web}/compare/{}...{}?title={}",
+            encode(base),
+            encode(branch),
+            encode(title)
+        ),
     }
 }
 
@@ -322,27 +300,23 @@ mod tests {
     fn new_pull_request_urls() {
         let gh = repo("git@github.com:acme/config.git");
         assert_eq!(
-            new_pr_url(Kind::Github, &gh, "main", "promote/prod/from-staging", "promote staging -> prod: api a -> b", "x y"),
-            "https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title=promote%20staging%20-%3E%20prod%3A%20api%20a%20-%3E%20b&body=x%20y"
+            new_pr_url(Kind::Github, &gh, "main", "promote/prod/from-staging", "promote staging -> prod: api a -> b"),
+            "https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title=promote%20staging%20-%3E%20prod%3A%20api%20a%20-%3E%20b"
         );
         let gl = repo("git@gitlab.com:acme/config.git");
         assert_eq!(
-            new_pr_url(Kind::Gitlab, &gl, "main", "promote/prod/hold", "t", "b"),
-            "https://gitlab.com/acme/config/-/merge_requests/new?merge_request%5Bsource_branch%5D=promote%2Fprod%2Fhold&merge_request%5Btarget_branch%5D=main&merge_request%5Btitle%5D=t&merge_request%5Bdescription%5D=b"
+            new_pr_url(Kind::Gitlab, &gl, "main", "promote/prod/hold", "t"),
+            "https://gitlab.com/acme/config/-/merge_requests/new?merge_request%5Bsource_branch%5D=promote%2Fprod%2Fhold&merge_request%5Btarget_branch%5D=main&merge_request%5Btitle%5D=t"
         );
         let bb = repo("git@bitbucket.org:acme/config.git");
         assert_eq!(
-            new_pr_url(Kind::Bitbucket, &bb, "main", "promote/prod/hold", "t", "b"),
+            new_pr_url(Kind::Bitbucket, &bb, "main", "promote/prod/hold", "t"),
             "https://bitbucket.org/acme/config/pull-requests/new?source=promote%2Fprod%2Fhold&dest=main"
         );
         let gt = repo("https://codeberg.org/acme/config.git");
         assert_eq!(
-            new_pr_url(Kind::Gitea, &gt, "main", "b", "t", "x"),
-            "https://codeberg.org/acme/config/compare/main...b?title=t&body=x"
+            new_pr_url(Kind::Gitea, &gt, "main", "b", "t"),
+            "https://codeberg.org/acme/config/compare/main...b?title=t"
         );
-        // A body too long for a URL is left out; the title stays.
-        let long = "x".repeat(10_000);
-        let url = new_pr_url(Kind::Github, &gh, "main", "b", "t", &long);
-        assert!(url.ends_with("&title=t"), "{url}");
     }
 }

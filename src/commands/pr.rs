@@ -317,8 +317,17 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
         match staleness(&wctx, root, old, &upstream, &plan)? {
             None => {
                 drop(wt);
-                let body = body(&wctx.config, &plan, &base, &upstream, old);
-                let pr = link(ctx, &up.remote, &base, &branch, &title, &body, None, false)?;
+                // The branch keeps its own commit: describe that one (its record, its base).
+                let mut kept = plan;
+                kept.record =
+                    gitpr::file_at(root, old, &wctx.config.env(&kept.request.env)?.deploy_log)
+                        .and_then(|log| audit::records(&log).pop());
+                let old_base = gitpr::parent(root, old)?;
+                let body = body(&wctx.config, &kept, &base, &old_base, old);
+                let plan = kept;
+                let pr = link(
+                    ctx, &up.remote, &base, &branch, &title, &body, None, false, false,
+                )?;
                 return Ok(Opened {
                     branch,
                     base,
@@ -374,6 +383,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
         &body,
         Some(&said),
         !options.is_empty(),
+        true,
     )?;
     Ok(Opened {
         branch,
@@ -490,6 +500,7 @@ fn link(
     body: &str,
     pushed: Option<&str>,
     push_options: bool,
+    update: bool,
 ) -> Result<Link> {
     let root = &ctx.config.root;
     let Some(h) = Hosting::resolve(ctx, remote) else {
@@ -517,22 +528,24 @@ fn link(
                 (v["state"] == "OPEN").then(|| v["url"].as_str().map(str::to_string))?
             });
             if let Some(url) = open {
-                tool(
-                    root,
-                    "gh",
-                    &[
-                        "pr",
-                        "edit",
-                        branch,
-                        "--repo",
-                        &repo,
-                        "--title",
-                        title,
-                        "--body-file",
-                        "-",
-                    ],
-                    Some(body),
-                )?;
+                if update {
+                    tool(
+                        root,
+                        "gh",
+                        &[
+                            "pr",
+                            "edit",
+                            branch,
+                            "--repo",
+                            &repo,
+                            "--title",
+                            title,
+                            "--body-file",
+                            "-",
+                        ],
+                        Some(body),
+                    )?;
+                }
                 return Ok(Link {
                     url: Some(url),
                     via: "gh",
@@ -578,22 +591,24 @@ fn link(
                 (v["state"] == "opened").then(|| v["web_url"].as_str().map(str::to_string))?
             });
             if let Some(url) = open {
-                tool(
-                    root,
-                    "glab",
-                    &[
-                        "mr",
-                        "update",
-                        branch,
-                        "--repo",
-                        &repo,
-                        "--title",
-                        title,
-                        "--description",
-                        body,
-                    ],
-                    None,
-                )?;
+                if update {
+                    tool(
+                        root,
+                        "glab",
+                        &[
+                            "mr",
+                            "update",
+                            branch,
+                            "--repo",
+                            &repo,
+                            "--title",
+                            title,
+                            "--description",
+                            body,
+                        ],
+                        None,
+                    )?;
+                }
                 return Ok(Link {
                     url: Some(url),
                     via: "glab",
@@ -645,7 +660,7 @@ fn link(
             })
         }
         kind => {
-            let url = hosting::new_pr_url(kind, &h.repo, base, branch, title, body);
+            let url = hosting::new_pr_url(kind, &h.repo, base, branch, title);
             Ok(Link {
                 url: None,
                 via: "url",

@@ -250,9 +250,9 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     let log = std::fs::read_to_string(repo.base.join("gh.log")).unwrap();
     assert_eq!(log.matches("\ncreate\n").count(), 1, "{log}");
     assert_eq!(
-        log.matches("pr\nedit\npromote/prod/from-staging\n").count(),
-        1,
-        "{log}"
+        log.matches("pr\nedit\n").count(),
+        0,
+        "an unchanged PR's description is left as it is:\n{log}"
     );
 
     // Staging moves on: the same request now asks for other versions, and the same branch is
@@ -281,6 +281,13 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
         1,
         "one PR, updated:\n{log}"
     );
+    assert_eq!(
+        log.matches("pr\nedit\npromote/prod/from-staging\n").count(),
+        1,
+        "{log}"
+    );
+    let body = std::fs::read_to_string(repo.base.join("gh.body")).unwrap();
+    assert!(body.contains("| s1 | `0000000` | `2222222` |"), "{body}");
 }
 
 #[test]
@@ -413,11 +420,15 @@ fn gitlab_with_glab_creates_then_updates_the_merge_request() {
         log.starts_with("mr\nview\npromote/prod/from-staging\n--repo\ngitlab.example.com/acme/config\n--output\njson\n--\nmr\ncreate\n--repo\ngitlab.example.com/acme/config\n--source-branch\npromote/prod/from-staging\n--target-branch\nmain\n--title\npromote staging -> prod: s1 0000000 -> 1111111 (+1 more)\n--description\nPromotes **prod**"),
         "{log}"
     );
+    // Staging moves on: the same request updates the same merge request.
+    repo.promote(&["set-image", "dev", "--sha", "2222222"]).ok();
+    repo.promote(&["to", "staging"]).ok();
+    repo.git(&["push", "-q"]);
     repo.promote_env(&["to", "prod", "--pr"], &[("PATH", &path)])
         .ok();
     let log = std::fs::read_to_string(repo.base.join("glab.log")).unwrap();
     assert!(
-        log.contains("--\nmr\nupdate\npromote/prod/from-staging\n"),
+        log.contains("--\nmr\nupdate\npromote/prod/from-staging\n--repo\ngitlab.example.com/acme/config\n--title\npromote staging -> prod: s1 0000000 -> 2222222 (+1 more)\n--description\nPromotes **prod**"),
         "{log}"
     );
     assert_eq!(log.matches("mr\ncreate").count(), 1);
@@ -427,7 +438,7 @@ fn gitlab_with_glab_creates_then_updates_the_merge_request() {
 fn without_a_cli_the_address_that_opens_the_pr_is_printed() {
     for (url, want) in [
         ("git@bitbucket.org:acme/config.git", "https://bitbucket.org/acme/config/pull-requests/new?source=promote%2Fprod%2Ffrom-staging&dest=main"),
-        ("ssh://git@github.com/acme/config.git", "https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title=promote%20staging%20-%3E%20prod%3A%20s1%200000000%20-%3E%201111111%20%28%2B1%20more%29&body="),
+        ("ssh://git@github.com/acme/config.git", "https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title=promote%20staging%20-%3E%20prod%3A%20s1%200000000%20-%3E%201111111%20%28%2B1%20more%29\n"),
     ] {
         let repo = setup(url, "");
         let run = repo.promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(None))]).ok();
