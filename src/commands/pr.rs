@@ -188,10 +188,11 @@ fn ref_safe(id: &str) -> String {
     let hash = &audit::sha256_hex(id.as_bytes())[..12];
     let head: String = id
         .chars()
-        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.')
         .take(40)
-        .collect();
-    format!("{}-{hash}", head.trim_end_matches('-'))
+        .collect::<String>()
+        .replace("..", "-");
+    format!("{}-{hash}", head.trim_end_matches(['-', '.']))
 }
 
 /// Refuses a direct commit into an environment with `approval: pr` (the hosting's branch
@@ -952,6 +953,42 @@ fn report(o: &Opened, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `promote init` says about approvals by pull request, for the environments at the end of the
+/// pipeline (those no other environment takes from): the setting, the CODEOWNERS line and the
+/// branch protection that make the hosting enforce it.
+pub(super) fn approval_advice(config: &Config) -> Option<String> {
+    let last: Vec<&crate::config::Environment> = config
+        .environments
+        .iter()
+        .filter(|e| e.from.is_some())
+        .filter(|e| {
+            !config
+                .environments
+                .iter()
+                .any(|o| o.from.as_deref() == Some(e.name.as_str()))
+        })
+        .collect();
+    let first = last.first()?;
+    let names: Vec<String> = last.iter().map(|e| format!("`{}`", e.name)).collect();
+    let mut s = format!(
+        "approvals by pull request, for {} (optional; see \"Promotion by pull request\" in the README):\n",
+        names.join(", ")
+    );
+    s.push_str(&format!(
+        "  promote.yaml        `approval: pr` under `{}`: promote refuses direct commits there, and `promote to {} --pr` opens a pull request\n",
+        first.name, first.name
+    ));
+    for e in &last {
+        s.push_str(&format!(
+            "  CODEOWNERS          /{}/ @your-org/release-approvers\n",
+            e.dir
+        ));
+    }
+    s.push_str("  branch protection   GitHub: require a pull request, review from Code Owners, dismiss stale approvals; GitLab: allowed to push \"No one\", Code Owner approval\n");
+    s.push_str("  promote runs on your machine and cannot stop a push: the hosting's branch protection enforces the approval");
+    Some(s)
 }
 
 /// `promote pr refresh ENV|BRANCH`: rebuilds promote's pull-request branches whose base changed

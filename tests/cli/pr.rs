@@ -691,3 +691,53 @@ fn pr_works_for_set_image_rollback_and_hold() {
     // --pr and --push do not go together.
     repo.promote(&["to", "prod", "--pr", "--push"]).expect(2);
 }
+
+#[test]
+fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
+    let repo = setup(GITHUB, "    approval: pr\n");
+    let bin = stand_ins(&repo);
+    let promote = env!("CARGO_BIN_EXE_promote");
+    // The crate's own Makefile, whose promote/* targets are what a config repository's looks like;
+    // `-o` keeps make from rebuilding the binary.
+    let make = |target: &str| {
+        let out = std::process::Command::new("make")
+            .current_dir(crate::support::crate_dir())
+            .args(["--no-print-directory", "-o", promote, target])
+            .arg(format!("PROMOTE={promote}"))
+            .arg(format!("REPO={}", repo.path.display()))
+            .env_clear()
+            .env("PATH", path_with(Some(&bin)))
+            .env("HOME", repo.base.join("home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "Jane Doe")
+            .env("GIT_AUTHOR_EMAIL", "jane@example.com")
+            .env("GIT_COMMITTER_NAME", "Jane Doe")
+            .env("GIT_COMMITTER_EMAIL", "jane@example.com")
+            .env("PROMOTE_NOW", crate::support::NOW)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("make");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "make {target}:\n{stderr}");
+        stderr
+    };
+    let head = repo.head();
+    let said = make("promote/prod");
+    assert!(
+        said.contains("opened the pull request (gh): https://github.com/acme/config/pull/1"),
+        "{said}"
+    );
+    assert_eq!(repo.head(), head, "the checkout is not touched");
+    assert!(on_origin(&repo, "promote/prod/from-staging").is_some());
+    // Run again: the same PR, nothing pushed.
+    let again = make("promote/prod");
+    assert!(
+        again.contains("already holds this change on a valid base"),
+        "{again}"
+    );
+    assert!(
+        again.contains("pull request (gh): https://github.com/acme/config/pull/1"),
+        "{again}"
+    );
+}
