@@ -271,9 +271,11 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     let root = &ctx.config.root;
 
     // STEP 1: the upstream head, and promote's branch for this request if it exists.
-    let up = git::upstream(root).map_err(|e| {
-        UserError::new(format!("{e}"))
-            .hint("`--pr` opens the pull request into the current branch's upstream (`git branch --set-upstream-to origin/main`)")
+    let up = git::upstream(root).map_err(|_| {
+        UserError::new(
+            "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
+        )
+        .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)")
     })?;
     let base = up.merge.trim_start_matches("refs/heads/").to_string();
     let upstream = git::fetch(root, &up)?;
