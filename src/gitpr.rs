@@ -112,9 +112,18 @@ pub struct Worktree {
 }
 
 impl Worktree {
-    /// Checks `commit` out (detached) at `<common git dir>/promote/pr-worktree`. A leftover of a
-    /// run that was killed is removed first (callers hold the clone's lock).
-    pub fn add(root: &Path, common_dir: &Path, commit: &str) -> Result<Worktree> {
+    /// Checks `commit` out (detached) at `<common git dir>/promote/pr-worktree`, without the files
+    /// under `skip` (directories; the files in `keep` are checked out all the same): those stay in
+    /// the index, marked skip-worktree, as a sparse checkout has them, so the commit made here holds
+    /// them unchanged while only what the change reads is written to disk. A leftover of a run that
+    /// was killed is removed first (callers hold the clone's lock).
+    pub fn add(
+        root: &Path,
+        common_dir: &Path,
+        commit: &str,
+        skip: &[String],
+        keep: &[String],
+    ) -> Result<Worktree> {
         let path = common_dir.join("promote").join("pr-worktree");
         if path.exists() {
             let _ = git(
@@ -127,41 +136,56 @@ impl Worktree {
         let _ = git(root, &["worktree", "prune"]);
         std::fs::create_dir_all(path.parent().unwrap_or(common_dir))
             .with_context(|| format!("cannot create `{}`", path.display()))?;
+        // `--no-checkout`: the index is filled and the files written below, without `skip`.
         git(
             root,
             &[
                 "worktree",
                 "add",
+                "--no-checkout",
                 "--detach",
                 "--quiet",
                 &path.to_string_lossy(),
                 commit,
             ],
         )?;
-        Ok(Worktree {
+        let wt = Worktree {
             path,
             root: root.to_path_buf(),
-        })
+        };
+        git(&wt.path, &["read-tree", commit])?;
+        if !skip.is_empty() {
+            let mut args = vec!["ls-files", "-z", "--"];
+            let specs: Vec<String> = skip.iter().map(|d| format!(":(top,literal){d}/")).collect();
+            args.extend(specs.iter().map(String::as_str));
+            let listed = git(&wt.path, &args)?;
+            let mut list = String::new();
+            for f in listed.split('\0').filter(|f| !f.is_empty()) {
+                if !keep.iter().any(|k| k == f) {
+                    list.push_str(f);
+                    list.push('\0');
+                }
+            }
+            if !list.is_empty() {
+                crate::git::git_stdin(
+                    &wt.path,
+                    &["update-index", "-z", "--skip-worktree", "--stdin"],
+                    &list,
+                )?;
+            }
+        }
+        // `checkout-index` leaves skip-worktree entries alone.
+        git(&wt.path, &["checkout-index", "--all", "--quiet"])?;
+        Ok(wt)
     }
 }
 
 impl Drop for Worktree {
     fn drop(&mut self) {
-        // `--force`: the worktree holds our own commit's files, nothing of the user's.
-        if git(
-            &self.root,
-            &[
-                "worktree",
-                "remove",
-                "--force",
-                &self.path.to_string_lossy(),
-            ],
-        )
-        .is_err()
-        {
-            let _ = std::fs::remove_dir_all(&self.path);
-            let _ = git(&self.root, &["worktree", "prune"]);
-        }
+        // The worktree holds our own commit's files, nothing of the user's: deleting the directory
+        // and pruning is what `git worktree remove --force` does, without its status of every file.
+        let _ = std::fs::remove_dir_all(&self.path);
+        let _ = git(&self.root, &["worktree", "prune"]);
     }
 }
 
