@@ -151,10 +151,14 @@ fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
             return Ok(done);
         }
     }
+    if opts.push && !opts.dry_run {
+        // Before `--push` moves the branch onto the upstream head.
+        pr::refuse_direct(&Ctx::open(dir)?, &replay)?;
+    }
     let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
         let req = replay.make(ctx)?;
         if !opts.dry_run {
-            pr::refuse_direct(ctx, &req, &replay)?;
+            pr::refuse_direct(ctx, &replay)?;
         }
         let applied = apply(ctx, req, opts.dry_run, opts.override_gates.as_deref())?;
         let commit = match &applied {

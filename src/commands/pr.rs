@@ -196,8 +196,8 @@ fn ref_safe(id: &str) -> String {
 
 /// Refuses a direct commit into an environment with `approval: pr` (the hosting's branch
 /// protection is what enforces it; this saves a rejected push and says what to run instead).
-pub(super) fn refuse_direct(ctx: &Ctx, req: &ChangeRequest, replay: &Replay) -> Result<()> {
-    let env = ctx.config.env(&req.env)?;
+pub(super) fn refuse_direct(ctx: &Ctx, replay: &Replay) -> Result<()> {
+    let env = ctx.config.env(replay.env())?;
     if env.approval != Approval::Pr {
         return Ok(());
     }

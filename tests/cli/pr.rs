@@ -310,7 +310,15 @@ fn approval_pr_refuses_a_direct_commit_and_auto_opens_a_pr_only_where_required()
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
     // Not with --push either, nor a rollback or a hold.
+    // With --push, refused before the branch is moved onto a newer upstream head.
+    repo.git(&["commit", "-q", "--allow-empty", "-m", "elsewhere"]);
+    repo.git(&["push", "-q"]);
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
     repo.promote(&["to", "prod", "--push"]).expect(1);
+    assert_eq!(repo.head(), head);
+    assert_eq!(repo.status(), "");
+    repo.git(&["merge", "-q", "--ff-only", "origin/main"]);
+    let head = repo.head();
     repo.promote(&["hold", "prod", "--reason", "x"]).expect(1);
     assert_eq!(repo.head(), head);
     // The dry run still shows the diff.
