@@ -573,6 +573,18 @@ fn link(
         });
     };
     let repo = h.repo.cli_repo(h.kind);
+    let by_hand = |e: anyhow::Error| -> anyhow::Error {
+        let url = hosting::new_pr_url(h.kind, &h.repo, base, branch, title);
+        match e.downcast::<UserError>() {
+            Ok(u) => u
+                .hint(format!(
+                    "`{branch}` is pushed: open its {} by hand: {url}",
+                    h.kind.pr_word()
+                ))
+                .into(),
+            Err(e) => e,
+        }
+    };
     match h.kind {
         Kind::Github if installed("gh") => {
             let view = tool(
@@ -602,7 +614,8 @@ fn link(
                             "-",
                         ],
                         Some(body),
-                    )?;
+                    )
+                    .map_err(by_hand)?;
                 }
                 return Ok(Link {
                     url: Some(url),
@@ -629,7 +642,8 @@ fn link(
                     "-",
                 ],
                 Some(body),
-            )?;
+            )
+            .map_err(by_hand)?;
             Ok(Link {
                 url: last_url(&out),
                 via: "gh",
@@ -665,7 +679,8 @@ fn link(
                             body,
                         ],
                         None,
-                    )?;
+                    )
+                    .map_err(by_hand)?;
                 }
                 return Ok(Link {
                     url: Some(url),
@@ -693,7 +708,8 @@ fn link(
                     "--yes",
                 ],
                 None,
-            )?;
+            )
+            .map_err(by_hand)?;
             Ok(Link {
                 url: last_url(&out),
                 via: "glab",
@@ -818,9 +834,7 @@ fn tool(dir: &Path, program: &str, args: &[&str], input: Option<&str>) -> Result
                 .trim()
                 .replace('\n', "\n  ")
         ))
-        .hint(format!(
-            "the branch is pushed; check `{program} auth status`, or open the pull request by hand"
-        ))
+        .hint(format!("check `{program} auth status`"))
         .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())

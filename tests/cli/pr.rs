@@ -749,3 +749,38 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
         "{again}"
     );
 }
+
+#[test]
+fn a_failing_gh_is_an_error_that_says_the_branch_is_pushed() {
+    let repo = setup(GITHUB, "");
+    let bin = repo.base.join("failing-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        "#!/bin/sh\necho 'To get started with GitHub CLI, please run:  gh auth login' >&2\nexit 4\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = repo
+        .promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(Some(&bin)))])
+        .expect(1);
+    assert!(
+        run.stderr.contains(
+            "`gh pr create` failed:\n  To get started with GitHub CLI, please run:  gh auth login"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: check `gh auth status`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: `promote/prod/from-staging` is pushed: open its pull request by hand: https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title="),
+        "{}",
+        run.stderr
+    );
+    assert!(on_origin(&repo, "promote/prod/from-staging").is_some());
+}
