@@ -70,9 +70,23 @@ pub struct ChangeArgs {
     /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
     #[arg(long)]
     pub push: bool,
+    /// Open (or update) a pull request instead of committing here: the change is made on the
+    /// upstream head, committed on promote's own branch `promote/<env>/...` and pushed; your
+    /// checkout is not touched. `--pr=auto`: only where the environment has `approval: pr`.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN", conflicts_with = "push", hide_possible_values = true)]
+    pub pr: Option<PrMode>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+}
+
+/// When `--pr` opens a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrMode {
+    /// Always (`--pr`).
+    Always,
+    /// Only into environments with `approval: pr`; elsewhere commit as without `--pr`.
+    Auto,
 }
 
 /// Letting a person through the gates.
@@ -91,6 +105,8 @@ pub struct ChangeOpts {
     pub dry_run: bool,
     pub json: bool,
     pub push: bool,
+    /// `--pr`: by pull request.
+    pub pr: Option<PrMode>,
     /// `--override-gates --reason R`: let the change through its gates, recording why.
     pub override_gates: Option<String>,
 }
@@ -105,6 +121,7 @@ impl ChangeArgs {
             dry_run: self.dry_run,
             json: self.output == OutputFormat::Json,
             push: self.push,
+            pr: self.pr,
         }
     }
 }
@@ -130,9 +147,14 @@ pub enum Command {
     },
     /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
     #[command(
-        after_help = "Examples:\n  promote check                   in CI: exit 1 on any problem, each named with its file"
+        after_help = "Examples:\n  promote check                   in CI: exit 1 on any problem, each named with its file\n  promote check --base origin/main   in a pull request: its promotions are valid on the base"
     )]
     Check {
+        /// Also check that the changes since REV (a pull request's base, e.g. `origin/main`) are
+        /// valid promotions on it: each deploy.log extends REV's, and each new record's versions are
+        /// what its source runs and pass the gates.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -257,6 +279,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// promote's pull requests (`--pr`): bring them up to date with their base.
+    #[command(
+        after_help = "Examples:\n  promote pr refresh prod          rebuild prod's stale pull requests on their base"
+    )]
+    Pr {
+        #[command(subcommand)]
+        command: PrCommand,
+    },
     /// Preview environments: one per pull-request branch, under `previews.dir` (`environments/prs/`).
     #[command(
         after_help = "Examples:\n  promote preview up feature/login --sha 3f9c2a1 --push\n  promote preview gc --keep-file branches.txt --push"
@@ -292,6 +322,23 @@ pub enum Command {
         /// List the files the migration would write and delete; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+/// `promote pr ...`.
+#[derive(Debug, Subcommand)]
+pub enum PrCommand {
+    /// Rebuild promote's pull-request branches of ENV (or the one BRANCH) on the base's new head
+    /// when the environment changed there since they were made; up-to-date ones are left alone.
+    #[command(
+        after_help = "Examples:\n  promote pr refresh prod                          every `promote/prod/...` branch\n  promote pr refresh promote/prod/from-staging     one branch"
+    )]
+    Refresh {
+        /// An environment (every `promote/<env>/...` branch) or one branch.
+        target: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -392,9 +439,14 @@ pub enum Request {
         json: bool,
     },
     Check {
+        base: Option<String>,
         json: bool,
     },
     Config {
+        json: bool,
+    },
+    PrRefresh {
+        target: String,
         json: bool,
     },
     Promote {
@@ -536,7 +588,8 @@ impl Request {
     pub fn json(&self) -> bool {
         match self {
             Request::Config { json }
-            | Request::Check { json }
+            | Request::Check { json, .. }
+            | Request::PrRefresh { json, .. }
             | Request::Render { json, .. }
             | Request::Diff { json, .. }
             | Request::Status { json }
@@ -571,7 +624,16 @@ impl Cli {
                 dry_run,
                 json: json(output),
             },
-            Command::Check { output } => Request::Check { json: json(output) },
+            Command::Check { base, output } => Request::Check {
+                base,
+                json: json(output),
+            },
+            Command::Pr {
+                command: PrCommand::Refresh { target, output },
+            } => Request::PrRefresh {
+                target,
+                json: json(output),
+            },
             Command::Config { output } => Request::Config { json: json(output) },
             Command::To {
                 env,

@@ -11,6 +11,7 @@ mod config;
 mod init;
 mod log;
 mod migrate;
+mod pr;
 mod preview;
 mod render;
 mod status;
@@ -23,7 +24,12 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             dry_run,
             json,
         } => render::run(dir, &envs, check, dry_run, json),
-        Request::Check { json } => check::run(dir, json),
+        Request::Check { base: None, json } => check::run(dir, json),
+        Request::Check {
+            base: Some(base),
+            json: _,
+        } => pr::check_base(dir, &base),
+        Request::PrRefresh { target, json } => pr::refresh(dir, &target, json),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,

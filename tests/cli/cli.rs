@@ -210,6 +210,8 @@ fn help_is_a_subcommand_and_every_help_fits_a_screen_with_an_example() {
         &["preview", "gc"],
         &["init"],
         &["migrate"],
+        &["pr"],
+        &["pr", "refresh"],
     ];
     for cmd in cmds {
         let mut args = cmd.to_vec();

@@ -7,6 +7,7 @@ mod adopt;
 mod cli;
 mod gates;
 mod init;
+mod pr;
 mod preview;
 mod promote;
 mod push;
