@@ -221,7 +221,8 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
         warnings(root, &envs, &config)?;
         return json_report("sed", &config, &written, dry_run);
     }
-    ui::data(&explain(&analysis, found, &envs, &config));
+    // What was found: a report (not shown with `-q`).
+    ui::result(explain(&analysis, found, &envs, &config).trim_end());
     warnings(root, &envs, &config)?;
     if dry_run {
         ui::result(&format!(
@@ -788,7 +789,7 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
     s.push_str(
         "\nNo environment runs a version yet, so nothing is rendered; nothing is committed.\n",
     );
-    ui::data(&s);
+    ui::result(s.trim_end());
     if dry_run {
         ui::status("dry run: nothing was written");
         return Ok(exit::OK);

@@ -661,6 +661,18 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
         run.stderr
     );
     repo.commit_all("adopt promote");
+    // `-q`: nothing but errors and warnings (init's report is not data asked for).
+    let q = Repo::new();
+    let r = q.promote(&["init", "-q"]).ok();
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+    assert!(q.exists("promote.yaml"));
+    let r = repo.promote(&["migrate", "--dry-run", "-q"]).ok();
+    assert_eq!(
+        lines(&r.stdout),
+        21,
+        "the dry run's list is its data: {}",
+        r.stdout
+    );
 
     let dry = repo.promote(&["migrate", "--dry-run"]).ok();
     assert_eq!(lines(&dry.stdout), 21, "{}", dry.stdout);
