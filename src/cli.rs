@@ -190,6 +190,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// What runs where, how it got there, and how fast: delivery figures from deploy.log (text, or
+    /// `--output json`), or with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    Report {
+        /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        since: String,
+        /// Write the page to DIR/index.html (DIR is created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Output format of the figures on stdout (with `--html`: only `json` prints them).
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// The audit history from deploy.log, newest first.
     Log {
         /// Only this environment (default: all).
@@ -351,6 +364,11 @@ pub enum Request {
         env: Option<String>,
         limit: Option<usize>,
         verify: bool,
+        json: bool,
+    },
+    Report {
+        since: String,
+        html: Option<PathBuf>,
         json: bool,
     },
     Preview(PreviewRequest),
@@ -534,6 +552,15 @@ impl Cli {
                 env,
                 limit,
                 verify,
+                json: json(output),
+            },
+            Command::Report {
+                since,
+                html,
+                output,
+            } => Request::Report {
+                since,
+                html,
                 json: json(output),
             },
             Command::Preview { command } => Request::Preview(command.into_request()),

@@ -19,6 +19,7 @@ pub mod memo;
 pub mod metadata;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod slug;
 pub mod state;
 pub mod status;

@@ -13,6 +13,7 @@ mod log;
 mod migrate;
 mod preview;
 mod render;
+mod report;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
@@ -48,6 +49,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             verify,
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
+        Request::Report { since, html, json } => report::run(dir, &since, json, html.as_deref()),
         Request::Preview(p) => preview::dispatch(dir, p),
         Request::Init { dry_run } => init::run(dir, dry_run),
         Request::Migrate { dry_run } => migrate::run(dir, dry_run),

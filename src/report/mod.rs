@@ -1,0 +1,344 @@
+//! `promote report`: what runs where, how it got there, and how fast.
+//!
+//! Everything comes from the repository: each environment's metadata (what runs), its deploy.log (how it
+//! got there) and its gates (what waits, and until when). The orchestrator (`commands::report`) gathers
+//! an [`Input`]; [`build`] turns it into a [`Report`] (plain data, the `--output json` document);
+//! [`text`] and [`html`] present it. Every string that comes from a log or a metadata file is untrusted:
+//! [`clean`] makes control characters visible before anything prints it, and the page escapes it too.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::audit::Record;
+use crate::gates::{parse_time, Refusal};
+use crate::metadata::{Hold, Metadata};
+
+pub mod figures;
+pub mod html;
+pub mod text;
+
+pub use figures::Figures;
+
+/// What the report is made from.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub now: DateTime<Utc>,
+    /// The window of the figures and the timeline, as the user wrote it (`30d`).
+    pub since: String,
+    pub window: Duration,
+    /// The repository's name (its directory), for the page's title.
+    pub repo: String,
+    /// The commit the report describes (HEAD), if there is one.
+    pub head: Option<String>,
+    /// Service names, in `promote.yaml` order.
+    pub services: Vec<String>,
+    /// Environments, in `promote.yaml` order.
+    pub envs: Vec<EnvInput>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnvInput {
+    pub name: String,
+    pub from: Option<String>,
+    pub meta: Metadata,
+    /// The records of its deploy.log, oldest first (every record that parses).
+    pub records: Vec<Record>,
+    /// What is wrong with the log, if anything (a broken chain): shown, not hidden.
+    pub log_problem: Option<String>,
+    /// What its gates say about the versions waiting for it (from `plan::gate_refusals`).
+    pub refusals: Vec<Refusal>,
+    /// Its gates, described for people (`soak 24h`, `freeze sat, sun`).
+    pub gates: Vec<String>,
+}
+
+/// The report: the `--output json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub generated: String,
+    pub head: Option<String>,
+    pub window: Window,
+    pub environments: Vec<EnvState>,
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub since: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// One environment now.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvState {
+    pub name: String,
+    pub from: Option<String>,
+    /// Steps from the start of the pipeline (0 for an environment that takes from none).
+    pub depth: usize,
+    pub gates: Vec<String>,
+    pub hold: Option<Hold>,
+    pub updated: Option<String>,
+    pub last_change: Option<LastChange>,
+    /// A problem with its deploy.log (the figures and timeline may then be incomplete).
+    pub log_problem: Option<String>,
+    /// One entry per service in `promote.yaml` order.
+    pub services: Vec<Cell>,
+    /// How many services wait for a promotion into it.
+    pub waiting: usize,
+    /// Gates that refuse now, for the whole environment (hold, freeze, command).
+    pub held: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LastChange {
+    pub id: String,
+    pub time: String,
+    pub action: String,
+    pub actor: String,
+}
+
+/// A service in an environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub service: String,
+    /// The version it runs (none: not deployed there).
+    pub version: Option<String>,
+    /// When it changed here.
+    pub since: Option<String>,
+    /// When this version of the service first ran anywhere in the pipeline (its age).
+    pub first_seen: Option<String>,
+    pub age_seconds: Option<i64>,
+    /// The version the environment it takes from runs, when that differs: waiting to be promoted.
+    pub waiting: Option<String>,
+    /// Gates that hold this service's waiting version (per-service gates such as soak).
+    pub held: Vec<Refusal>,
+}
+
+/// How old a version is, for the matrix's colours (and their text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Age {
+    Day,
+    Week,
+    Month,
+    Older,
+}
+
+impl Age {
+    pub fn of(seconds: i64) -> Age {
+        match seconds {
+            s if s < 86_400 => Age::Day,
+            s if s < 7 * 86_400 => Age::Week,
+            s if s < 30 * 86_400 => Age::Month,
+            _ => Age::Older,
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            Age::Day => "age-d",
+            Age::Week => "age-w",
+            Age::Month => "age-m",
+            Age::Older => "age-o",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Age::Day => "under a day",
+            Age::Week => "under a week",
+            Age::Month => "under 30 days",
+            Age::Older => "30 days or more",
+        }
+    }
+}
+
+/// Control characters (C0, DEL, C1) and the bidirectional controls that can make text read as
+/// something else, made visible as `\u{..}`. Everything from a log or metadata file goes through this
+/// before it reaches a terminal or a page.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if bad(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A duration for people (`3h12m`, `2d4h`), for seconds.
+pub fn human_secs(secs: i64) -> String {
+    crate::gates::human(Duration::seconds(secs))
+}
+
+/// Builds the report.
+pub fn build(input: &Input) -> Report {
+    let now = input.now;
+    let start = now - input.window;
+    let index: HashMap<&str, usize> = input
+        .envs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    let source = |i: usize| {
+        input.envs[i]
+            .from
+            .as_deref()
+            .and_then(|f| index.get(f).copied())
+    };
+    let first_seen = first_seen(input);
+
+    let mut environments = Vec::with_capacity(input.envs.len());
+    for (i, e) in input.envs.iter().enumerate() {
+        // Depth: steps back to an environment that takes from none (bounded: config forbids cycles).
+        let mut depth = 0;
+        let mut at = i;
+        while let Some(s) = source(at) {
+            depth += 1;
+            at = s;
+            if depth > input.envs.len() {
+                break;
+            }
+        }
+        let upstream = source(i).map(|s| &input.envs[s].meta);
+        let mut waiting = 0;
+        let services: Vec<Cell> = input
+            .services
+            .iter()
+            .map(|svc| {
+                let here = e.meta.services.get(svc);
+                let version = here.map(|s| s.version.to_string());
+                let wait = upstream
+                    .and_then(|u| u.services.get(svc))
+                    .map(|s| s.version.to_string())
+                    .filter(|v| Some(v) != version.as_ref());
+                if wait.is_some() {
+                    waiting += 1;
+                }
+                let seen = version
+                    .as_ref()
+                    .and_then(|v| first_seen.get(&(svc.clone(), v.clone())).copied());
+                Cell {
+                    service: svc.clone(),
+                    since: here.map(|s| s.updated.clone()),
+                    first_seen: seen.map(crate::audit::timestamp),
+                    age_seconds: seen.map(|t| (now - t).num_seconds().max(0)),
+                    held: if wait.is_some() {
+                        e.refusals
+                            .iter()
+                            .filter(|r| r.service.as_deref() == Some(svc.as_str()))
+                            .cloned()
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                    version,
+                    waiting: wait,
+                }
+            })
+            .collect();
+        environments.push(EnvState {
+            name: e.name.clone(),
+            from: e.from.clone(),
+            depth,
+            gates: e.gates.clone(),
+            hold: e.meta.hold.clone(),
+            updated: e.meta.updated.clone(),
+            last_change: e.records.last().map(|r| LastChange {
+                id: r.id.clone(),
+                time: r.time.clone(),
+                action: r.action.clone(),
+                actor: actor(r),
+            }),
+            log_problem: e.log_problem.clone(),
+            services,
+            waiting,
+            held: e
+                .refusals
+                .iter()
+                .filter(|r| r.service.is_none())
+                .cloned()
+                .collect(),
+        });
+    }
+
+    let logs: Vec<figures::EnvLog> = input
+        .envs
+        .iter()
+        .map(|e| figures::EnvLog {
+            name: &e.name,
+            from: e.from.as_deref(),
+            records: &e.records,
+        })
+        .collect();
+    Report {
+        generated: crate::audit::timestamp(now),
+        head: input.head.clone(),
+        window: Window {
+            since: input.since.clone(),
+            from: crate::audit::timestamp(start),
+            to: crate::audit::timestamp(now),
+        },
+        environments,
+        figures: figures::compute(&logs, start, now),
+    }
+}
+
+/// `Name <email>`, and the CI system when there was one.
+pub fn actor(r: &Record) -> String {
+    match &r.actor.ci {
+        Some(ci) => format!("{} <{}> via {}", r.actor.name, r.actor.email, ci.system),
+        None => format!("{} <{}>", r.actor.name, r.actor.email),
+    }
+}
+
+/// When each version of each service first ran in any environment: the earliest record that set it,
+/// or, for a version no record shows (set before the logs began), the earliest metadata time.
+fn first_seen(input: &Input) -> HashMap<(String, String), DateTime<Utc>> {
+    let mut seen: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+    for e in &input.envs {
+        for r in &e.records {
+            let Ok(t) = parse_time(&r.time) else { continue };
+            for c in &r.changes {
+                if let Some(after) = &c.after {
+                    earliest(&mut seen, (c.service.clone(), after.clone()), t);
+                }
+            }
+        }
+    }
+    let logged: HashSet<(String, String)> = seen.keys().cloned().collect();
+    for e in &input.envs {
+        for (svc, s) in &e.meta.services {
+            let key = (svc.clone(), s.version.to_string());
+            if logged.contains(&key) {
+                continue;
+            }
+            if let Ok(t) = parse_time(&s.updated) {
+                earliest(&mut seen, key, t);
+            }
+        }
+    }
+    seen
+}
+
+fn earliest<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, DateTime<Utc>>,
+    key: K,
+    t: DateTime<Utc>,
+) {
+    map.entry(key)
+        .and_modify(|old| *old = (*old).min(t))
+        .or_insert(t);
+}
