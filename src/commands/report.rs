@@ -25,6 +25,7 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
     // STEP 2: the repository: config, each environment's metadata and deploy.log.
     let ctx = Ctx::open(dir)?;
     let config = &ctx.config;
+    ui::trace("report: config");
     let mut envs: Vec<EnvInput> = Vec::with_capacity(config.environments.len());
     for e in &config.environments {
         let meta = Metadata::load(config, e)?;
@@ -35,6 +36,7 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
                 return Err(UserError::new(format!("cannot read `{}`: {err}", e.deploy_log)).into())
             }
         };
+        ui::trace("report: metadata and log");
         let (lines, problem) = audit::read(&log);
         let mut log_problem =
             problem.map(|(line, msg)| format!("`{}` (line {line}): {msg}", e.deploy_log));
@@ -81,6 +83,7 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
         });
     }
 
+    ui::trace("report: logs read");
     // STEP 3: what waits, and which gates hold it (the command gate is not run: a report changes nothing).
     for (i, e) in config.environments.iter().enumerate() {
         let Some(src) = e
@@ -112,6 +115,7 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
         envs[i].refusals = crate::plan::gate_refusals(&ctx, &req, false)?.0;
     }
 
+    ui::trace("report: gates");
     // STEP 4: the figures.
     let input = Input {
         now,
@@ -127,11 +131,14 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
         envs,
     };
     let built = report::build(&input);
+    ui::trace("report: figures");
 
     // STEP 5: the page, or the figures.
     if let Some(dir) = html {
         let page = report::html::render(&input, &built);
+        ui::trace("report: page made");
         let path = write_page(dir, page.as_bytes())?;
+        ui::trace("report: page written");
         let records: usize = input.envs.iter().map(|e| e.records.len()).sum();
         ui::status(&format!(
             "wrote `{}` ({} KiB): {} services in {} environments, {} deploy.log records, figures over {}",

@@ -13,6 +13,8 @@ use crate::gates::parse_time;
 pub const TIMELINE_MAX: usize = 100;
 /// Service changes listed per timeline row.
 const CHANGES_MAX: usize = 6;
+/// Lead times and rollbacks listed (the newest); `--output json` has every one.
+const FIGURE_ROWS_MAX: usize = 50;
 /// Waiting services listed per environment card (the matrix has them all).
 const WAITING_MAX: usize = 25;
 
@@ -63,6 +65,17 @@ fn dur(x: Option<i64>) -> String {
     x.map_or("–".into(), human_secs)
 }
 
+/// ` (the latest N of M shown: ...)` when a table is cut.
+fn shown_note(n: usize) -> String {
+    if n > FIGURE_ROWS_MAX {
+        format!(
+            " (the latest {FIGURE_ROWS_MAX} of {n}; <code>--output json</code> lists every one)"
+        )
+    } else {
+        String::new()
+    }
+}
+
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -81,7 +94,7 @@ fn anchor(env: &str) -> String {
 }
 
 const CSS: &str = r#"
-:root{color-scheme:light dark;--bg:#f5f6f8;--card:#fff;--fg:#16191d;--muted:#525b66;--line:#cfd5dc;
+:root{--bg:#f5f6f8;--card:#fff;--fg:#16191d;--muted:#525b66;--line:#cfd5dc;
 --accent:#0a58ca;--bad:#a8201a;--good:#146c2e;--d:#d3f2da;--w:#dcebff;--m:#fdeebb;--o:#fbd5cf;--diff:#a8201a}
 @media (prefers-color-scheme:dark){:root{--bg:#0e1013;--card:#171a1f;--fg:#e8ebef;--muted:#a7b0bb;--line:#2e343c;
 --accent:#8ab4ff;--bad:#ff8f86;--good:#7fdc98;--d:#143823;--w:#13304f;--m:#463708;--o:#54201b;--diff:#ff8f86}}
@@ -135,7 +148,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .act-rollback,.act-hold{color:var(--bad);border-color:var(--bad)}
 .act-promote,.act-set-image{color:var(--good);border-color:var(--good)}
 .timeline td{font-size:.93em}
-.timeline ul{margin:0;padding-left:1.1em}
+.timeline ul{margin:0;padding-left:1.1em;min-width:13em}
+.timeline li{white-space:nowrap}
 footer{margin-top:30px;padding-bottom:30px;color:var(--muted);font-size:.9em}
 "#;
 
@@ -279,8 +293,12 @@ fn figures(o: &mut String, r: &Report) {
     if f.lead_times.is_empty() {
         o.push_str("<p class=\"muted\" id=\"lead-times-none\">No version reached prod from dev in the window.</p>\n");
     } else {
-        o.push_str("<div class=\"scroll\"><table id=\"lead-times\">\n<caption>Lead time per version: from its first run in dev to its first run in prod</caption>\n<thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Reached</th><th scope=\"col\">Services</th><th scope=\"col\">In dev</th><th scope=\"col\">In prod</th><th scope=\"col\">Lead time</th></tr></thead>\n<tbody>\n");
-        for l in f.lead_times.iter().rev() {
+        let _ = write!(
+            o,
+            "<div class=\"scroll\"><table id=\"lead-times\">\n<caption>Lead time per version: from its first run in dev to its first run in prod{}</caption>\n<thead><tr><th scope=\"col\">Version</th><th scope=\"col\">Reached</th><th scope=\"col\">Services</th><th scope=\"col\">In dev</th><th scope=\"col\">In prod</th><th scope=\"col\">Lead time</th></tr></thead>\n<tbody>\n",
+            shown_note(f.lead_times.len())
+        );
+        for l in f.lead_times.iter().rev().take(FIGURE_ROWS_MAX) {
             let _ = writeln!(
                 o,
                 "<tr><th scope=\"row\" class=\"v\" title=\"{}\">{}</th><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td class=\"n\">{}</td></tr>",
@@ -298,8 +316,12 @@ fn figures(o: &mut String, r: &Report) {
     }
 
     if !f.restores.is_empty() {
-        o.push_str("<div class=\"scroll\"><table id=\"restores\">\n<caption>Rollbacks: time from the first change undone to the rollback</caption>\n<thead><tr><th scope=\"col\">Environment</th><th scope=\"col\">Rollback</th><th scope=\"col\">Undid</th><th scope=\"col\">Time to restore</th></tr></thead>\n<tbody>\n");
-        for x in f.restores.iter().rev() {
+        let _ = write!(
+            o,
+            "<div class=\"scroll\"><table id=\"restores\">\n<caption>Rollbacks: time from the first change undone to the rollback{}</caption>\n<thead><tr><th scope=\"col\">Environment</th><th scope=\"col\">Rollback</th><th scope=\"col\">Undid</th><th scope=\"col\">Time to restore</th></tr></thead>\n<tbody>\n",
+            shown_note(f.restores.len())
+        );
+        for x in f.restores.iter().rev().take(FIGURE_ROWS_MAX) {
             let _ = writeln!(
                 o,
                 "<tr><th scope=\"row\">{}</th><td>{} <code>{}</code></td><td>{} <code>{}</code></td><td class=\"n\">{}</td></tr>",
@@ -545,7 +567,7 @@ fn held_text(c: &Cell, e: &EnvState) -> String {
 
 fn matrix(o: &mut String, r: &Report) {
     let envs = &r.environments;
-    o.push_str("<section id=\"versions\" aria-labelledby=\"h-versions\">\n<h2 id=\"h-versions\">Versions</h2>\n<p>Each cell is the version a service runs in an environment, coloured by its age (since it first ran anywhere in the pipeline). A cell with a red frame runs another version than the environment it takes from: that version waits for promotion.</p>\n<ul class=\"legend\" aria-label=\"Colours by age\">\n");
+    o.push_str("<section id=\"versions\" aria-labelledby=\"h-versions\">\n<h2 id=\"h-versions\">Versions</h2>\n<p>Each cell is the version a service runs in an environment, coloured by its age (since it first ran anywhere in the pipeline). A cell with a red frame runs another version than the environment it takes from: that version waits for promotion.</p>\n<p>Colours by age:</p>\n<ul class=\"legend\">\n");
     for a in [Age::Day, Age::Week, Age::Month, Age::Older] {
         let _ = writeln!(
             o,

@@ -342,3 +342,162 @@ fn earliest<K: std::hash::Hash + Eq>(
         .and_modify(|old| *old = (*old).min(t))
         .or_insert(t);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Actor, ServiceChange};
+    use crate::metadata::ServiceState;
+    use crate::version::Version;
+
+    fn meta(env: &str, services: &[(&str, &str, &str)]) -> Metadata {
+        let mut m = Metadata {
+            environment: env.into(),
+            ..Default::default()
+        };
+        for (svc, v, updated) in services {
+            m.services.insert(
+                svc.to_string(),
+                ServiceState {
+                    version: Version::parse(v).unwrap(),
+                    image: format!("r/{svc}:{v}"),
+                    from: None,
+                    commit: None,
+                    updated: updated.to_string(),
+                },
+            );
+        }
+        m
+    }
+
+    fn set(time: &str, svc: &str, after: &str) -> Record {
+        Record {
+            id: format!("id-{time}"),
+            time: time.into(),
+            env: "dev".into(),
+            action: "set-image".into(),
+            from: None,
+            changes: vec![ServiceChange {
+                service: svc.into(),
+                before: None,
+                after: Some(after.into()),
+            }],
+            actor: Actor {
+                name: "CI".into(),
+                email: "ci@x".into(),
+                ci: None,
+            },
+            message: None,
+            target: None,
+            gates_overridden: None,
+            commit: None,
+            prev: String::new(),
+        }
+    }
+
+    fn env(name: &str, from: Option<&str>, meta: Metadata, records: Vec<Record>) -> EnvInput {
+        EnvInput {
+            name: name.into(),
+            from: from.map(str::to_string),
+            meta,
+            records,
+            log_problem: None,
+            refusals: Vec::new(),
+            gates: Vec::new(),
+        }
+    }
+
+    fn refusal(gate: &str, service: Option<&str>) -> Refusal {
+        Refusal {
+            gate: gate.into(),
+            service: service.map(str::to_string),
+            reason: "r".into(),
+            until: Some("2026-11-24T09:00:00Z".into()),
+        }
+    }
+
+    #[test]
+    fn waiting_versions_their_gates_and_ages() {
+        let dev = meta(
+            "dev",
+            &[
+                ("api", "bbb2222", "2026-11-22T10:00:00Z"),
+                ("web", "aaa1111", "2026-11-01T10:00:00Z"),
+            ],
+        );
+        // api came through the logs on 11-20; web's version predates them (the metadata's time counts).
+        let mut prod = env(
+            "prod",
+            Some("dev"),
+            meta(
+                "prod",
+                &[
+                    ("api", "aaa1111", "2026-11-21T10:00:00Z"),
+                    ("web", "aaa1111", "2026-11-10T10:00:00Z"),
+                ],
+            ),
+            Vec::new(),
+        );
+        prod.refusals = vec![refusal("soak", Some("api")), refusal("freeze", None)];
+        let input = Input {
+            now: parse_time("2026-11-23T10:00:00Z").unwrap(),
+            since: "30d".into(),
+            window: Duration::days(30),
+            repo: "config".into(),
+            head: None,
+            services: vec!["api".into(), "web".into(), "db".into()],
+            envs: vec![
+                env(
+                    "dev",
+                    None,
+                    dev,
+                    vec![
+                        set("2026-11-20T10:00:00Z", "api", "aaa1111"),
+                        set("2026-11-22T10:00:00Z", "api", "bbb2222"),
+                    ],
+                ),
+                prod,
+            ],
+        };
+        let r = build(&input);
+        assert_eq!(r.window.from, "2026-10-24T10:00:00Z");
+        let (dev, prod) = (&r.environments[0], &r.environments[1]);
+        assert_eq!((dev.depth, prod.depth), (0, 1));
+        assert_eq!((dev.waiting, prod.waiting), (0, 1));
+        let api = &prod.services[0];
+        assert_eq!(api.waiting.as_deref(), Some("bbb2222"));
+        assert_eq!(api.held, vec![refusal("soak", Some("api"))]);
+        assert_eq!(prod.held, vec![refusal("freeze", None)]);
+        assert_eq!(api.first_seen.as_deref(), Some("2026-11-20T10:00:00Z"));
+        assert_eq!(api.age_seconds, Some(3 * 86_400));
+        let web = &prod.services[1];
+        assert_eq!(web.waiting, None);
+        assert!(web.held.is_empty());
+        assert_eq!(web.first_seen.as_deref(), Some("2026-11-01T10:00:00Z"));
+        assert_eq!(Age::of(web.age_seconds.unwrap()), Age::Month);
+        // A service no environment runs is a row of its own, with nothing in it.
+        assert_eq!(prod.services[2].version, None);
+        assert_eq!(prod.services[2].waiting, None);
+        assert_eq!(
+            dev.last_change.as_ref().unwrap().time,
+            "2026-11-22T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(clean("plain"), Cow::Borrowed("plain"));
+        assert_eq!(clean("a\u{1b}[2Jb\r\n"), "a\\u{1b}[2Jb\\u{d}\\u{a}");
+        assert_eq!(clean("\u{85}\u{9b}"), "\\u{85}\\u{9b}");
+        assert_eq!(clean("x\u{2067}y\u{200f}"), "x\\u{2067}y\\u{200f}");
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(Age::of(0), Age::Day);
+        assert_eq!(Age::of(86_399), Age::Day);
+        assert_eq!(Age::of(86_400), Age::Week);
+        assert_eq!(Age::of(30 * 86_400 - 1), Age::Month);
+        assert_eq!(Age::of(30 * 86_400), Age::Older);
+    }
+}

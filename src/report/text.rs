@@ -2,6 +2,20 @@
 
 use super::{clean, human_secs, Report};
 
+/// Rows listed per table (the newest); `--output json` has every one.
+pub const ROWS_MAX: usize = 20;
+
+fn more(n: usize) -> String {
+    if n > ROWS_MAX {
+        format!(
+            "  ... and {} older (`--output json` lists every one)\n",
+            n - ROWS_MAX
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Lays out rows as columns separated by two spaces (the first row is the header).
 fn table(rows: &[Vec<String>], indent: &str) -> String {
     let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
@@ -92,7 +106,7 @@ pub fn render(r: &Report) -> String {
         ]
         .map(String::from)
         .to_vec()];
-        for l in &f.lead_times {
+        for l in f.lead_times.iter().rev().take(ROWS_MAX) {
             rows.push(vec![
                 clean(&l.version).into_owned(),
                 l.env.clone(),
@@ -103,6 +117,7 @@ pub fn render(r: &Report) -> String {
             ]);
         }
         out.push_str(&table(&rows, "  "));
+        out.push_str(&more(f.lead_times.len()));
     }
 
     if !f.restores.is_empty() {
@@ -115,7 +130,7 @@ pub fn render(r: &Report) -> String {
                 .map(String::from)
                 .to_vec(),
         ];
-        for x in &f.restores {
+        for x in f.restores.iter().rev().take(ROWS_MAX) {
             rows.push(vec![
                 x.env.clone(),
                 clean(&x.record).into_owned(),
@@ -126,6 +141,7 @@ pub fn render(r: &Report) -> String {
             ]);
         }
         out.push_str(&table(&rows, "  "));
+        out.push_str(&more(f.restores.len()));
     }
 
     let mut waiting = String::new();
