@@ -14,7 +14,7 @@ pub const TIMELINE_MAX: usize = 100;
 /// Service changes listed per timeline row.
 const CHANGES_MAX: usize = 6;
 /// Lead times and rollbacks listed (the newest); `--output json` has every one.
-const FIGURE_ROWS_MAX: usize = 50;
+const FIGURE_ROWS_MAX: usize = 20;
 /// Waiting services listed per environment card (the matrix has them all).
 const WAITING_MAX: usize = 25;
 
@@ -203,6 +203,7 @@ pub fn render(input: &Input, r: &Report) -> String {
     figures(&mut o, r);
     pipeline(&mut o, r);
     matrix(&mut o, r);
+    details(&mut o, r);
     timeline(&mut o, input, r);
 
     let _ = write!(
@@ -288,8 +289,13 @@ fn figures(o: &mut String, r: &Report) {
             e.holds
         );
     }
-    o.push_str("</tbody>\n</table></div>\n");
+    o.push_str("</tbody>\n</table></div>\n</section>\n");
+}
 
+/// The lead time of each version and the time to restore of each rollback, newest first.
+fn details(o: &mut String, r: &Report) {
+    let f = &r.figures;
+    o.push_str("<section id=\"details\" aria-labelledby=\"h-details\">\n<h2 id=\"h-details\">Lead times and rollbacks</h2>\n");
     if f.lead_times.is_empty() {
         o.push_str("<p class=\"muted\" id=\"lead-times-none\">No version reached prod from dev in the window.</p>\n");
     } else {
@@ -334,6 +340,8 @@ fn figures(o: &mut String, r: &Report) {
             );
         }
         o.push_str("</tbody>\n</table></div>\n");
+    } else {
+        o.push_str("<p class=\"muted\" id=\"restores-none\">No rollback in the window.</p>\n");
     }
     o.push_str("</section>\n");
 }

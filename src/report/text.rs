@@ -177,7 +177,12 @@ pub fn render(r: &Report) -> String {
                 format!("; {}", held.join("; "))
             }
         ));
-        for c in e.services.iter().filter(|c| c.waiting.is_some()) {
+        for c in e
+            .services
+            .iter()
+            .filter(|c| c.waiting.is_some())
+            .take(ROWS_MAX)
+        {
             let mut line = format!(
                 "    {} {} -> {}",
                 clean(&c.service),
@@ -189,6 +194,12 @@ pub fn render(r: &Report) -> String {
             }
             waiting.push_str(&line);
             waiting.push('\n');
+        }
+        if e.waiting > ROWS_MAX {
+            waiting.push_str(&format!(
+                "    ... and {} more (`promote status` lists every one)\n",
+                e.waiting - ROWS_MAX
+            ));
         }
     }
     if !waiting.is_empty() {

@@ -475,3 +475,38 @@ fn the_page_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_broken_audit_chain_is_named_on_the_page() {
+    let repo = repo();
+    at(
+        &repo,
+        "2026-11-20T09:00:00Z",
+        &["set-image", "dev", "--sha", "1111111"],
+    );
+    at(
+        &repo,
+        "2026-11-21T09:00:00Z",
+        &["set-image", "dev", "api=2222222"],
+    );
+    let log = repo.read("environments/dev/deploy.log");
+    repo.write(
+        "environments/dev/deploy.log",
+        log.replacen("2222222", "9999999", 1),
+    );
+    let r = repo.promote(&["report", "--html", "site"]).ok();
+    assert!(
+        r.stderr
+            .starts_with("warning: `environments/dev/deploy.log` (line 2): record `"),
+        "{}",
+        r.stderr
+    );
+    let page = repo.read("site/index.html");
+    assert!(
+        page.contains("<section class=\"alert\" role=\"alert\"><p><strong>dev: the audit log is not intact.</strong> `environments/dev/deploy.log` (line 2): record `"),
+        "{page}"
+    );
+    // The records that parse are still shown, the edited one as it now reads.
+    assert_eq!(entries(&page, "dev").len(), 2);
+    assert!(entries(&page, "dev")[0].contains("9999999"));
+}
