@@ -196,7 +196,8 @@ pub enum Command {
         /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
         #[arg(long, value_name = "DURATION", default_value = "30d")]
         since: String,
-        /// Write the page to DIR/index.html (DIR is created if missing).
+        /// Write the page to DIR/index.html (DIR, relative to the current directory even with `-C`,
+        /// is created if missing).
         #[arg(long, value_name = "DIR")]
         html: Option<PathBuf>,
         /// Output format of the figures on stdout (with `--html`: only `json` prints them).

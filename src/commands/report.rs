@@ -80,6 +80,7 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
             log_problem,
             refusals: Vec::new(),
             gates: describe(&e.gates),
+            command_gate: e.gates.command.is_some(),
         });
     }
 

@@ -566,7 +566,9 @@ fn held_text(c: &Cell, e: &EnvState) -> String {
             s
         })
         .collect();
-    if gates.is_empty() {
+    if gates.is_empty() && e.command_gate {
+        "ready, but for the command gate (it runs at promotion)".into()
+    } else if gates.is_empty() {
         "ready".into()
     } else {
         gates.join(", ")
@@ -800,6 +802,57 @@ mod tests {
             ),
             "@sha256:0123456…"
         );
+    }
+
+    #[test]
+    fn a_command_gate_is_never_called_passed() {
+        use crate::metadata::{Metadata, ServiceState};
+        use crate::report::{build, EnvInput};
+        let meta = |env: &str, v: &str| {
+            let mut m = Metadata {
+                environment: env.into(),
+                ..Default::default()
+            };
+            m.services.insert(
+                "api".into(),
+                ServiceState {
+                    version: crate::version::Version::parse(v).unwrap(),
+                    image: format!("r/api:{v}"),
+                    from: None,
+                    commit: None,
+                    updated: "2026-11-20T00:00:00Z".into(),
+                },
+            );
+            m
+        };
+        let env = |name: &str, from: Option<&str>, v: &str, command_gate: bool| EnvInput {
+            name: name.into(),
+            from: from.map(str::to_string),
+            meta: meta(name, v),
+            records: Vec::new(),
+            log_problem: None,
+            refusals: Vec::new(),
+            gates: Vec::new(),
+            command_gate,
+        };
+        let mut input = Input {
+            now: parse_time("2026-11-23T10:00:00Z").unwrap(),
+            since: "30d".into(),
+            window: chrono::Duration::days(30),
+            repo: "<config>".into(),
+            head: None,
+            services: vec!["api".into()],
+            envs: vec![
+                env("dev", None, "bbb2222", false),
+                env("prod", Some("dev"), "aaa1111", true),
+            ],
+        };
+        let page = render(&input, &build(&input));
+        assert!(page.contains("<title>&lt;config&gt;: what runs where</title>"));
+        assert!(page.contains("<span class=\"wait\">waits: bbb2222</span><span class=\"held\">ready, but for the command gate (it runs at promotion)</span>"), "{page}");
+        input.envs[1].command_gate = false;
+        let page = render(&input, &build(&input));
+        assert!(page.contains("<span class=\"held\">ready</span>"), "{page}");
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct EnvInput {
     pub refusals: Vec<Refusal>,
     /// Its gates, described for people (`soak 24h`, `freeze sat, sun`).
     pub gates: Vec<String>,
+    /// It has a command gate: the report does not run it, so a version it shows ready may still be
+    /// refused by it.
+    pub command_gate: bool,
 }
 
 /// The report: the `--output json` document.
@@ -79,6 +82,8 @@ pub struct EnvState {
     /// Steps from the start of the pipeline (0 for an environment that takes from none).
     pub depth: usize,
     pub gates: Vec<String>,
+    /// A command gate runs at promotion only: "ready" means every other gate passes.
+    pub command_gate: bool,
     pub hold: Option<Hold>,
     pub updated: Option<String>,
     pub last_change: Option<LastChange>,
@@ -254,6 +259,7 @@ pub fn build(input: &Input) -> Report {
             from: e.from.clone(),
             depth,
             gates: e.gates.clone(),
+            command_gate: e.command_gate,
             hold: e.meta.hold.clone(),
             updated: e.meta.updated.clone(),
             last_change: e.records.last().map(|r| LastChange {
@@ -404,6 +410,7 @@ mod tests {
             log_problem: None,
             refusals: Vec::new(),
             gates: Vec::new(),
+            command_gate: false,
         }
     }
 

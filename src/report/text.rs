@@ -159,11 +159,14 @@ pub fn render(r: &Report) -> String {
             continue;
         }
         let from = e.from.as_deref().unwrap_or("?");
-        let held: Vec<String> = e
+        let mut held: Vec<String> = e
             .held
             .iter()
             .map(|g| clean(&g.to_string()).into_owned())
             .collect();
+        if e.command_gate {
+            held.push("the command gate runs at promotion".into());
+        }
         waiting.push_str(&format!(
             "  {}: {} service{} wait{} for `promote to {}` (from {from}){}\n",
             e.name,
