@@ -19,7 +19,8 @@
 # BENCH_HISTORY commits.
 #
 # Prints a markdown table and writes it to bench/results.md. Settings (environment):
-#   BENCH_SIZES="100 1000"   numbers of services
+#   BENCH_SIZES="100 1000"   numbers of services (empty: none, e.g. to run only the report part:
+#                            BENCH_SIZES= BENCH_HISTORY=0 BENCH_OUT=target/bench.md scripts/bench.sh ...)
 #   BENCH_RUNS=5             runs per tool and operation (the median is reported)
 #   BENCH_BASELINE_BUDGET=30 seconds of baseline runs per operation: after the run that passes it, the
 #                            baseline's remaining runs are skipped (at 1,000 services one baseline
@@ -38,7 +39,7 @@ PROMOTE=$(realpath "${1:?usage: scripts/bench.sh PROMOTE_BINARY}")
 [[ -x $PROMOTE ]] || { echo "bench: \`$PROMOTE\` is not an executable" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
-SIZES=${BENCH_SIZES:-"100 1000"}
+SIZES=${BENCH_SIZES-"100 1000"}
 RUNS=${BENCH_RUNS:-5}
 BUDGET=${BENCH_BASELINE_BUDGET:-30}
 HISTORY=${BENCH_HISTORY:-20000}

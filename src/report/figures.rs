@@ -175,6 +175,7 @@ pub fn compute(logs: &[EnvLog], start: DateTime<Utc>, end: DateTime<Utc>) -> Fig
         });
     }
     restores.sort_by(|a, b| a.time.cmp(&b.time));
+    crate::ui::trace("report: per env");
     let lead_times = lead_times(logs, start, end);
     Figures {
         days,

@@ -7,7 +7,7 @@
 //! [`clean`] makes control characters visible before anything prints it, and the page escapes it too.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -204,6 +204,7 @@ pub fn build(input: &Input) -> Report {
             .and_then(|f| index.get(f).copied())
     };
     let first_seen = first_seen(input);
+    crate::ui::trace("report: first seen");
 
     let mut environments = Vec::with_capacity(input.envs.len());
     for (i, e) in input.envs.iter().enumerate() {
@@ -232,9 +233,7 @@ pub fn build(input: &Input) -> Report {
                 if wait.is_some() {
                     waiting += 1;
                 }
-                let seen = version
-                    .as_ref()
-                    .and_then(|v| first_seen.get(&(svc.clone(), v.clone())).copied());
+                let seen = version.as_ref().and_then(|v| first_seen.get(svc, v));
                 Cell {
                     service: svc.clone(),
                     since: here.map(|s| s.updated.clone()),
@@ -280,6 +279,7 @@ pub fn build(input: &Input) -> Report {
         });
     }
 
+    crate::ui::trace("report: cells");
     let logs: Vec<figures::EnvLog> = input
         .envs
         .iter()
@@ -312,31 +312,45 @@ pub fn actor(r: &Record) -> String {
 
 /// When each version of each service first ran in any environment: the earliest record that set it,
 /// or, for a version no record shows (set before the logs began), the earliest metadata time.
-fn first_seen(input: &Input) -> HashMap<(String, String), DateTime<Utc>> {
-    let mut seen: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
+struct FirstSeen<'a> {
+    logged: HashMap<(&'a str, &'a str), DateTime<Utc>>,
+    unlogged: HashMap<(String, String), DateTime<Utc>>,
+}
+
+impl FirstSeen<'_> {
+    fn get(&self, svc: &str, v: &str) -> Option<DateTime<Utc>> {
+        self.logged
+            .get(&(svc, v))
+            .or_else(|| self.unlogged.get(&(svc.to_string(), v.to_string())))
+            .copied()
+    }
+}
+
+fn first_seen(input: &Input) -> FirstSeen<'_> {
+    let mut logged: HashMap<(&str, &str), DateTime<Utc>> = HashMap::new();
     for e in &input.envs {
         for r in &e.records {
             let Ok(t) = parse_time(&r.time) else { continue };
             for c in &r.changes {
                 if let Some(after) = &c.after {
-                    earliest(&mut seen, (c.service.clone(), after.clone()), t);
+                    earliest(&mut logged, (c.service.as_str(), after.as_str()), t);
                 }
             }
         }
     }
-    let logged: HashSet<(String, String)> = seen.keys().cloned().collect();
+    let mut unlogged: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
     for e in &input.envs {
         for (svc, s) in &e.meta.services {
-            let key = (svc.clone(), s.version.to_string());
-            if logged.contains(&key) {
+            let v = s.version.to_string();
+            if logged.contains_key(&(svc.as_str(), v.as_str())) {
                 continue;
             }
             if let Ok(t) = parse_time(&s.updated) {
-                earliest(&mut seen, key, t);
+                earliest(&mut unlogged, (svc.clone(), v), t);
             }
         }
     }
-    seen
+    FirstSeen { logged, unlogged }
 }
 
 fn earliest<K: std::hash::Hash + Eq>(
