@@ -262,6 +262,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// What runs where, how it got there, and how fast: delivery figures from deploy.log (text, or
+    /// `--output json`), or with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    Report {
+        /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        since: String,
+        /// Write the page to DIR/index.html (DIR, relative to the current directory even with `-C`,
+        /// is created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Output format of the figures on stdout (with `--html`: only `json` prints them).
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// The audit history from deploy.log, newest first.
     #[command(
         after_help = "Examples:\n  promote log prod -n 5              the last five changes of prod\n  promote log --verify               check every hash chain"
@@ -488,6 +502,11 @@ pub enum Request {
         verify: bool,
         json: bool,
     },
+    Report {
+        since: String,
+        html: Option<PathBuf>,
+        json: bool,
+    },
     Preview(PreviewRequest),
     Init {
         dry_run: bool,
@@ -697,6 +716,15 @@ impl Cli {
                 env,
                 limit,
                 verify,
+                json: json(output),
+            },
+            Command::Report {
+                since,
+                html,
+                output,
+            } => Request::Report {
+                since,
+                html,
                 json: json(output),
             },
             Command::Preview { command } => Request::Preview(command.into_request()),

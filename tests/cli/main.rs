@@ -12,3 +12,4 @@ mod preview;
 mod promote;
 mod push;
 mod render;
+mod report;
