@@ -262,8 +262,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// What runs where, how it got there, and how fast: delivery figures from deploy.log (text, or
-    /// `--output json`), or with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    /// Delivery figures from deploy.log: what runs where, how it got there, how fast
+    ///
+    /// Text, or `--output json`; with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    #[command(
+        after_help = "Examples:\n  promote report --since 90d          the figures of the last 90 days\n  promote report --html site          write site/index.html"
+    )]
     Report {
         /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
         #[arg(long, value_name = "DURATION", default_value = "30d")]
@@ -612,7 +616,8 @@ impl Request {
             | Request::Render { json, .. }
             | Request::Diff { json, .. }
             | Request::Status { json }
-            | Request::Log { json, .. } => *json,
+            | Request::Log { json, .. }
+            | Request::Report { json, .. } => *json,
             Request::Promote { opts, .. }
             | Request::SetImage { opts, .. }
             | Request::Rollback { opts, .. }
