@@ -91,8 +91,16 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
+    /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs,
+    /// and a change a killed run left unfinished.
     Check,
+    /// Repair a change a killed run (or a full disk) left unfinished: finish it if its commit was
+    /// made, else put every file back. Every other command does this first, by itself.
+    Recover {
+        /// Say what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the effective configuration, with every default filled in.
     Config {
         /// Output format.
@@ -312,6 +320,9 @@ pub enum Request {
         check: bool,
     },
     Check,
+    Recover {
+        dry_run: bool,
+    },
     Config {
         json: bool,
     },
@@ -452,6 +463,7 @@ impl Cli {
         let req = match self.command {
             Command::Render { envs, check } => Request::Render { envs, check },
             Command::Check => Request::Check,
+            Command::Recover { dry_run } => Request::Recover { dry_run },
             Command::Config { output } => Request::Config { json: json(output) },
             Command::To {
                 env,

@@ -14,6 +14,7 @@ pub mod git;
 pub mod gitindex;
 pub mod gitwrite;
 pub mod imageref;
+pub mod journal;
 pub mod legacy;
 pub mod memo;
 pub mod metadata;

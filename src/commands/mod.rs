@@ -12,13 +12,20 @@ mod init;
 mod log;
 mod migrate;
 mod preview;
+mod recover;
 mod render;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
+    // A change a killed run left unfinished is repaired before anything else reads the tree
+    // (`check` reports it instead; `recover` is the explicit form).
+    if !matches!(request, Request::Check | Request::Recover { .. }) {
+        crate::journal::recover_first(dir)?;
+    }
     match request {
         Request::Render { envs, check } => render::run(dir, &envs, check),
         Request::Check => check::run(dir),
+        Request::Recover { dry_run } => recover::run(dir, dry_run),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,
