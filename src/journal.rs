@@ -409,6 +409,7 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     let mut reset = Vec::new();
     let mut uncache = Vec::new();
     let mut left = Vec::new();
+    let mut index_stale = Vec::new();
     let mut already = 0;
     for (f, s) in record.files.iter().zip(&states) {
         let ours = match &s.file {
@@ -430,7 +431,12 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
                     _ => "it holds neither the old nor the new version (an edit of someone's): left as it is".into(),
                 },
             )),
-            (false, _) if s.target.is_some() => checkout.push(f.path.clone()),
+            (false, idx_ok) if s.target.is_some() => {
+                checkout.push(f.path.clone());
+                if !idx_ok {
+                    index_stale.push(f.path.clone());
+                }
+            }
             (false, idx_ok) => {
                 unlink.push(f.path.clone());
                 if !idx_ok {
@@ -444,7 +450,7 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     let mut index_fixed: Vec<String> = reset
         .iter()
         .chain(&uncache)
-        .chain(&checkout)
+        .chain(&index_stale)
         .cloned()
         .collect();
     index_fixed.sort();

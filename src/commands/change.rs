@@ -449,12 +449,15 @@ putting things back is not complete:
             .into();
     }
     match report.ending {
+        // Verified above: every path of the change is as HEAD has it, in the tree and the index.
         journal::Ending::RolledBack => UserError::new(format!(
-            "the commit failed; nothing was changed: the working tree and index hold the {} files as before (verified)
-{e:#}",
-            report.record.files.len()
+            "the commit failed; the working tree and index are as they were\n{e:#}"
         ))
-        .hint("fix what git complains about (a hook, `git config user.email`, signing, disk space) and run again")
+        .hint(if disk_full(&e) {
+            "free disk space and run again"
+        } else {
+            "fix what git complains about (a hook, `git config user.email`, signing) and run again"
+        })
         .into(),
         journal::Ending::Finished(c) | journal::Ending::Matched(c) => UserError::new(format!(
             "the change was committed as {}, then: {e:#}
@@ -463,6 +466,15 @@ the working tree and index are in line with that commit (verified)",
         ))
         .into(),
     }
+}
+
+/// Whether `e` comes from a full disk or an exhausted quota.
+fn disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|n| n == libc::ENOSPC || n == libc::EDQUOT)
+    })
 }
 
 /// The push part of a report.

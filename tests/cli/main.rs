@@ -3,6 +3,7 @@
 
 mod support;
 
+mod crash;
 mod gates;
 mod init;
 mod preview;
