@@ -2,6 +2,7 @@
 #
 #   make demo    the whole flow on a throwaway copy of the bundled example (the checkout is not touched)
 #   make test    every test: unit, integration, `promote check` on the example, Kubernetes schema validation
+#   make soak    SIGKILL promotions at random instants; every next command must leave a consistent repo
 #
 # The promote/* and diff/* targets are what a config repository's own Makefile looks like with promote:
 # `make promote/prod REPO=path/to/config-repo`.
@@ -12,7 +13,7 @@ REPO    ?= .
 VENV    ?= target/venv
 KUBEVAL := $(VENV)/bin/kubernetes-validate
 
-.PHONY: all build test lint demo bench promote/staging promote/prod diff/staging diff/prod status validate
+.PHONY: all build test lint demo bench soak promote/staging promote/prod diff/staging diff/prod status validate
 
 all: build
 
@@ -44,6 +45,11 @@ demo: build
 
 bench: build
 	scripts/bench.sh $(PROMOTE)
+
+# Kill soak (not part of `make test`: ~5 min): 240 SIGKILLs at random instants of promotions of a
+# 300-service repository; fails unless every next command leaves a consistent repository.
+soak: build
+	scripts/soak.sh $(PROMOTE)
 
 promote/staging: $(PROMOTE)
 	$(PROMOTE) -C $(REPO) to staging

@@ -837,6 +837,56 @@ mod tests {
         );
     }
 
+    /// Until `finish`, a swap can be undone by renames alone: the very files (inodes) that were
+    /// replaced or deleted come back, and nothing new is written.
+    #[cfg(unix)]
+    #[test]
+    fn a_swap_is_undone_by_renames_to_the_very_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        std::fs::write(root.join("a.yaml"), "a1\n").unwrap();
+        std::fs::write(root.join("gone.yaml"), "g\n").unwrap();
+        let (a, gone) = (ino(&root.join("a.yaml")), ino(&root.join("gone.yaml")));
+        let mut t = BTreeMap::new();
+        t.insert("a.yaml".to_string(), Target::Write(b"a2\n".to_vec()));
+        t.insert("gone.yaml".to_string(), Target::Delete);
+        t.insert("new/n.yaml".to_string(), Target::Write(b"n\n".to_vec()));
+        let changes = plan(root, t).unwrap();
+        let swapped = stage_all(root, &changes).unwrap().swap().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.yaml")).unwrap(),
+            "a2\n"
+        );
+        assert!(!root.join("gone.yaml").exists());
+        assert!(swapped.undo().is_empty());
+        assert_eq!(ino(&root.join("a.yaml")), a);
+        assert_eq!(ino(&root.join("gone.yaml")), gone);
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.yaml")).unwrap(),
+            "a1\n"
+        );
+        assert!(
+            !root.join("new").exists(),
+            "a directory made for a new file goes too"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".git", "a.yaml", "gone.yaml"]);
+        // Finished instead: the replaced files are spares, nothing is left beside the targets.
+        let swapped = stage_all(root, &changes).unwrap().swap().unwrap();
+        swapped.finish();
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".git", "a.yaml", "new"]);
+    }
+
     #[test]
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();

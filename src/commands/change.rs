@@ -406,6 +406,7 @@ fn undo(
     let head = git::Repo::discover(root).ok().and_then(|r| r.head());
     let committed = head.is_some() && head != start;
     let mut not_undone = Vec::new();
+    let written = swapped.is_some();
     if let Some(s) = swapped {
         if committed {
             s.finish();
@@ -451,7 +452,12 @@ putting things back is not complete:
     match report.ending {
         // Verified above: every path of the change is as HEAD has it, in the tree and the index.
         journal::Ending::RolledBack => UserError::new(format!(
-            "the commit failed; the working tree and index are as they were\n{e:#}"
+            "{} failed; the working tree and index are as they were\n{e:#}",
+            if written {
+                "the commit"
+            } else {
+                "writing the files"
+            }
         ))
         .hint(if disk_full(&e) {
             "free disk space and run again"
@@ -474,6 +480,16 @@ fn disk_full(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::raw_os_error)
             .is_some_and(|n| n == libc::ENOSPC || n == libc::EDQUOT)
+            || c.downcast_ref::<git::GitError>().is_some_and(|g| {
+                // git's own words for it (`write_or_die`, `xwrite`).
+                [
+                    "No space left on device",
+                    "Out of diskspace",
+                    "Disk quota exceeded",
+                ]
+                .iter()
+                .any(|w| g.stderr.contains(w))
+            })
     })
 }
 

@@ -161,9 +161,10 @@ fn every_failpoint(command: &[&str], modes: &[&str], env: &[(&str, &str)]) {
                         );
                     } else {
                         assert!(
-                            run.stderr.starts_with(
-                                "error: the commit failed; the working tree and index are as they were\n"
-                            ),
+                            run.stderr.starts_with("error: ")
+                                && run.stderr.contains(
+                                    " failed; the working tree and index are as they were\n"
+                                ),
                             "{case}\n{}",
                             run.stderr
                         );
