@@ -11,6 +11,7 @@ mod config;
 mod init;
 mod log;
 mod migrate;
+mod pr;
 mod preview;
 mod recover;
 mod render;
@@ -19,12 +20,14 @@ mod status;
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
     // A change a killed run left unfinished is repaired before anything else reads the tree
     // (`check` reports it instead; `recover` is the explicit form).
-    if !matches!(request, Request::Check | Request::Recover { .. }) {
+    if !matches!(request, Request::Check { .. } | Request::Recover { .. }) {
         crate::journal::recover_first(dir)?;
     }
     match request {
         Request::Render { envs, check } => render::run(dir, &envs, check),
-        Request::Check => check::run(dir),
+        Request::Check { base: None } => check::run(dir),
+        Request::Check { base: Some(base) } => pr::check_base(dir, &base),
+        Request::PrRefresh { target, json } => pr::refresh(dir, &target, json),
         Request::Recover { dry_run } => recover::run(dir, dry_run),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {

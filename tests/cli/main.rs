@@ -3,9 +3,11 @@
 
 mod support;
 
+mod adopt;
 mod crash;
 mod gates;
 mod init;
+mod pr;
 mod preview;
 mod promote;
 mod push;
