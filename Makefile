@@ -46,7 +46,7 @@ demo: build
 bench: build
 	scripts/bench.sh $(PROMOTE)
 
-# Kill soak (not part of `make test`: ~5 min): 240 SIGKILLs at random instants of promotions of a
+# Kill soak (not part of `make test`: ~15 min): 300 SIGKILLs at random instants of promotions of a
 # 300-service repository; fails unless every next command leaves a consistent repository.
 soak: build
 	scripts/soak.sh $(PROMOTE)

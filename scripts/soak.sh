@@ -6,7 +6,7 @@
 #
 # On a generated repository (bench/gen.py, SOAK_SERVICES services x 3 environments, native layout),
 # it alternates `promote set-image dev --sha <random>` and `promote to staging`, each killed with
-# SIGKILL after a random delay between 0 and 1.2x the time an uninterrupted run takes. After each
+# SIGKILL after a random delay between 0 and the time an uninterrupted run takes. After each
 # kill, `promote status` (any command repairs first) runs, then the repository must be consistent:
 #
 #   no journal and no index.lock left; `git status` clean (HEAD, index and working tree agree);
@@ -16,13 +16,13 @@
 # Prints how many trials were killed, how many of those were interrupted mid-change (a journal was
 # left), how many the next command repaired (and how: rolled back or finished), how many stale
 # index locks were left, and the number of inconsistent states, which must be 0 (else exit 1).
-# Settings (environment): SOAK_TRIALS=240, SOAK_SERVICES=300, SOAK_KEEP=1 keeps the repository.
+# Settings (environment): SOAK_TRIALS=300, SOAK_SERVICES=300, SOAK_KEEP=1 keeps the repository.
 set -euo pipefail
 
 PROMOTE=$(realpath "${1:?usage: scripts/soak.sh PROMOTE_BINARY}")
 [[ -x $PROMOTE ]] || { echo "soak: \`$PROMOTE\` is not an executable" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TRIALS=${SOAK_TRIALS:-240}
+TRIALS=${SOAK_TRIALS:-300}
 SERVICES=${SOAK_SERVICES:-300}
 command -v python3 >/dev/null || { echo "soak: python3 is needed (bench/gen.py)" >&2; exit 1; }
 
@@ -47,7 +47,7 @@ for _ in 1 2 3; do
     durations+=($((t1 - t0)) $((t2 - t1)))
 done
 median=$(printf '%s\n' "${durations[@]}" | sort -n | sed -n 3,4p | head -1)
-window=$(( median * 12 / 10 + 1 ))
+window=$(( median + 1 ))
 echo "soak: $SERVICES services, $TRIALS trials, an uninterrupted run takes ~${median} ms; kills at 0-${window} ms"
 
 killed=0 interrupted=0 repaired=0 rolled=0 finished=0 locks_after_kill=0 stale_locks=0 bad=0 committed=0
