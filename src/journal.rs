@@ -698,7 +698,8 @@ pub fn recover_first(dir: &Path) -> Result<()> {
     if !report.complete() {
         return Err(incomplete(&report).into());
     }
-    crate::ui::status(&report.text());
+    // A warning (shown with `-q` too, on stderr): the repository was changed before the command ran.
+    crate::ui::warn(&report.text());
     Ok(())
 }
 

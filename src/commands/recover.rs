@@ -14,12 +14,12 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let _lock = Lock::acquire(repo.git_dir(), git::lock_wait())?;
     // STEP 2: bring every path of the journal in line with HEAD (or say how it would).
     let Some(report) = journal::repair(&repo.root, repo.git_dir(), dry_run)? else {
-        ui::status("no interrupted change: nothing to recover");
+        ui::result("no interrupted change: nothing to recover");
         return Ok(exit::OK);
     };
     if !dry_run && !report.complete() {
         return Err(journal::incomplete(&report).into());
     }
-    ui::status(&report.text());
+    ui::result(&report.text());
     Ok(exit::OK)
 }

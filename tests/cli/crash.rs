@@ -269,20 +269,21 @@ fn recover_dry_run_says_what_it_would_do_and_changes_nothing() {
     let before = repo.status();
     let r = repo.promote(&["recover", "--dry-run"]).ok();
     assert!(
-        r.stderr
+        r.stdout
             .contains("it never committed; it would be rolled back to")
-            && r.stderr.contains("to rewrite"),
+            && r.stdout.contains("to rewrite"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(repo.status(), before, "a dry run changes nothing");
     assert!(journal(&repo));
     let r = repo.promote(&["recover"]).ok();
-    assert!(r.stderr.contains("it was rolled back to"), "{}", r.stderr);
+    assert!(r.stdout.contains("it was rolled back to"), "{}", r.stdout);
     assert_eq!(repo.status(), "");
     assert_eq!(repo.head(), start);
     let r = repo.promote(&["recover"]).ok();
-    assert_eq!(r.stderr, "no interrupted change: nothing to recover\n");
+    assert_eq!(r.stdout, "no interrupted change: nothing to recover\n");
+    assert_eq!(r.stderr, "");
 }
 
 #[test]

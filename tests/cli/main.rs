@@ -4,6 +4,7 @@
 mod support;
 
 mod adopt;
+mod cli;
 mod crash;
 mod gates;
 mod init;
@@ -12,3 +13,4 @@ mod preview;
 mod promote;
 mod push;
 mod render;
+mod report;
