@@ -145,8 +145,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs,
-    /// and a change a killed run left unfinished.
+    /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
     #[command(
         after_help = "Examples:\n  promote check                   in CI: exit 1 on any problem, each named with its file\n  promote check --base origin/main   in a pull request: its promotions are valid on the base"
     )]
@@ -160,8 +159,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// Repair a change a killed run (or a full disk) left unfinished: finish it if its commit was
-    /// made, else put every file back. Every other command does this first, by itself.
+    /// Repair a change a killed run or a full disk left unfinished (every command does it first).
+    ///
+    /// Finishes the change if its commit was made, else puts every file back; says which. Not in
+    /// the command list: `promote check` and every message that needs it name it.
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  promote recover --dry-run   what it would finish or undo\n  promote recover             do it"
+    )]
     Recover {
         /// Say what would be done; change nothing.
         #[arg(long)]
