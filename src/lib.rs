@@ -17,6 +17,7 @@ pub mod gitpr;
 pub mod gitwrite;
 pub mod hosting;
 pub mod imageref;
+pub mod journal;
 pub mod legacy;
 pub mod memo;
 pub mod metadata;

@@ -106,7 +106,8 @@ fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// step that fails on a full disk or a read-only directory); only then are they renamed into place.
 /// If anything fails, what was already renamed is put back, so the tree ends as it began.
 pub fn apply(root: &Path, changes: &[Change]) -> Result<()> {
-    stage_all(root, changes)?.swap()
+    stage_all(root, changes)?.swap()?.finish();
+    Ok(())
 }
 
 /// Changes written beside their targets, not yet in place (see [`apply`]).
@@ -197,8 +198,9 @@ impl Staged<'_> {
     }
 
     /// The second half of [`apply`]: every staged file renamed into place, every deletion done. If
-    /// one fails, what was already done is put back.
-    pub fn swap(self) -> Result<()> {
+    /// one fails, what was already done is put back. The replaced and deleted files are kept (see
+    /// [`Swapped`]) until [`Swapped::finish`], so the change can be undone with renames alone.
+    pub fn swap(self) -> Result<Swapped> {
         let Staged {
             root,
             files: staged,
@@ -206,43 +208,227 @@ impl Staged<'_> {
             ..
         } = self;
         let mut dirs = Dirs::new();
+        let mut done = Swapped {
+            root: root.to_path_buf(),
+            done: Vec::with_capacity(staged.len()),
+        };
+        let half = staged.len() / 2;
         for i in 0..staged.len() {
+            if i == half {
+                // A test-only fault between two renames: half the files are in place.
+                if let Err(e) = crate::journal::failpoint("swap-half") {
+                    let _ = done.undo();
+                    cleanup(root, &staged[i..]);
+                    return Err(e);
+                }
+            }
             let (target, tmp, change) = &staged[i];
-            // A spare trades places with the file it replaces, which becomes a spare in the same
-            // step: one system call, nothing linked or freed.
-            if tmp
-                .as_ref()
-                .is_some_and(|t| Spares::holds(root, t) && exchange(&mut dirs, t, target))
-            {
-                continue;
-            }
-            if let (Some(spares), Some(_)) = (spares.as_mut(), &change.before) {
-                spares.keep(target);
-            }
-            let result = match tmp {
-                Some(t) => std::fs::rename(t, target),
-                None => std::fs::remove_file(target).or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::NotFound {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
+            let result = match (tmp, &change.before) {
+                (Some(t), Some(_)) => replace(root, &mut dirs, spares.as_mut(), t, target),
+                (Some(t), None) => std::fs::rename(t, target).map(|()| {
+                    Some(Done::Created {
+                        target: target.clone(),
+                    })
                 }),
+                (None, _) => delete(spares.as_mut(), target),
             };
-            if let Err(e) = result {
-                rollback(&staged[..i]);
-                cleanup(root, &staged[i..]);
-                return Err(anyhow::Error::new(e).context(format!(
-                    "cannot write `{}`; the files written before it were put back",
-                    change.path
-                )));
-            }
-            if tmp.is_none() {
-                remove_empty_parents(root, target);
+            match result {
+                Ok(Some(d)) => done.done.push(d),
+                Ok(None) => {}
+                Err(e) => {
+                    let not_undone = done.undo();
+                    cleanup(root, &staged[i..]);
+                    let mut e = anyhow::Error::new(e).context(format!(
+                        "cannot write `{}`; the files written before it were put back",
+                        change.path
+                    ));
+                    if !not_undone.is_empty() {
+                        e = e.context(format!(
+                            "cannot write `{}`, and could not put back: {}",
+                            change.path,
+                            not_undone.join(", ")
+                        ));
+                    }
+                    return Err(e);
+                }
             }
         }
-        Ok(())
+        Ok(done)
     }
+}
+
+/// One file put in place by [`Staged::swap`].
+#[derive(Debug)]
+enum Done {
+    /// `target` holds the new bytes; `old` (a spare, or a temporary name beside the target) the
+    /// file it replaced.
+    Replaced {
+        target: PathBuf,
+        old: PathBuf,
+        pooled: bool,
+    },
+    /// `target` is new: nothing was there.
+    Created { target: PathBuf },
+    /// `target` was deleted: renamed to `old`.
+    Deleted {
+        target: PathBuf,
+        old: PathBuf,
+        pooled: bool,
+    },
+}
+
+/// The files a swap put in place, with every file they replaced still on disk: until
+/// [`Swapped::finish`], [`Swapped::undo`] puts the tree back with renames and unlinks alone, so
+/// undoing needs no new disk space (a full disk cannot stop it).
+#[derive(Debug)]
+#[must_use = "finish() or undo() it"]
+pub struct Swapped {
+    root: PathBuf,
+    done: Vec<Done>,
+}
+
+impl Swapped {
+    /// The change stays: the replaced files that are not spares are freed, and directories a
+    /// deletion emptied are removed.
+    pub fn finish(self) {
+        for d in self.done {
+            match d {
+                Done::Replaced {
+                    old, pooled: false, ..
+                } => {
+                    let _ = std::fs::remove_file(old);
+                }
+                Done::Deleted {
+                    target,
+                    old,
+                    pooled,
+                } => {
+                    if !pooled {
+                        let _ = std::fs::remove_file(old);
+                    }
+                    remove_empty_parents(&self.root, &target);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Puts every file back as it was, last first, by renames (and unlinks of created files).
+    /// Returns the paths that could not be put back (empty when all were).
+    pub fn undo(self) -> Vec<String> {
+        let mut failed = Vec::new();
+        for d in self.done.into_iter().rev() {
+            let (target, result) = match d {
+                Done::Replaced { target, old, .. } | Done::Deleted { target, old, .. } => {
+                    let r = std::fs::rename(&old, &target);
+                    (target, r)
+                }
+                Done::Created { target } => {
+                    let r = std::fs::remove_file(&target);
+                    remove_empty_parents(&self.root, &target);
+                    (target, r)
+                }
+            };
+            if let Err(e) = result {
+                failed.push(format!("`{}` ({e})", target.display()));
+            }
+        }
+        failed
+    }
+}
+
+/// Puts `tmp` (the new bytes) at `target`, keeping the file it replaces: one atomic exchange
+/// (`RENAME_EXCHANGE`) leaves the old file at `tmp`, which, unless it is already a spare, moves
+/// into the spare pool (or stays beside the target, to be freed when the change is committed).
+/// Where the exchange is not available, the old file is hard-linked aside first.
+fn replace(
+    root: &Path,
+    dirs: &mut Dirs,
+    spares: Option<&mut Spares>,
+    tmp: &Path,
+    target: &Path,
+) -> std::io::Result<Option<Done>> {
+    let in_pool = Spares::holds(root, tmp);
+    if exchange(dirs, tmp, target) {
+        if in_pool {
+            return Ok(Some(Done::Replaced {
+                target: target.to_path_buf(),
+                old: tmp.to_path_buf(),
+                pooled: true,
+            }));
+        }
+        let (old, pooled) = match spares.and_then(|s| s.adopt(tmp)) {
+            Some(p) => (p, true),
+            None => (tmp.to_path_buf(), false),
+        };
+        return Ok(Some(Done::Replaced {
+            target: target.to_path_buf(),
+            old,
+            pooled,
+        }));
+    }
+    if std::fs::symlink_metadata(target).is_err() {
+        // Gone since it was read: nothing to keep.
+        std::fs::rename(tmp, target)?;
+        return Ok(Some(Done::Created {
+            target: target.to_path_buf(),
+        }));
+    }
+    let (old, pooled) = aside(spares, target)?;
+    if let Err(e) = std::fs::rename(tmp, target) {
+        let _ = std::fs::remove_file(&old);
+        if !in_pool {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    Ok(Some(Done::Replaced {
+        target: target.to_path_buf(),
+        old,
+        pooled,
+    }))
+}
+
+/// Deletes `target` by renaming it aside (into the spare pool when there is room), so the deletion
+/// can be undone by a rename. `None` when there was nothing to delete.
+fn delete(spares: Option<&mut Spares>, target: &Path) -> std::io::Result<Option<Done>> {
+    if std::fs::symlink_metadata(target).is_err() {
+        return Ok(None);
+    }
+    let (old, pooled) = match spares.and_then(|s| s.adopt(target)) {
+        Some(p) => (p, true),
+        None => {
+            let old = aside_name(target, "del");
+            std::fs::rename(target, &old)?;
+            (old, false)
+        }
+    };
+    Ok(Some(Done::Deleted {
+        target: target.to_path_buf(),
+        old,
+        pooled,
+    }))
+}
+
+/// A hard link to `target` where it can be found again: in the spare pool when there is room,
+/// else beside it.
+fn aside(spares: Option<&mut Spares>, target: &Path) -> std::io::Result<(PathBuf, bool)> {
+    if let Some(p) = spares.and_then(|s| s.link(target)) {
+        return Ok((p, true));
+    }
+    let old = aside_name(target, "old");
+    std::fs::hard_link(target, &old)?;
+    Ok((old, false))
+}
+
+/// The temporary name beside `target` that holds its old file until the change is committed:
+/// `.<name>.promote-<pid>-<what>.tmp` (the pattern recovery cleans up).
+fn aside_name(target: &Path, what: &str) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.promote-{}-{what}.tmp", std::process::id()))
 }
 
 /// Replaced files, kept to be the next run's temporary files.
@@ -342,25 +528,48 @@ impl Spares {
         ok.then_some(exec)
     }
 
-    /// Keeps the file at `target`, about to be replaced, as a spare.
-    fn keep(&mut self, target: &Path) {
-        if self.kept >= MAX_SPARES
-            || !std::fs::symlink_metadata(target).is_ok_and(|m| m.is_file() && links(&m) == 1)
-        {
-            return;
+    /// A new name in the pool, or `None` when it is full.
+    fn name(&mut self) -> Option<PathBuf> {
+        if self.kept >= MAX_SPARES {
+            return None;
+        }
+        self.seq += 1;
+        Some(self.dir.join(format!(
+            "{:x}-{}-{}",
+            self.run,
+            std::process::id(),
+            self.seq
+        )))
+    }
+
+    /// Moves the file at `path` (linked from nowhere else) into the pool; where it is now.
+    fn adopt(&mut self, path: &Path) -> Option<PathBuf> {
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && links(&m) == 1) {
+            return None;
+        }
+        let name = self.name()?;
+        std::fs::rename(path, &name).ok()?;
+        self.kept += 1;
+        Some(name)
+    }
+
+    /// Hard-links the file at `target` (linked from nowhere else) into the pool; the new name.
+    fn link(&mut self, target: &Path) -> Option<PathBuf> {
+        if !std::fs::symlink_metadata(target).is_ok_and(|m| m.is_file() && links(&m) == 1) {
+            return None;
         }
         for _ in 0..3 {
-            self.seq += 1;
-            let name = format!("{:x}-{}-{}", self.run, std::process::id(), self.seq);
-            match std::fs::hard_link(target, self.dir.join(name)) {
+            let name = self.name()?;
+            match std::fs::hard_link(target, &name) {
                 Ok(()) => {
                     self.kept += 1;
-                    return;
+                    return Some(name);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(_) => return,
+                Err(_) => return None,
             }
         }
+        None
     }
 }
 
@@ -505,15 +714,6 @@ fn stage(
     anyhow::bail!("cannot create a temporary file in `{}`", dir.display())
 }
 
-fn rollback(done: &[(PathBuf, Option<PathBuf>, &Change)]) {
-    for (target, _, change) in done.iter().rev() {
-        let _ = match &change.before {
-            Some(b) => std::fs::write(target, b),
-            None => std::fs::remove_file(target),
-        };
-    }
-}
-
 fn remove_empty_parents(root: &Path, path: &Path) {
     let mut dir = path.parent();
     while let Some(d) = dir {
@@ -635,6 +835,56 @@ mod tests {
             std::fs::read_to_string(root.join("backup")).unwrap(),
             "a1\n"
         );
+    }
+
+    /// Until `finish`, a swap can be undone by renames alone: the very files (inodes) that were
+    /// replaced or deleted come back, and nothing new is written.
+    #[cfg(unix)]
+    #[test]
+    fn a_swap_is_undone_by_renames_to_the_very_same_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        std::fs::write(root.join("a.yaml"), "a1\n").unwrap();
+        std::fs::write(root.join("gone.yaml"), "g\n").unwrap();
+        let (a, gone) = (ino(&root.join("a.yaml")), ino(&root.join("gone.yaml")));
+        let mut t = BTreeMap::new();
+        t.insert("a.yaml".to_string(), Target::Write(b"a2\n".to_vec()));
+        t.insert("gone.yaml".to_string(), Target::Delete);
+        t.insert("new/n.yaml".to_string(), Target::Write(b"n\n".to_vec()));
+        let changes = plan(root, t).unwrap();
+        let swapped = stage_all(root, &changes).unwrap().swap().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.yaml")).unwrap(),
+            "a2\n"
+        );
+        assert!(!root.join("gone.yaml").exists());
+        assert!(swapped.undo().is_empty());
+        assert_eq!(ino(&root.join("a.yaml")), a);
+        assert_eq!(ino(&root.join("gone.yaml")), gone);
+        assert_eq!(
+            std::fs::read_to_string(root.join("a.yaml")).unwrap(),
+            "a1\n"
+        );
+        assert!(
+            !root.join("new").exists(),
+            "a directory made for a new file goes too"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".git", "a.yaml", "gone.yaml"]);
+        // Finished instead: the replaced files are spares, nothing is left beside the targets.
+        let swapped = stage_all(root, &changes).unwrap().swap().unwrap();
+        swapped.finish();
+        let mut names: Vec<String> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".git", "a.yaml", "new"]);
     }
 
     #[test]

@@ -19,6 +19,25 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     let repo = Repo::discover(dir)?;
     let config = Config::load(&repo.root)?;
     let mut problems: Vec<Problem> = Vec::new();
+    // A change a killed run left unfinished: the tree may be half the old, half the new.
+    match crate::journal::read(repo.git_dir()) {
+        Ok(None) => {}
+        Ok(Some(r)) => problems.push(
+            Problem::new(
+                ".git/promote/journal",
+                None,
+                format!(
+                    "an interrupted change {} ({}, pid {}) was not finished or undone: {} files may be half-written",
+                    r.change,
+                    r.what,
+                    r.pid,
+                    r.files.len()
+                ),
+            )
+            .hint("`promote recover` repairs it (`--dry-run` says how first); every other promote command does too"),
+        ),
+        Err(e) => problems.push(Problem::new(".git/promote/journal", None, format!("{e:#}"))),
+    }
     let mut drift = String::new();
     let mut drift_json = Vec::new();
     let color = ui::color_stdout() && !json;

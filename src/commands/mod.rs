@@ -13,11 +13,17 @@ mod log;
 mod migrate;
 mod pr;
 mod preview;
+mod recover;
 mod render;
 mod report;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
+    // A change a killed run left unfinished is repaired before anything else reads the tree
+    // (`check` reports it instead; `recover` is the explicit form).
+    if !matches!(request, Request::Check { .. } | Request::Recover { .. }) {
+        crate::journal::recover_first(dir)?;
+    }
     match request {
         Request::Render {
             envs,
@@ -31,6 +37,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             json: _,
         } => pr::check_base(dir, &base),
         Request::PrRefresh { target, json } => pr::refresh(dir, &target, json),
+        Request::Recover { dry_run } => recover::run(dir, dry_run),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,

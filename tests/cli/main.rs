@@ -5,6 +5,7 @@ mod support;
 
 mod adopt;
 mod cli;
+mod crash;
 mod gates;
 mod init;
 mod pr;
