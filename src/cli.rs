@@ -158,10 +158,8 @@ pub enum Command {
     },
     /// Repair a change a killed run or a full disk left unfinished (every command does it first).
     ///
-    /// Finishes the change if its commit was made, else puts every file back; says which. Not in
-    /// the command list: `promote check` and every message that needs it name it.
+    /// Finishes the change if its commit was made, else puts every file back; says which.
     #[command(
-        hide = true,
         after_help = "Examples:\n  promote recover --dry-run   what it would finish or undo\n  promote recover             do it"
     )]
     Recover {
