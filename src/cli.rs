@@ -224,6 +224,21 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the shell completion script for SHELL on stdout
+    /// (e.g. `promote completions bash > ~/.local/share/bash-completion/completions/promote`).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page of promote, or of COMMAND (`promote man preview up | man -l -`); with `--dir`,
+    /// write one page per command (`promote.1`, `promote-to.1`, ...) into DIR.
+    Man {
+        /// Write every page into DIR (created if missing) instead of printing one.
+        #[arg(long = "dir", value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// The command whose page to print (default: promote's own).
+        command: Vec<String>,
+    },
 }
 
 /// `promote preview ...`. A branch name may be anything (it becomes a DNS-safe slug); put `--` before
@@ -359,6 +374,13 @@ pub enum Request {
     },
     Migrate {
         dry_run: bool,
+    },
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    Man {
+        dir: Option<PathBuf>,
+        command: Vec<String>,
     },
 }
 
@@ -539,6 +561,11 @@ impl Cli {
             Command::Preview { command } => Request::Preview(command.into_request()),
             Command::Init { dry_run } => Request::Init { dry_run },
             Command::Migrate { dry_run } => Request::Migrate { dry_run },
+            Command::Completions { shell } => Request::Completions { shell },
+            Command::Man { out_dir, command } => Request::Man {
+                dir: out_dir,
+                command,
+            },
         };
         (self.dir, req)
     }

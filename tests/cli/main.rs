@@ -3,8 +3,10 @@
 
 mod support;
 
+mod action;
 mod gates;
 mod init;
+mod install;
 mod preview;
 mod promote;
 mod push;
