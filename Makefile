@@ -87,7 +87,7 @@ deb: build
 	$(MAKE) --no-print-directory assets PROMOTE=target/release/promote
 	@test -x "$(CARGO_DEB)" || $(MAKE) --no-print-directory $(VENV)/bin/cargo-deb
 	rm -rf target/debian
-	"$(CARGO_DEB)" --no-build --output target/debian/
+	"$(CARGO_DEB)" --no-build --strip --output target/debian/
 
 $(VENV)/bin/cargo-deb:
 	test -d $(VENV) || python3 -m venv $(VENV)

@@ -19,7 +19,7 @@ if [[ -n ${PROMOTE_RELEASE_URL:-} ]]; then
       exit 1
     fi
   fi
-  if [[ $(head -c 8 "$asset") == '!<arch>'$'\n' ]]; then
+  if [[ $(head -c 7 "$asset") == '!<arch>' ]]; then
     # A .deb: take usr/bin/promote out of it (no root needed, nothing registered with dpkg).
     dpkg-deb --extract "$asset" "$dir/deb"
     mv "$dir/deb/usr/bin/promote" "$dir/bin/promote"

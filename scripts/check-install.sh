@@ -56,11 +56,16 @@ dpkg-deb --field "$deb" Package Version Depends
 dpkg-deb --field "$deb" Depends | grep -qw git || fail "$deb does not depend on git"
 if dpkg-query -W -f '${Status}' promote 2> /dev/null | grep -q 'install ok installed'; then
   echo "removing the promote package installed before, to install into a clean state"
-  apt-get remove -y -qq promote
+  apt-get remove -y -qq promote > "$scratch/apt.log"
 fi
 [[ ! -e /usr/bin/promote ]] || fail "/usr/bin/promote exists before the package is installed"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb"
-trap 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq promote > /dev/null 2>&1; rm -rf "$scratch"' EXIT
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" > "$scratch/apt.log" 2>&1 || {
+  cat "$scratch/apt.log"
+  fail "apt-get install ./$deb failed"
+}
+echo "installed: $(dpkg-query -W -f '${Package} ${Version}' promote)"
+# If anything below fails, the package goes again all the same.
+trap 'DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq promote > /dev/null 2>&1 || true; rm -rf "$scratch"' EXIT
 for f in /usr/bin/promote /usr/share/man/man1/promote.1.gz /usr/share/man/man1/promote-preview-up.1.gz \
   /usr/share/bash-completion/completions/promote /usr/share/zsh/vendor-completions/_promote \
   /usr/share/fish/vendor_completions.d/promote.fish /usr/share/doc/promote/copyright; do
@@ -72,7 +77,7 @@ expect_version /usr/bin/promote
 MANPAGER="cat" man promote-to | grep -q -- '--only' || fail "man promote-to"
 HOME="$scratch" fish -c "complete -C 'promote to --on'" | grep -q '^--only' || fail "fish does not complete from the package"
 demo /usr/bin/promote
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq promote
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq promote > "$scratch/apt.log" 2>&1
 [[ ! -e /usr/bin/promote ]] || fail "/usr/bin/promote is still there after apt-get remove"
 echo "removed: /usr/bin/promote is gone"
 
