@@ -4,6 +4,7 @@
 mod support;
 
 mod action;
+mod adopt;
 mod gates;
 mod init;
 mod install;
