@@ -6,11 +6,13 @@
 # HTTPS). The entrypoint is promote: `docker run ... REGISTRY/promote:0.1.0 status`.
 FROM rust:1.89-slim-bookworm AS build
 WORKDIR /src
-# The bundled example (`promote init` in an empty repository) is compiled into the binary.
+# The bundled example (`promote init` in an empty repository) is compiled into the binary;
+# CI checks that these COPY lines hold everything the build reads.
 COPY Cargo.toml Cargo.lock promote.yaml ./
 COPY src ./src
 COPY templates ./templates
 COPY environments ./environments
+COPY argocd ./argocd
 RUN cargo install --locked --path . --root /out
 
 FROM debian:bookworm-slim
