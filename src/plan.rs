@@ -190,6 +190,8 @@ pub struct ChangeRequest {
     pub hold: Option<Option<String>>,
     /// Why the gates were overridden, if they were.
     pub gates_overridden: Option<String>,
+    /// More trailers for the commit message (`Promote-Request:` of a pull request's commit).
+    pub trailers: Vec<String>,
 }
 
 /// One service's version change.
@@ -575,6 +577,9 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         ));
     }
     msg.push_str(&format!("Promote-Record: {}\n", record.id));
+    for t in &req.trailers {
+        msg.push_str(&format!("{}\n", t.lines().next().unwrap_or("")));
+    }
     if let Some(ci) = &record.actor.ci {
         if let Some(url) = ci.url.as_ref().or(ci.build.as_ref()) {
             msg.push_str(&format!("Promote-CI: {} {url}\n", ci.system));

@@ -8,6 +8,7 @@ mod adopt;
 mod gates;
 mod init;
 mod install;
+mod pr;
 mod preview;
 mod promote;
 mod push;
