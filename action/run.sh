@@ -23,6 +23,15 @@ case ${INPUT_PUSH:-false} in
     exit 2
     ;;
 esac
+case ${INPUT_PR:-false} in
+  true) args+=(--pr) ;;
+  auto) args+=(--pr=auto) ;;
+  false | '') ;;
+  *)
+    echo "::error::promote action: pr must be \`true\`, \`auto\` or \`false\`, not \`$INPUT_PR\`" >&2
+    exit 2
+    ;;
+esac
 while IFS= read -r line; do
   if [[ -n $line ]]; then args+=("$line"); fi
 done <<< "${INPUT_ARGS:-}"

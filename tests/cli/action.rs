@@ -153,3 +153,28 @@ fn no_expression_is_spliced_into_a_run_script() {
         assert!(!passed || run_sh.contains(&var), "run.sh never reads {var}");
     }
 }
+
+#[test]
+fn the_pr_input_becomes_the_pr_option() {
+    let repo = Repo::example();
+    let inputs = |pr| {
+        vec![
+            ("INPUT_COMMAND", "to"),
+            ("INPUT_ENVIRONMENT", "staging"),
+            ("INPUT_PR", pr),
+            ("INPUT_ARGS", "--dry-run"),
+            ("INPUT_GIT_USER_NAME", "github-actions[bot]"),
+            ("INPUT_GIT_USER_EMAIL", "bot@example.com"),
+        ]
+    };
+    let run = action_run(&repo, &inputs("auto")).ok();
+    assert_eq!(
+        run.stdout.lines().next().unwrap(),
+        "promote -C . to --pr=auto --dry-run -- staging"
+    );
+    let run = action_run(&repo, &inputs("maybe")).expect(2);
+    assert_eq!(
+        run.stderr,
+        "::error::promote action: pr must be `true`, `auto` or `false`, not `maybe`\n"
+    );
+}
