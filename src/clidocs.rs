@@ -31,7 +31,9 @@ pub fn man_pages() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         man.render(&mut roff)
             .with_context(|| format!("rendering the man page of `{}`", cmd.get_name()))?;
         pages.push((man.get_filename(), roff));
-        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        // Hidden ones too: `completions` and `man` are left out of `promote --help` only to keep
+        // it on one screen, and deserve a page.
+        for sub in cmd.get_subcommands() {
             walk(sub, pages)?;
         }
         Ok(())
@@ -94,7 +96,7 @@ fn find(words: &[String]) -> anyhow::Result<clap::Command> {
     for (i, word) in words.iter().enumerate() {
         let Some(sub) = cmd
             .get_subcommands()
-            .find(|s| !s.is_hide_set() && s.get_name() == word)
+            .find(|s| s.get_name() == word)
             .cloned()
         else {
             let parent = std::iter::once(BIN)

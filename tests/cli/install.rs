@@ -79,7 +79,7 @@ fn fish_completes_commands_and_options() {
     assert_eq!(first(complete("promote to --on")), ["--only"]);
     assert_eq!(
         first(complete("promote preview ")),
-        ["down", "gc", "list", "up"]
+        ["down", "gc", "help", "list", "up"]
     );
 }
 

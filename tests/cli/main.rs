@@ -5,6 +5,7 @@ mod support;
 
 mod action;
 mod adopt;
+mod cli;
 mod gates;
 mod init;
 mod install;
