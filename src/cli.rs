@@ -262,6 +262,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Delivery figures from deploy.log: what runs where, how it got there, how fast
+    ///
+    /// Text, or `--output json`; with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    #[command(
+        after_help = "Examples:\n  promote report --since 90d          the figures of the last 90 days\n  promote report --html site          write site/index.html"
+    )]
+    Report {
+        /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        since: String,
+        /// Write the page to DIR/index.html (DIR, relative to the current directory even with `-C`,
+        /// is created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Output format of the figures on stdout (with `--html`: only `json` prints them).
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// The audit history from deploy.log, newest first.
     #[command(
         after_help = "Examples:\n  promote log prod -n 5              the last five changes of prod\n  promote log --verify               check every hash chain"
@@ -511,6 +529,11 @@ pub enum Request {
         verify: bool,
         json: bool,
     },
+    Report {
+        since: String,
+        html: Option<PathBuf>,
+        json: bool,
+    },
     Preview(PreviewRequest),
     Init {
         dry_run: bool,
@@ -623,7 +646,8 @@ impl Request {
             | Request::Render { json, .. }
             | Request::Diff { json, .. }
             | Request::Status { json }
-            | Request::Log { json, .. } => *json,
+            | Request::Log { json, .. }
+            | Request::Report { json, .. } => *json,
             Request::Promote { opts, .. }
             | Request::SetImage { opts, .. }
             | Request::Rollback { opts, .. }
@@ -729,6 +753,15 @@ impl Cli {
                 env,
                 limit,
                 verify,
+                json: json(output),
+            },
+            Command::Report {
+                since,
+                html,
+                output,
+            } => Request::Report {
+                since,
+                html,
                 json: json(output),
             },
             Command::Preview { command } => Request::Preview(command.into_request()),

@@ -25,6 +25,7 @@ pub mod plan;
 pub mod preflight;
 pub mod problems;
 pub mod render;
+pub mod report;
 pub mod slug;
 pub mod state;
 pub mod status;

@@ -14,6 +14,7 @@ mod migrate;
 mod pr;
 mod preview;
 mod render;
+mod report;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
@@ -59,6 +60,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             verify,
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
+        Request::Report { since, html, json } => report::run(dir, &since, json, html.as_deref()),
         Request::Preview(p) => preview::dispatch(dir, p),
         // `--output json` reaches them through ui::mode(), set before a command runs.
         Request::Init { dry_run, .. } => init::run(dir, dry_run),

@@ -14,3 +14,4 @@ mod preview;
 mod promote;
 mod push;
 mod render;
+mod report;
