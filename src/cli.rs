@@ -10,9 +10,8 @@ Examples:
   promote diff staging                         what `promote to staging` would commit
   promote to staging -m \"release 42\"           promote what dev runs, and commit
   promote help to                              the help of one command
-
-Exit codes: 0 success (also: nothing to promote); 1 failure (bad input, a refusal, a git error:
-  nothing was written); 2 usage error; 3 `render --check` / `diff --exit-code` found pending changes";
+Exit codes: 0 ok (also: nothing to promote), 1 failure (nothing was written), 2 usage error,
+  3 pending changes found by `render --check` or `diff --exit-code`";
 
 /// Move container image versions through the environments of a GitOps config repository.
 #[derive(Debug, Parser)]
@@ -352,6 +351,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Print the shell completion script for SHELL.
+    #[command(
+        after_help = "Examples:\n  promote completions bash > ~/.local/share/bash-completion/completions/promote\n  promote completions zsh > ~/.zfunc/_promote      a directory on your $fpath\n  promote completions fish > ~/.config/fish/completions/promote.fish"
+    )]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print promote's man page, or COMMAND's; `--dir DIR` writes every page.
+    #[command(
+        after_help = "Examples:\n  promote man | man -l -                      promote(1)\n  promote man preview up | man -l -           promote-preview-up(1)\n  promote man --dir ~/.local/share/man/man1   every page: promote.1, promote-to.1, ..."
+    )]
+    Man {
+        /// Write every page into DIR (created if missing) instead of printing one.
+        #[arg(long = "dir", value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// The command whose page to print (default: promote's own).
+        command: Vec<String>,
+    },
 }
 
 /// `promote pr ...`.
@@ -531,6 +549,13 @@ pub enum Request {
         dry_run: bool,
         json: bool,
     },
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    Man {
+        dir: Option<PathBuf>,
+        command: Vec<String>,
+    },
 }
 
 /// `promote preview ...`, free of clap.
@@ -641,6 +666,8 @@ impl Request {
             },
             Request::Init { json, .. } | Request::Migrate { json, .. } => *json,
             Request::Recover { .. } => false,
+            // A completion script or a man page is the output itself.
+            Request::Completions { .. } | Request::Man { .. } => false,
         }
     }
 }
@@ -753,6 +780,11 @@ impl Cli {
             Command::Migrate { dry_run, output } => Request::Migrate {
                 dry_run,
                 json: json(output),
+            },
+            Command::Completions { shell } => Request::Completions { shell },
+            Command::Man { out_dir, command } => Request::Man {
+                dir: out_dir,
+                command,
             },
         };
         (self.dir, req)

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod clidocs;
 pub mod commands;
 pub mod config;
 pub mod diff;

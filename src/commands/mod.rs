@@ -72,5 +72,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
         // `--output json` reaches them through ui::mode(), set before a command runs.
         Request::Init { dry_run, .. } => init::run(dir, dry_run),
         Request::Migrate { dry_run, .. } => migrate::run(dir, dry_run),
+        Request::Completions { shell } => crate::clidocs::completions(shell),
+        Request::Man { dir: out, command } => crate::clidocs::man(dir, out.as_deref(), &command),
     }
 }

@@ -3,11 +3,13 @@
 
 mod support;
 
+mod action;
 mod adopt;
 mod cli;
 mod crash;
 mod gates;
 mod init;
+mod install;
 mod pr;
 mod preview;
 mod promote;

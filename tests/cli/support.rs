@@ -171,6 +171,34 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Runs `program` in the work tree with the hermetic environment, the directory of the `promote`
+    /// under test first on PATH, `unset` removed and `env` on top (scripts that call `promote` by name).
+    pub fn run_with_promote_on_path(
+        &self,
+        program: &str,
+        args: &[&str],
+        unset: &[&str],
+        env: &[(&str, &str)],
+    ) -> Run {
+        let bin = Path::new(env!("CARGO_BIN_EXE_promote")).parent().unwrap();
+        let mut path = std::ffi::OsString::from(bin);
+        path.push(":");
+        path.push(std::env::var_os("PATH").unwrap_or_default());
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.path).args(args);
+        hermetic(&mut cmd, &self.base);
+        cmd.env("PATH", path);
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run(cmd)
+    }
+}
+
 fn run(mut cmd: Command) -> Run {
     let out = cmd.output().expect("spawn");
     Run {
