@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: config -> plan -> render -> write -> commit. Each stage returns plain data.
 
+pub mod anchor;
 pub mod audit;
 pub mod cli;
 pub mod commands;
@@ -22,6 +23,7 @@ pub mod render;
 pub mod slug;
 pub mod state;
 pub mod status;
+pub mod trust;
 pub mod ui;
 pub mod version;
 pub mod write;

@@ -190,7 +190,13 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
                     if entry.file_name().as_encoded_bytes().starts_with(b".") {
                         continue;
                     }
-                    found.push((entry.path(), entry.file_type()?.is_dir()));
+                    let kind = entry.file_type()?;
+                    if kind.is_symlink() {
+                        let rel = entry.path();
+                        let rel = rel.strip_prefix(root).unwrap_or(&rel);
+                        return Err(crate::trust::link_error(root, &rel.to_string_lossy()));
+                    }
+                    found.push((entry.path(), kind.is_dir()));
                 }
             }
             Ok(found)
@@ -666,6 +672,12 @@ pub fn render_legacy_except(
         {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
+                return Err(crate::trust::link_error(
+                    &config.root,
+                    &format!("{}/{name}", env.dir),
+                ));
+            }
             if name.ends_with(".tpl")
                 && !skip(&format!("{}/{name}", env.dir))
                 && entry.file_type()?.is_file()
@@ -691,7 +703,10 @@ pub fn render_legacy_except(
                 Some(d) => d.read(std::ffi::OsStr::new(name)),
                 None => std::fs::read(config.root.join(&source)),
             }
-            .with_context(|| format!("cannot read `{source}`"))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => crate::trust::link_error(&config.root, &source),
+                _ => anyhow::Error::new(e).context(format!("cannot read `{source}`")),
+            })?;
             let hits = sub.find(&bytes);
             if sub.versioned(&hits) {
                 for (i, versions) in sets.iter().enumerate() {

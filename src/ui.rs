@@ -23,6 +23,7 @@ pub fn data(s: &str) {
 
 /// A status line (or lines) for stderr, in one write.
 pub fn status(s: &str) {
+    let s = crate::trust::escape(s);
     let _ = std::io::stderr()
         .lock()
         .write_all(format!("{s}\n").as_bytes());
@@ -31,6 +32,7 @@ pub fn status(s: &str) {
 /// A warning line for stderr.
 pub fn warn(s: &str) {
     let label = paint("warning:", "33", color_stderr());
+    let s = crate::trust::escape(s);
     let _ = writeln!(std::io::stderr().lock(), "{label} {s}");
 }
 
@@ -49,14 +51,17 @@ pub fn report(err: &anyhow::Error) -> i32 {
     let mut e = std::io::stderr().lock();
     let label = paint("error:", "31;1", color);
     if let Some(user) = err.downcast_ref::<UserError>() {
-        let _ = writeln!(e, "{label} {}", user.message);
+        // Messages carry user-supplied and recorded text: no control characters reach the terminal.
+        let _ = writeln!(e, "{label} {}", crate::trust::escape(&user.message));
         for h in &user.hints {
+            let h = crate::trust::escape(h);
             let _ = writeln!(e, "{} {h}", paint("hint:", "36", color));
         }
         return user.code;
     }
-    let _ = writeln!(e, "{label} {err}");
+    let _ = writeln!(e, "{label} {}", crate::trust::escape(&err.to_string()));
     for cause in err.chain().skip(1) {
+        let cause = crate::trust::escape(&cause.to_string());
         let _ = writeln!(e, "  caused by: {cause}");
     }
     crate::error::exit::FAILURE

@@ -235,7 +235,7 @@ pub fn list(dir: &Path, json_out: bool) -> Outcome {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    ui::data(&out);
+    ui::data(&crate::trust::escape(&out));
     Ok(exit::OK)
 }
 
@@ -575,6 +575,7 @@ fn record(
         message,
         target: None,
         gates_overridden: None,
+        audit_repaired: None,
         commit: who.head.clone(),
         prev,
     }
@@ -1220,7 +1221,7 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
                     ));
                 }
             }
-            ui::data(&out);
+            ui::data(&crate::trust::escape(&out));
         }
         return Ok(exit::OK);
     }

@@ -9,3 +9,4 @@ mod preview;
 mod promote;
 mod push;
 mod render;
+mod trust;
