@@ -22,7 +22,7 @@ build:
 $(PROMOTE): build
 
 test: $(KUBEVAL)
-	$(CARGO) test --locked
+	KUBERNETES_VALIDATE=$(abspath $(KUBEVAL)) $(CARGO) test --locked
 	$(CARGO) run --quiet --locked -- check
 	$(CARGO) run --quiet --locked -- render --check
 	KUBERNETES_VALIDATE=$(KUBEVAL) scripts/validate-manifests.sh

@@ -28,6 +28,7 @@ pub mod ui;
 pub mod version;
 pub mod write;
 pub mod yamlcheck;
+pub mod yamltype;
 
 use std::path::PathBuf;
 

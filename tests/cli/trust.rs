@@ -35,7 +35,13 @@ metadata:
   name: {svc}
   namespace: {{{{ values.namespace }}}}
 spec:
+  selector:
+    matchLabels:
+      app: {svc}
   template:
+    metadata:
+      labels:
+        app: {svc}
     spec:
       containers:
         - name: {svc}
@@ -491,4 +497,193 @@ fn control_characters_are_escaped_wherever_they_are_printed() {
         "{}",
         runs[0].stdout
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values keep their type.
+
+/// Strings a YAML 1.1 or 1.2 reader would take for a bool, number, null or timestamp.
+const AMBIGUOUS: &[&str] = &[
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Y",
+    "N",
+    "true",
+    "False",
+    "007",
+    "1e3",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "~",
+    "null",
+    "NULL",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "1:20",
+    "2026-11-23",
+    "1234567",
+    "",
+];
+
+/// The kubernetes-validate binary: `KUBERNETES_VALIDATE` (`make test` sets it to the one in its
+/// venv), else on PATH. In CI (`CI` set) it must be there.
+fn kubernetes_validate() -> Option<String> {
+    if let Some(v) = std::env::var_os("KUBERNETES_VALIDATE") {
+        return Some(v.to_string_lossy().into_owned());
+    }
+    let on_path = std::process::Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if on_path {
+        return Some("kubernetes-validate".into());
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "kubernetes-validate is missing: `make test` installs it (target/venv)"
+    );
+    eprintln!("note: kubernetes-validate not found; run `make test` to check the schema too");
+    None
+}
+
+#[test]
+fn strings_that_look_like_other_types_are_written_quoted() {
+    let repo = config_repo();
+    let mut values = String::from("    values:\n      namespace: acme-dev\n      flags:\n");
+    for (i, s) in AMBIGUOUS.iter().enumerate() {
+        values.push_str(&format!(
+            "        k{i}: {}\n",
+            serde_json::to_string(s).unwrap()
+        ));
+    }
+    let config = CONFIG.replace("    values:\n      namespace: acme-dev\n", &values);
+    repo.write("promote.yaml", config);
+    let mut cm = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  namespace: {{ values.namespace }}\n  labels:\n    version: {{ tag }}\n    quoted: \"{{ tag }}\"\ndata:\n",
+    );
+    let mut env = String::new();
+    for i in 0..AMBIGUOUS.len() {
+        cm.push_str(&format!("  k{i}: {{{{ values.flags.k{i} }}}}\n"));
+        env.push_str(&format!(
+            "            - name: K{i}\n              value: {{{{ values.flags.k{i} }}}}\n"
+        ));
+    }
+    repo.write("templates/api/flags.yaml", cm);
+    repo.write(
+        "templates/api/deployment.yaml",
+        template("api") + "          env:\n" + &env,
+    );
+    repo.commit_all("flags");
+    repo.promote(&["set-image", "dev", "api=1234567", "web=a252dcc"])
+        .ok();
+
+    let rendered = repo.read("environments/dev/manifests/api-flags.yaml");
+    for (i, s) in AMBIGUOUS.iter().enumerate() {
+        assert!(
+            rendered.contains(&format!("  k{i}: \"{s}\"\n")),
+            "{s:?} not quoted:\n{rendered}"
+        );
+    }
+    // Inside a larger scalar, or the template's own quotes, the value prints as it is.
+    assert!(
+        rendered.contains("    version: \"1234567\"\n"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("    quoted: \"1234567\"\n"), "{rendered}");
+    let deployment = repo.read("environments/dev/manifests/api-deployment.yaml");
+    assert!(
+        deployment.contains("image: registry.example.com/acme/api:1234567\n"),
+        "{deployment}"
+    );
+    // Every value reads back as the string it was.
+    let doc: serde_yaml::Value = serde_yaml::from_str(&rendered).unwrap();
+    for (i, s) in AMBIGUOUS.iter().enumerate() {
+        assert_eq!(doc["data"][format!("k{i}")].as_str(), Some(*s));
+    }
+    repo.promote(&["check"]).ok();
+
+    if let Some(validator) = kubernetes_validate() {
+        let out = std::process::Command::new(validator)
+            .args(["-k", "1.30", "--strict", "--quiet", "--no-warn"])
+            .arg(repo.file("environments/dev/manifests/api-flags.yaml"))
+            .arg(repo.file("environments/dev/manifests/api-deployment.yaml"))
+            .output()
+            .expect("run kubernetes-validate");
+        assert!(
+            out.status.success(),
+            "kubernetes-validate rejects the manifests:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded rendering.
+
+#[test]
+fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
+    let repo = config_repo();
+    repo.write(
+        "templates/api/loop.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loop\ndata:\n{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    );
+    repo.write(
+        "templates/web/big.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: {% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}\n",
+    );
+    repo.commit_all("unbounded templates");
+    let started = std::time::Instant::now();
+    let r = refused(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
+    let took = started.elapsed();
+    assert!(
+        r.stderr.contains(
+            "`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("`templates/web/big.yaml`: renders more than 64 MiB"),
+        "{}",
+        r.stderr
+    );
+    // (Timing belongs to `make bench`; this only keeps a hang from passing as slow.)
+    assert!(took.as_secs() < 120, "took {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Only manifests are rendered.
+
+#[test]
+fn files_that_are_not_templates_are_not_rendered_and_check_says_so() {
+    let repo = config_repo();
+    repo.write("templates/api/README.md", "# api\nHow {{ this }} works.\n");
+    repo.write("templates/api/notes.txt", "todo\n");
+    repo.commit_all("docs beside the templates");
+    repo.promote(&["set-image", "dev", "--sha", "a252dcc"]).ok();
+    let names: Vec<String> = std::fs::read_dir(repo.file("environments/dev/manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.ends_with("-deployment.yaml")),
+        "{names:?}"
+    );
+    let r = repo.promote(&["check"]).ok();
+    for f in ["templates/api/README.md", "templates/api/notes.txt"] {
+        assert!(
+            r.stderr
+                .contains(&format!("note: `{f}` is not a manifest template")),
+            "{}",
+            r.stderr
+        );
+    }
 }
