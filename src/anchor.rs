@@ -16,37 +16,8 @@ use crate::metadata::Metadata;
 /// Everything wrong with `env`'s audit trail that a change would build on, each naming the file.
 /// Empty: the chain verifies, extends what HEAD holds, and the metadata agrees with it.
 pub fn problems(config: &Config, repo: &Repo, env: &Environment) -> Result<Vec<String>> {
-    let mut out = Vec::new();
     let log_path = &env.deploy_log;
-    let disk = read_opt(config, log_path)?;
-    let log = disk.clone().unwrap_or_default();
-
-    // The chain itself.
-    let (lines, bad) = audit::read(&log);
-    if let Some((line, msg)) = &bad {
-        out.push(format!("`{log_path}` (line {line}): {msg}"));
-    }
-    let records = lines
-        .iter()
-        .filter(|l| matches!(l, audit::Line::Record(..)))
-        .count();
-
-    // Append-only: what HEAD holds must still be there, byte for byte, at the start.
-    if let Some(committed) = repo.read_at_head(log_path) {
-        if !log.starts_with(&committed) {
-            let lines = |b: &[u8]| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count();
-            let (here, there) = (lines(&log), lines(&committed));
-            let what = match &disk {
-                None => "is missing".to_string(),
-                Some(b) if b.is_empty() => "is empty".to_string(),
-                Some(b) if b.len() < committed.len() => format!(
-                    "is shorter than the version committed in HEAD ({here} lines here, {there} there)"
-                ),
-                Some(_) => "rewrites lines of the version committed in HEAD".to_string(),
-            };
-            out.push(format!("`{log_path}` {what}"));
-        }
-    }
+    let (mut out, log, bad, records) = log_problems(config, repo, log_path)?;
 
     // The metadata and the log were written together by every change.
     let meta_exists = config.abs(&env.metadata).exists();
@@ -80,6 +51,48 @@ pub fn problems(config: &Config, repo: &Repo, env: &Environment) -> Result<Vec<S
         out.extend(disagreements(env, &meta, &log));
     }
     Ok(out)
+}
+
+/// A problem of the chain at a line.
+type Broken = Option<(usize, String)>;
+
+/// What is wrong with one log by itself: its chain, and whether it still starts with what HEAD
+/// holds. Also returns the bytes, the chain's problem and the number of records read.
+pub fn log_problems(
+    config: &Config,
+    repo: &Repo,
+    log_path: &str,
+) -> Result<(Vec<String>, Vec<u8>, Broken, usize)> {
+    let mut out = Vec::new();
+    let disk = read_opt(config, log_path)?;
+    let log = disk.clone().unwrap_or_default();
+    // The chain itself.
+    let (lines, bad) = audit::read(&log);
+    if let Some((line, msg)) = &bad {
+        out.push(format!("`{log_path}` (line {line}): {msg}"));
+    }
+    let records = lines
+        .iter()
+        .filter(|l| matches!(l, audit::Line::Record(..)))
+        .count();
+
+    // Append-only: what HEAD holds must still be there, byte for byte, at the start.
+    if let Some(committed) = repo.read_at_head(log_path) {
+        if !log.starts_with(&committed) {
+            let lines = |b: &[u8]| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count();
+            let (here, there) = (lines(&log), lines(&committed));
+            let what = match &disk {
+                None => "is missing".to_string(),
+                Some(b) if b.is_empty() => "is empty".to_string(),
+                Some(b) if b.len() < committed.len() => format!(
+                    "is shorter than the version committed in HEAD ({here} lines here, {there} there)"
+                ),
+                Some(_) => "rewrites lines of the version committed in HEAD".to_string(),
+            };
+            out.push(format!("`{log_path}` {what}"));
+        }
+    }
+    Ok((out, log, bad, records))
 }
 
 /// Where `meta` says a service runs something other than what the last record that changed it set.

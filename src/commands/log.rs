@@ -134,16 +134,15 @@ fn verify_logs(ctx: &Ctx, envs: &[&crate::config::Environment], previews: bool) 
             })
             .unwrap_or_default();
         dirs.sort();
-        for d in dirs {
-            let path = format!("{d}/deploy.log");
+        // The shared log of removals, then each preview's own.
+        let shared = format!("{}/deploy.log", p.dir);
+        for path in std::iter::once(shared).chain(dirs.iter().map(|d| format!("{d}/deploy.log"))) {
             let Ok(log) = std::fs::read(config.abs(&path)) else {
                 continue;
             };
             logs += 1;
             total += audit::records(&log).len();
-            if let (_, Some((line, msg))) = audit::read(&log) {
-                problems.push(format!("`{path}` (line {line}): {msg}"));
-            }
+            problems.extend(crate::anchor::log_problems(config, &ctx.repo, &path)?.0);
             // `preview down` deletes a preview's log with its directory: only rewrites count.
             problems.extend(
                 crate::anchor::history_problems(&ctx.repo, &config.root, &path)?

@@ -639,9 +639,8 @@ fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  x: {% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}\n",
     );
     repo.commit_all("unbounded templates");
-    let started = std::time::Instant::now();
+    // (Without a bound this would not finish; how fast the bound trips is for `make bench`.)
     let r = refused(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
-    let took = started.elapsed();
     assert!(
         r.stderr.contains(
             "`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of"
@@ -655,8 +654,6 @@ fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
         "{}",
         r.stderr
     );
-    // (Timing belongs to `make bench`; this only keeps a hang from passing as slow.)
-    assert!(took.as_secs() < 120, "took {took:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -686,4 +683,32 @@ fn files_that_are_not_templates_are_not_rendered_and_check_says_so() {
             r.stderr
         );
     }
+}
+
+#[test]
+fn a_preview_log_that_fails_verification_is_not_built_on_and_verify_reports_it() {
+    let repo = config_repo();
+    repo.write("promote.yaml", format!("{CONFIG}previews: {{}}\n"));
+    repo.commit_all("previews");
+    repo.promote(&["preview", "up", "feature-x", "--sha", "a252dcc"])
+        .ok();
+    let log = "environments/prs/feature-x/deploy.log";
+    let text = repo.read(log);
+    repo.write(log, text.replace("a252dcc", "a252dcd"));
+    repo.commit_all("tidy the preview log");
+    let v = repo.promote(&["log", "--verify"]).expect(1);
+    assert!(v.stderr.contains(&format!("`{log}`")), "{}", v.stderr);
+    assert!(
+        v.stderr.contains("(tidy the preview log) changed lines"),
+        "{}",
+        v.stderr
+    );
+    let r = refused(&repo, &["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
+    assert!(
+        r.stderr.contains("refusing to change preview") && r.stderr.contains(log),
+        "{}",
+        r.stderr
+    );
+    // Taking the preview down (which removes its log) stays possible.
+    repo.promote(&["preview", "down", "feature-x"]).ok();
 }
