@@ -45,11 +45,13 @@ demo: build
 bench: build
 	scripts/bench.sh $(PROMOTE)
 
+# `--pr=auto`: an environment with `approval: pr` in promote.yaml gets a pull request (your checkout
+# is not touched); the others are committed locally, for you to review and push.
 promote/staging: $(PROMOTE)
-	$(PROMOTE) -C $(REPO) to staging
+	$(PROMOTE) -C $(REPO) to staging --pr=auto
 
 promote/prod: $(PROMOTE)
-	$(PROMOTE) -C $(REPO) to prod
+	$(PROMOTE) -C $(REPO) to prod --pr=auto
 
 diff/staging: $(PROMOTE)
 	$(PROMOTE) -C $(REPO) diff staging

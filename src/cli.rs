@@ -42,6 +42,11 @@ pub struct ChangeArgs {
     /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
     #[arg(long)]
     pub push: bool,
+    /// Open (or update) a pull request instead of committing here: the change is made on the
+    /// upstream head, committed on promote's own branch `promote/<env>/...` and pushed; your
+    /// checkout is not touched. `--pr=auto`: only where the environment has `approval: pr`.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN", conflicts_with = "push")]
+    pub pr: Option<PrMode>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -49,6 +54,15 @@ pub struct ChangeArgs {
     /// REASON is recorded in the new record, which chains onto the log as it is now.
     #[arg(long, value_name = "REASON")]
     pub repair_audit: Option<String>,
+}
+
+/// When `--pr` opens a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrMode {
+    /// Always (`--pr`).
+    Always,
+    /// Only into environments with `approval: pr`; elsewhere commit as without `--pr`.
+    Auto,
 }
 
 /// Letting a person through the gates.
@@ -69,6 +83,8 @@ pub struct ChangeOpts {
     pub dry_run: bool,
     pub json: bool,
     pub push: bool,
+    /// `--pr`: by pull request.
+    pub pr: Option<PrMode>,
     /// `--override-gates --reason R`: let the change through its gates, recording why.
     pub override_gates: Option<String>,
     /// `--repair-audit REASON`: build on an audit trail that fails verification, recording why.
@@ -84,6 +100,7 @@ impl ChangeArgs {
             dry_run: self.dry_run,
             json: self.output == OutputFormat::Json,
             push: self.push,
+            pr: self.pr,
             override_gates: gates.filter(|g| g.override_gates).and_then(|g| g.reason),
             repair_audit: self.repair_audit,
             allow_remove: false,
@@ -102,7 +119,13 @@ pub enum Command {
         check: bool,
     },
     /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
-    Check,
+    Check {
+        /// Also check that the changes since REV (a pull request's base, e.g. `origin/main`) are
+        /// valid promotions on it: each deploy.log extends REV's, and each new record's versions are
+        /// what its source runs and pass the gates.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+    },
     /// Print the effective configuration, with every default filled in.
     Config {
         /// Output format.
@@ -163,6 +186,9 @@ pub enum Command {
         /// Push to the branch's upstream (retrying as for `set-image --push`).
         #[arg(long)]
         push: bool,
+        /// Open (or update) a pull request instead of committing here (see `promote to --help`).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN", conflicts_with = "push")]
+        pr: Option<PrMode>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -177,6 +203,9 @@ pub enum Command {
         /// Push to the branch's upstream (retrying as for `set-image --push`).
         #[arg(long)]
         push: bool,
+        /// Open (or update) a pull request instead of committing here (see `promote to --help`).
+        #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN", conflicts_with = "push")]
+        pr: Option<PrMode>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
@@ -218,6 +247,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// promote's pull requests (`--pr`): bring them up to date with their base.
+    Pr {
+        #[command(subcommand)]
+        command: PrCommand,
+    },
     /// Preview environments: one per pull-request branch, under `previews.dir` (`environments/prs/`).
     Preview {
         #[command(subcommand)]
@@ -237,6 +271,20 @@ pub enum Command {
         /// List the files the migration would write and delete; change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+/// `promote pr ...`.
+#[derive(Debug, Subcommand)]
+pub enum PrCommand {
+    /// Rebuild promote's pull-request branches of ENV (or the one BRANCH) on the base's new head
+    /// when the environment changed there since they were made; up-to-date ones are left alone.
+    Refresh {
+        /// An environment (every `promote/<env>/...` branch) or one branch.
+        target: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
 }
 
@@ -325,8 +373,14 @@ pub enum Request {
         envs: Vec<String>,
         check: bool,
     },
-    Check,
+    Check {
+        base: Option<String>,
+    },
     Config {
+        json: bool,
+    },
+    PrRefresh {
+        target: String,
         json: bool,
     },
     Promote {
@@ -465,7 +519,13 @@ impl Cli {
         let json = |o: OutputFormat| o == OutputFormat::Json;
         let req = match self.command {
             Command::Render { envs, check } => Request::Render { envs, check },
-            Command::Check => Request::Check,
+            Command::Check { base } => Request::Check { base },
+            Command::Pr {
+                command: PrCommand::Refresh { target, output },
+            } => Request::PrRefresh {
+                target,
+                json: json(output),
+            },
             Command::Config { output } => Request::Config { json: json(output) },
             Command::To {
                 env,
@@ -508,12 +568,14 @@ impl Cli {
                 env,
                 reason,
                 push,
+                pr,
                 output,
             } => Request::Hold {
                 env,
                 reason: Some(reason),
                 opts: ChangeOpts {
                     push,
+                    pr,
                     json: output == OutputFormat::Json,
                     ..Default::default()
                 },
@@ -522,6 +584,7 @@ impl Cli {
                 env,
                 message,
                 push,
+                pr,
                 output,
             } => Request::Hold {
                 env,
@@ -529,6 +592,7 @@ impl Cli {
                 opts: ChangeOpts {
                     message,
                     push,
+                    pr,
                     json: output == OutputFormat::Json,
                     ..Default::default()
                 },

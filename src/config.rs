@@ -113,6 +113,14 @@ struct RawConfig {
     placeholders: Ordered<String>,
     environments: Ordered<RawEnvironment>,
     previews: Option<RawPreviews>,
+    hosting: Option<RawHosting>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHosting {
+    kind: Option<crate::hosting::Kind>,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +141,8 @@ struct RawEnvironment {
     values: Option<serde_yaml::Value>,
     #[serde(default)]
     gates: Gates,
+    #[serde(default)]
+    approval: Approval,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +172,10 @@ pub struct Config {
     pub placeholders: Vec<(String, String)>,
     pub environments: Vec<Environment>,
     pub previews: Option<Previews>,
+    /// Where pull requests are opened (`--pr`): the hosting's kind and the repository's web address,
+    /// when they cannot be read from the remote's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosting: Option<Hosting>,
     /// Where each service is in `services`: a promotion looks up every one.
     #[serde(skip)]
     service_at: HashMap<String, usize>,
@@ -196,6 +210,29 @@ pub struct Environment {
     /// Promotion gates into this environment.
     #[serde(skip_serializing_if = "gates_empty")]
     pub gates: Gates,
+    /// How changes reach this environment: `direct` commits, or `pr` (pull requests only).
+    pub approval: Approval,
+}
+
+/// How changes reach an environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// promote commits (and with `--push` pushes) the change itself.
+    #[default]
+    Direct,
+    /// Only by pull request (`--pr`): a direct commit is refused.
+    Pr,
+}
+
+/// The `hosting` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hosting {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::hosting::Kind>,
+    /// The repository's web address (`https://git.acme.example/platform/config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn gates_empty(g: &Gates) -> bool {
@@ -395,6 +432,7 @@ impl Config {
                 exclude: e.exclude,
                 values,
                 gates: e.gates,
+                approval: e.approval,
             });
         }
 
@@ -497,6 +535,24 @@ impl Config {
             }
         }
 
+        let hosting = match raw.hosting {
+            None => None,
+            Some(h) => {
+                if let Some(url) = &h.url {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(err(
+                            &["hosting", "url"],
+                            format!("`{url}` is not a web address: write the repository's `https://` address, e.g. `https://git.acme.example/platform/config`"),
+                        ));
+                    }
+                }
+                Some(Hosting {
+                    kind: h.kind,
+                    url: h.url.map(|u| u.trim_end_matches('/').to_string()),
+                })
+            }
+        };
+
         let service_at = services
             .iter()
             .enumerate()
@@ -511,6 +567,7 @@ impl Config {
             placeholders,
             environments,
             previews,
+            hosting,
             service_at,
         })
     }

@@ -94,6 +94,11 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     git_with_input(dir, args, None)
 }
 
+/// Runs `git` in `dir` with `input` on its stdin.
+pub fn git_stdin(dir: &Path, args: &[&str], input: &str) -> Result<String> {
+    git_with_input(dir, args, Some(input))
+}
+
 fn git_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Result<String> {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir).args(args);

@@ -192,6 +192,8 @@ pub struct ChangeRequest {
     pub gates_overridden: Option<String>,
     /// Why the change was let build on an audit trail that does not verify, and what was wrong.
     pub audit_repaired: Option<String>,
+    /// More trailers for the commit message (`Promote-Request:` of a pull request's commit).
+    pub trailers: Vec<String>,
 }
 
 /// One service's version change.
@@ -584,6 +586,9 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         ));
     }
     msg.push_str(&format!("Promote-Record: {}\n", record.id));
+    for t in &req.trailers {
+        msg.push_str(&format!("{}\n", t.lines().next().unwrap_or("")));
+    }
     if let Some(ci) = &record.actor.ci {
         if let Some(url) = ci.url.as_ref().or(ci.build.as_ref()) {
             msg.push_str(&format!("Promote-CI: {} {url}\n", ci.system));

@@ -15,13 +15,18 @@ use crate::ui;
 use crate::version::Version;
 use crate::write;
 
+use super::pr::{self, Replay};
+
 pub use crate::cli::ChangeOpts as Opts;
 
 pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::promotion(ctx, env, from, only, message.clone())
-    })
+    let replay = Replay::To {
+        env: env.into(),
+        from: from.map(str::to_string),
+        only: only.to_vec(),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
 pub fn set_image(
@@ -31,27 +36,39 @@ pub fn set_image(
     pairs: &[String],
     opts: Opts,
 ) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        set_image_request(ctx, env, sha, pairs, message.clone())
-    })
+    let replay = Replay::SetImage {
+        env: env.into(),
+        sha: sha.map(str::to_string),
+        pairs: pairs.to_vec(),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
 pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::rollback(ctx, env, to, message.clone())
-    })
+    let replay = Replay::Rollback {
+        env: env.into(),
+        to: to.map(str::to_string),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
 pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::hold(ctx, env, reason.clone(), message.clone())
-    })
+    let replay = match reason {
+        Some(reason) => Replay::Hold {
+            env: env.into(),
+            reason,
+        },
+        None => Replay::Unhold {
+            env: env.into(),
+            message: opts.message.clone(),
+        },
+    };
+    run(dir, opts, replay)
 }
 
-fn set_image_request(
+pub(super) fn set_image_request(
     ctx: &Ctx,
     env: &str,
     sha: Option<&str>,
@@ -117,7 +134,7 @@ fn parse_version(image: &str, value: &str) -> std::result::Result<Version, Strin
 }
 
 /// What applying a request did.
-enum Applied {
+pub(super) enum Applied {
     /// The environment already runs the requested versions.
     NoOp(Plan),
     DryRun(Plan),
@@ -125,11 +142,25 @@ enum Applied {
 }
 
 /// Runs a change: with `--push`, on top of the upstream head, retrying when another pipeline pushes
-/// first. `make` builds the request from the repository as it is, so a retry re-plans from the new
-/// upstream state (the other pipeline's change is kept, and the audit chain stays linear).
-fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> Outcome {
+/// first; with `--pr`, as a pull request (`pr.rs`). The request is built from the repository as it
+/// is, so a retry re-plans from the new upstream state (the other pipeline's change is kept, and the
+/// audit chain stays linear).
+fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
+    if let (Some(mode), false) = (opts.pr, opts.dry_run) {
+        if let Some(done) = pr::run(dir, mode, &replay, &opts)? {
+            return Ok(done);
+        }
+    }
+    if opts.push && !opts.dry_run {
+        // Before `--push` moves the branch onto the upstream head.
+        pr::refuse_direct(&Ctx::open(dir)?, &replay)?;
+    }
     let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
-        let applied = apply(ctx, make(ctx)?, &opts)?;
+        let req = replay.make(ctx)?;
+        if !opts.dry_run {
+            pr::refuse_direct(ctx, &replay)?;
+        }
+        let applied = apply_with(ctx, req, &opts)?;
         let commit = match &applied {
             Applied::Committed(_, c) => Some(c.clone()),
             _ => None,
@@ -229,7 +260,22 @@ pub(super) fn with_push<T>(
 }
 
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
-fn apply(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied> {
+pub(super) fn apply(
+    ctx: &Ctx,
+    req: ChangeRequest,
+    dry_run: bool,
+    override_gates: Option<&str>,
+) -> Result<Applied> {
+    let opts = Opts {
+        dry_run,
+        override_gates: override_gates.map(str::to_string),
+        ..Default::default()
+    };
+    apply_with(ctx, req, &opts)
+}
+
+/// [`apply`], with every option of the command (`--repair-audit`, `--allow-remove`).
+fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied> {
     let dry_run = opts.dry_run;
     let override_gates = opts.override_gates.as_deref();
     let config = &ctx.config;
@@ -534,7 +580,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     Ok(exit::OK)
 }
 
-fn version_line(c: &plan::VersionChange) -> String {
+pub(super) fn version_line(c: &plan::VersionChange) -> String {
     let v = |x: &Option<Version>| {
         x.as_ref()
             .map(|v| v.to_string())
@@ -543,7 +589,7 @@ fn version_line(c: &plan::VersionChange) -> String {
     format!("{}: {} -> {}", c.service, v(&c.before), v(&c.after))
 }
 
-fn summary(plan: &Plan, commit: Option<&str>, dry_run: bool) -> serde_json::Value {
+pub(super) fn summary(plan: &Plan, commit: Option<&str>, dry_run: bool) -> serde_json::Value {
     json!({
         "env": plan.request.env,
         "action": plan.request.action,

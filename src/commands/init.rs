@@ -256,6 +256,9 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
         "later: shared minijinja templates (the native layout)".to_string(),
     ));
     ui::status(&format!("next:\n{}", table(&next, "  ")));
+    if let Some(advice) = super::pr::approval_advice(&config) {
+        ui::status(&advice);
+    }
     Ok(exit::OK)
 }
 
@@ -792,6 +795,9 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
         ));
     }
     ui::status(&format!("next:\n{}", table(&next, "  ")));
+    if let Some(advice) = super::pr::approval_advice(&config) {
+        ui::status(&advice);
+    }
     Ok(exit::OK)
 }
 

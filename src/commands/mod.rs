@@ -11,6 +11,7 @@ mod config;
 mod init;
 mod log;
 mod migrate;
+mod pr;
 mod preview;
 mod render;
 mod status;
@@ -18,7 +19,9 @@ mod status;
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
     match request {
         Request::Render { envs, check } => render::run(dir, &envs, check),
-        Request::Check => check::run(dir),
+        Request::Check { base: None } => check::run(dir),
+        Request::Check { base: Some(base) } => pr::check_base(dir, &base),
+        Request::PrRefresh { target, json } => pr::refresh(dir, &target, json),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,

@@ -6,6 +6,7 @@ mod support;
 mod adopt;
 mod gates;
 mod init;
+mod pr;
 mod preview;
 mod promote;
 mod push;
