@@ -399,6 +399,34 @@ impl Config {
                     format!("{dir}/{rel}")
                 }
             };
+            // `manifests` and `metadata` are relative to the environment's `dir`. A path that starts
+            // with `dir` again was written relative to the repository root: taken as it is, it
+            // would nest the environment inside itself (`environments/dev/environments/dev/...`).
+            let nested = |key: &str, rel: &str| -> Result<()> {
+                if dir != "." && (rel == dir || rel.starts_with(&format!("{dir}/"))) {
+                    let inner = rel[dir.len()..].trim_start_matches('/');
+                    let inner = if inner.is_empty() { "." } else { inner };
+                    return Err(err_at(
+                        key,
+                        format!(
+                            "`{key}: {rel}` is relative to the environment's `dir` (`{dir}`): it would be `{dir}/{rel}`, inside the environment inside itself; write `{key}: {inner}`"
+                        ),
+                    ));
+                }
+                Ok(())
+            };
+            if let Some(m) = &e.manifests {
+                nested(
+                    "manifests",
+                    &clean_path(m).map_err(|m| err_at("manifests", m))?,
+                )?;
+            }
+            if let Some(m) = &e.metadata {
+                nested(
+                    "metadata",
+                    &clean_path(m).map_err(|m| err_at("metadata", m))?,
+                )?;
+            }
             let manifests = match (&e.manifests, raw.layout) {
                 (Some(m), _) => join(&clean_path(m).map_err(|m| err_at("manifests", m))?),
                 (None, Layout::Native) => join("manifests"),
@@ -811,6 +839,24 @@ mod tests {
     fn loops_are_refused() {
         let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  a:\n    from: b\n  b:\n    from: a\n");
         assert!(e.contains("loops"), "{e}");
+    }
+
+    #[test]
+    fn a_path_that_nests_the_environment_in_itself_is_refused() {
+        let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    metadata: environments/dev/manifests/metadata.json\n");
+        assert!(
+            e.contains("`metadata: environments/dev/manifests/metadata.json` is relative to the environment's `dir` (`environments/dev`): it would be `environments/dev/environments/dev/manifests/metadata.json`, inside the environment inside itself; write `metadata: manifests/metadata.json`"),
+            "{e}"
+        );
+        assert!(e.contains("line 6"), "{e}");
+        let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    dir: deploy/dev\n    manifests: deploy/dev/out\n");
+        assert!(e.contains("write `manifests: out`"), "{e}");
+        // Relative to `dir`, as documented: fine.
+        let c = parse("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    metadata: state/metadata.json\n").unwrap();
+        assert_eq!(
+            c.environments[0].metadata,
+            "environments/dev/state/metadata.json"
+        );
     }
 
     #[test]

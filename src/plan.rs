@@ -597,6 +597,21 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
     msg
 }
 
+/// How an environment gets versions, following the pipeline: the start of the pipeline by
+/// `set-image`, any other by a promotion from the environment it takes from.
+pub fn versions_hint(env: &crate::config::Environment) -> String {
+    match &env.from {
+        Some(from) => format!(
+            "promote into it first: `promote to {}` (it takes from `{from}`)",
+            env.name
+        ),
+        None => format!(
+            "set them first: `promote set-image {} --sha <sha>` (the start of the pipeline)",
+            env.name
+        ),
+    }
+}
+
 /// The source environment of a promotion into `env`: the one it takes from. `--from` may name it,
 /// but nothing else is accepted (no skipping environments).
 pub fn source_env<'a>(
@@ -650,10 +665,7 @@ pub fn promotion(
             "`{}` runs no versions yet: there is nothing to promote from it",
             source.name
         ))
-        .hint(format!(
-            "set them first: `promote set-image {} --sha <sha>`",
-            source.name
-        ))
+        .hint(versions_hint(source))
         .into());
     }
     let mut versions = BTreeMap::new();
@@ -671,6 +683,7 @@ pub fn promotion(
                         "`{}` does not run `{svc}`: there is no version to promote",
                         source.name
                     ))
+                    .hint(versions_hint(source))
                     .into())
                 }
             }

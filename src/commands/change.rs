@@ -54,15 +54,24 @@ pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome 
     run(dir, opts, replay)
 }
 
-pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
-    let replay = match reason {
-        Some(reason) => Replay::Hold {
+/// `promote hold` (`hold`) or `promote unhold`. A hold needs a reason: whoever it refuses reads it.
+pub fn hold(dir: &Path, env: &str, hold: bool, opts: Opts) -> Outcome {
+    let replay = match (hold, opts.message.clone()) {
+        (true, None) => {
+            return Err(UserError::new(format!("`promote hold {env}` needs a reason"))
+                .hint(format!(
+                    "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
+                ))
+                .code(exit::USAGE)
+                .into())
+        }
+        (true, Some(reason)) => Replay::Hold {
             env: env.into(),
             reason,
         },
-        None => Replay::Unhold {
+        (false, message) => Replay::Unhold {
             env: env.into(),
-            message: opts.message.clone(),
+            message,
         },
     };
     run(dir, opts, replay)
@@ -90,12 +99,23 @@ pub(super) fn set_image_request(
             versions.insert(s.name.clone(), v.clone());
         }
     }
+    let mut given: BTreeMap<&str, &str> = BTreeMap::new();
     for pair in pairs {
         let Some((svc, value)) = pair.split_once('=') else {
             return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
                 .hint("write it as e.g. `api=a252dcc`")
                 .into());
         };
+        if let Some(first) = given.insert(svc, pair) {
+            return Err(
+                UserError::new(format!("`{svc}` is given twice: `{first}` and `{pair}`"))
+                    .hint(format!(
+                        "give each service one version: keep `{first}` or `{pair}`"
+                    ))
+                    .code(exit::USAGE)
+                    .into(),
+            );
+        }
         let service = config.service(svc)?;
         let v = parse_version(&service.image, value)
             .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
@@ -159,6 +179,8 @@ fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
         let req = replay.make(ctx)?;
         if !opts.dry_run {
             pr::refuse_direct(ctx, &replay)?;
+            // A commit here (not in `--pr`'s worktree) needs a first commit and a branch.
+            crate::preflight::can_commit(ctx)?;
         }
         let applied = apply_with(ctx, req, &opts)?;
         let commit = match &applied {
@@ -551,7 +573,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             }
             _ => format!("nothing to change: `{env}` already runs these versions{where_}"),
         };
-        ui::status(&what);
+        ui::result(&what);
         return Ok(exit::OK);
     };
     let mut summary = format!(
@@ -562,9 +584,15 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     for c in &plan.versions {
         summary.push_str(&format!("\n  {}", version_line(c)));
     }
-    ui::status(&summary);
+    if ui::verbose() {
+        // `-v`: the files of the commit too (`git show --stat` would list them).
+        for p in plan.paths() {
+            summary.push_str(&format!("\n  wrote {p}"));
+        }
+    }
+    ui::result(&summary);
     if plan.request.action == "rollback" {
-        ui::status(&format!(
+        ui::hint(&format!(
             "to keep the rolled-back version from being promoted straight back: `promote hold {} --reason \"...\"`",
             plan.request.env
         ));
@@ -575,7 +603,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             1 => " (after 1 retry)".into(),
             n => format!(" (after {n} retries)"),
         };
-        ui::status(&format!("pushed{retries}"));
+        ui::result(&format!("pushed{retries}"));
     }
     Ok(exit::OK)
 }
@@ -698,7 +726,7 @@ pub fn diff(
     if json {
         ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
     } else if plan.is_empty() {
-        ui::status(&format!(
+        ui::result(&format!(
             "nothing to promote: `{env}` already runs what its source runs"
         ));
     } else {

@@ -22,7 +22,7 @@ pub fn run(
     };
 
     if verify {
-        return verify_logs(&ctx, &envs, env.is_none());
+        return verify_logs(&ctx, &envs, env.is_none(), json);
     }
 
     let mut records: Vec<Record> = Vec::new();
@@ -45,6 +45,8 @@ pub fn run(
     // Newest first; records of one environment are already in order, so a stable sort keeps ties sane.
     records.reverse();
     records.sort_by(|a, b| b.time.cmp(&a.time));
+    // `-n 0` asks for no record (as `git log -n 0`): an empty answer, not "no records yet".
+    let none_yet = records.is_empty();
     if let Some(n) = limit {
         records.truncate(n);
     }
@@ -97,7 +99,7 @@ pub fn run(
             out.push_str(&format!("    AUDIT TRAIL REPAIRED: {}\n", esc(a)));
         }
     }
-    if records.is_empty() {
+    if none_yet {
         ui::status("no records yet");
     }
     ui::data(&out);
@@ -108,7 +110,12 @@ pub fn run(
 /// log, and every committed version of the log against the one before it (a record removed or
 /// changed in a later commit is reported with that commit). With no environment named, the
 /// previews' logs too. Every problem is reported, not only the first.
-fn verify_logs(ctx: &Ctx, envs: &[&crate::config::Environment], previews: bool) -> Outcome {
+fn verify_logs(
+    ctx: &Ctx,
+    envs: &[&crate::config::Environment],
+    previews: bool,
+    json: bool,
+) -> Outcome {
     let config = &ctx.config;
     let mut problems: Vec<String> = Vec::new();
     let mut total = 0;
@@ -161,7 +168,12 @@ fn verify_logs(ctx: &Ctx, envs: &[&crate::config::Environment], previews: bool) 
             .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did")
             .into());
     }
-    ui::status(&format!(
+    if json {
+        let doc = serde_json::json!({"verified": true, "records": total, "logs": logs});
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        return Ok(exit::OK);
+    }
+    ui::result(&format!(
         "verified {total} records in {logs} deploy logs: the chains are intact"
     ));
     Ok(exit::OK)

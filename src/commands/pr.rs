@@ -991,7 +991,7 @@ fn report(o: &Opened, json: bool) -> Result<()> {
     }
     let env = &plan.request.env;
     if o.state == State::InEffect {
-        ui::status(&format!(
+        ui::result(&format!(
             "nothing to change: `{env}` already runs what was asked on `{}` ({}); no pull request was opened or updated",
             o.base,
             &o.upstream[..7.min(o.upstream.len())]
@@ -1008,7 +1008,7 @@ fn report(o: &Opened, json: bool) -> Result<()> {
     for c in &plan.versions {
         text.push_str(&format!("\n  {}", change::version_line(c)));
     }
-    ui::status(&text);
+    ui::result(&text);
     let pushed = match o.state {
         State::Created => format!("pushed the new branch `{}`", o.branch),
         State::Updated => format!(
@@ -1022,13 +1022,13 @@ fn report(o: &Opened, json: bool) -> Result<()> {
             o.branch
         ),
     };
-    ui::status(&pushed);
+    ui::result(&pushed);
     if let Some(p) = &o.pr {
         match (&p.url, p.opened, p.via) {
             (Some(url), true, via) => {
-                ui::status(&format!("opened the pull request ({via}): {url}"))
+                ui::result(&format!("opened the pull request ({via}): {url}"))
             }
-            (Some(url), false, via) => ui::status(&format!("pull request ({via}): {url}")),
+            (Some(url), false, via) => ui::result(&format!("pull request ({via}): {url}")),
             (None, _, _) => {}
         }
         if let Some(todo) = &p.todo {
@@ -1241,7 +1241,7 @@ pub fn check_base(dir: &Path, base: &str) -> Outcome {
         }
     }
     // The whole repository as `promote check` sees it.
-    let whole = super::check::run(dir);
+    let whole = super::check::run(dir, ui::mode().json);
     if !problems.is_empty() {
         if let Err(e) = &whole {
             ui::report(e);
@@ -1259,7 +1259,7 @@ pub fn check_base(dir: &Path, base: &str) -> Outcome {
     if valid.is_empty() {
         ui::status(&format!("no environment changed since `{base}`"));
     } else {
-        ui::status(&format!(
+        ui::result(&format!(
             "valid promotions on `{base}`: {}",
             valid.join(", ")
         ));

@@ -4,6 +4,7 @@
 mod support;
 
 mod adopt;
+mod cli;
 mod gates;
 mod init;
 mod pr;
@@ -11,4 +12,5 @@ mod preview;
 mod promote;
 mod push;
 mod render;
+mod report;
 mod trust;

@@ -241,11 +241,8 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     assert_eq!(v["commit"], first["commit"]);
     assert_eq!(v["pushed"], false);
     assert_eq!(v["pr"]["url"], "https://github.com/acme/config/pull/1");
-    assert!(
-        again.stderr.contains("already holds this change"),
-        "{}",
-        again.stderr
-    );
+    // With `--output json`, stdout is the JSON document alone; its `state` says it.
+    assert_eq!(again.stdout.trim_start().chars().next(), Some('{'));
     assert_eq!(on_origin(&repo, "promote/prod/from-staging").unwrap(), sha);
     let log = std::fs::read_to_string(repo.base.join("gh.log")).unwrap();
     assert_eq!(log.matches("\ncreate\n").count(), 1, "{log}");
@@ -330,9 +327,9 @@ fn approval_pr_refuses_a_direct_commit_and_auto_opens_a_pr_only_where_required()
         .promote_env(&["to", "staging", "--pr=auto"], &[("PATH", &path)])
         .ok();
     assert!(
-        staging.stderr.contains("promote dev -> staging"),
+        staging.stdout.contains("promote dev -> staging"),
         "{}",
-        staging.stderr
+        staging.stdout
     );
     assert_ne!(repo.head(), head, "committed locally");
     assert!(!repo.base.join("gh.log").exists(), "no PR for staging");
@@ -450,7 +447,7 @@ fn without_a_cli_the_address_that_opens_the_pr_is_printed() {
     ] {
         let repo = setup(url, "");
         let run = repo.promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(None))]).ok();
-        assert!(run.stderr.contains("pushed the new branch `promote/prod/from-staging`"), "{}", run.stderr);
+        assert!(run.stdout.contains("pushed the new branch `promote/prod/from-staging`"), "{}", run.stdout);
         assert!(run.stderr.contains(&format!("open the pull request (if one is not open already): {want}")), "{url}:\n{}", run.stderr);
     }
     // A host promote cannot tell: it says what to do, and how to name the hosting.
@@ -503,10 +500,10 @@ fn merging_the_pr_is_the_promotion_fast_forward_or_merge_commit() {
             let check = repo.promote(&["check", "--base", "HEAD^1"]).ok();
             assert!(
                 check
-                    .stderr
+                    .stdout
                     .contains("valid promotions on `HEAD^1`: promote prod"),
                 "{}",
-                check.stderr
+                check.stdout
             );
         } else {
             repo.git(&[
@@ -517,9 +514,9 @@ fn merging_the_pr_is_the_promotion_fast_forward_or_merge_commit() {
             ]);
             let check = repo.promote(&["check", "--base", &base]).ok();
             assert!(
-                check.stderr.contains("valid promotions"),
+                check.stdout.contains("valid promotions"),
                 "{}",
-                check.stderr
+                check.stdout
             );
         }
         repo.promote(&["log", "--verify"]).ok();
@@ -535,10 +532,10 @@ fn merging_the_pr_is_the_promotion_fast_forward_or_merge_commit() {
             .ok();
         assert!(
             again
-                .stderr
+                .stdout
                 .contains("nothing to change: `prod` already runs what was asked on `main`"),
             "{}",
-            again.stderr
+            again.stdout
         );
         assert_eq!(
             on_origin(&repo, "promote/prod/from-staging"),
@@ -628,7 +625,7 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
         .ok();
     assert!(
         again
-            .stderr
+            .stdout
             .contains("already holds this change on a valid base: nothing pushed"),
         "{}",
         again.stderr
@@ -726,9 +723,11 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
             .env("NO_COLOR", "1")
             .output()
             .expect("make");
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "make {target}:\n{stderr}");
-        stderr
+        // Results on stdout, the rest on stderr: what make printed, both.
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "make {target}:\n{said}");
+        said
     };
     let head = repo.head();
     let said = make("promote/prod");
