@@ -441,7 +441,8 @@ fn the_readme_rollback_examples_work() {
     // Back to what prod ran before its last change.
     repo.promote(&["rollback", "prod", "--dry-run"]).ok();
     let r = repo.promote(&["rollback", "prod"]).ok();
-    assert!(r.stderr.contains("api: b3f1e2d -> a252dcc"), "{}", r.stderr);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(out.contains("api: b3f1e2d -> a252dcc"), "{out}");
     // To the state right after a record.
     let first = records(&repo, "prod")[0]["id"]
         .as_str()
