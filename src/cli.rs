@@ -11,11 +11,8 @@ Examples:
   promote to staging -m \"release 42\"           promote what dev runs, and commit
   promote help to                              the help of one command
 
-Exit codes:
-  0  success (also: nothing to promote)
-  1  failure: bad input, a refused operation, a git error; nothing was written
-  2  usage error
-  3  `render --check` / `diff --exit-code`: there are pending changes";
+Exit codes: 0 success (also: nothing to promote); 1 failure (bad input, a refusal, a git error:
+  nothing was written); 2 usage error; 3 `render --check` / `diff --exit-code` found pending changes";
 
 /// Move container image versions through the environments of a GitOps config repository.
 #[derive(Debug, Parser)]
