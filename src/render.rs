@@ -190,7 +190,13 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
                     if entry.file_name().as_encoded_bytes().starts_with(b".") {
                         continue;
                     }
-                    found.push((entry.path(), entry.file_type()?.is_dir()));
+                    let kind = entry.file_type()?;
+                    if kind.is_symlink() {
+                        let rel = entry.path();
+                        let rel = rel.strip_prefix(root).unwrap_or(&rel);
+                        return Err(crate::trust::link_error(root, &rel.to_string_lossy()));
+                    }
+                    found.push((entry.path(), kind.is_dir()));
                 }
             }
             Ok(found)
@@ -216,8 +222,16 @@ fn native_templates(
     env: &Environment,
     problems: &mut Vec<Problem>,
 ) -> Result<(Vec<Template>, Vec<String>)> {
-    let shared = list_files(&config.root, &config.templates)?;
-    let own = list_files(&config.root, &env.templates)?;
+    // Only manifests are rendered, and partials read: a README or notes beside the templates stay
+    // out of the synced directory (`promote check` lists them).
+    let shared: Vec<String> = list_files(&config.root, &config.templates)?
+        .into_iter()
+        .filter(|r| is_template_name(r))
+        .collect();
+    let own: Vec<String> = list_files(&config.root, &env.templates)?
+        .into_iter()
+        .filter(|r| is_template_name(r))
+        .collect();
     let mut all: Vec<String> = Vec::with_capacity(shared.len() + own.len());
     all.extend(
         shared
@@ -268,6 +282,29 @@ fn native_templates(
     Ok((out, all))
 }
 
+/// Is a file in a template directory a template (a manifest `.yaml`/`.yml`/`.json`, or a `_`
+/// partial)? Anything else there (a README, notes) is neither rendered nor read.
+pub fn is_template_name(rel: &str) -> bool {
+    is_manifest_name(rel) || rel.rsplit('/').next().is_some_and(|f| f.starts_with('_'))
+}
+
+/// The files of the native template directories that are not templates, for `promote check`.
+pub fn not_templates(config: &Config) -> Result<Vec<String>> {
+    let mut dirs = vec![config.templates.clone()];
+    dirs.extend(config.environments.iter().map(|e| e.templates.clone()));
+    let mut out = Vec::new();
+    for d in dirs {
+        for rel in list_files(&config.root, &d)? {
+            if !is_template_name(&rel) {
+                out.push(format!("{d}/{rel}"));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// `*` matches any run of characters (including `/`); everything else is literal.
 fn glob_match(pattern: &str, s: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -293,6 +330,66 @@ fn glob_match(pattern: &str, s: &str) -> bool {
     true
 }
 
+/// The steps one render of one template may take: a template that loops over a thousand services
+/// takes about a hundred thousand; two nested loops over `range(100000)` would take ten billion.
+/// Running out takes well under a second (a release build).
+pub const FUEL: u64 = 5_000_000;
+
+/// The most one template may render (bytes): far above any manifest (etcd refuses objects over
+/// 1.5 MB; a 50 MB ConfigMap still renders), far below what would exhaust memory.
+pub const MAX_OUTPUT: usize = 64 << 20;
+
+/// The output of one render, refusing to grow past [`MAX_OUTPUT`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders with the output capped; the text as the template wrote it (quotes not yet resolved).
+fn render_capped<S: serde::Serialize>(
+    tmpl: &minijinja::Template,
+    ctx: S,
+) -> std::result::Result<String, minijinja::Error> {
+    let mut out = Capped(Vec::new());
+    tmpl.render_captured_to(ctx, &mut out)?;
+    String::from_utf8(out.0)
+        .map_err(|_| minijinja::Error::new(ErrorKind::InvalidOperation, "the output is not UTF-8"))
+}
+
+/// Errors that another try cannot fix: the budget of steps or bytes ran out.
+fn exhausted(e: &minijinja::Error, template: &str) -> Option<Problem> {
+    let name = e.name().unwrap_or(template);
+    match e.kind() {
+        ErrorKind::OutOfFuel => Some(
+            Problem::new(
+                name,
+                e.line(),
+                format!("runs too long: it used up its budget of {FUEL} template steps"),
+            )
+            .hint("look for a loop that never ends, or loops nested over large ranges"),
+        ),
+        ErrorKind::WriteFailure => Some(
+            Problem::new(
+                name,
+                e.line(),
+                format!("renders more than {} MiB", MAX_OUTPUT >> 20),
+            )
+            .hint("look for a loop or a string repeated without bound"),
+        ),
+        _ => None,
+    }
+}
+
 /// A minijinja environment set up the way manifests need: strict about undefined values (an undefined
 /// value is an error, never an empty string), no HTML/JSON auto-escaping, trailing newlines kept, and
 /// values printed as YAML data.
@@ -302,6 +399,8 @@ fn engine() -> minijinja::Environment<'static> {
     // is allowed so that optional settings stay optional.
     e.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     e.set_keep_trailing_newline(true);
+    // A template cannot run without bound: every render has a budget of steps (see `FUEL`).
+    e.set_fuel(Some(FUEL));
     e.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     e.set_formatter(|out, _state, value| {
         let s = yaml_fragment(value);
@@ -318,8 +417,15 @@ fn yaml_fragment(value: &Value) -> String {
     match value.kind() {
         ValueKind::String => {
             let s = value.as_str().unwrap_or_default();
-            if value.is_safe() || plain_safe(s) {
+            if value.is_safe() {
                 s.to_string()
+            } else if plain_safe(s) {
+                if crate::yamltype::ambiguous(s) {
+                    // Whether it needs quotes depends on where it is printed: see `resolve_quotes`.
+                    crate::yamltype::mark(s)
+                } else {
+                    s.to_string()
+                }
             } else {
                 serde_json::to_string(s).unwrap_or_default()
             }
@@ -333,7 +439,7 @@ fn yaml_fragment(value: &Value) -> String {
 /// Does a string value print exactly as it is (not quoted)? `promote migrate` decides with it where a
 /// converted sed placeholder needs `|safe` to stay byte-identical.
 pub fn prints_as_is(s: &str) -> bool {
-    plain_safe(s)
+    plain_safe(s) && !crate::yamltype::ambiguous(s)
 }
 
 fn plain_safe(s: &str) -> bool {
@@ -525,15 +631,20 @@ fn render_one(
     slow: impl FnOnce() -> Json,
 ) -> std::result::Result<String, Vec<Problem>> {
     let name = tmpl.name();
-    if let Ok(s) = tmpl.render(&fast) {
-        return Ok(s);
+    match render_capped(tmpl, &fast) {
+        Ok(s) => return Ok(crate::yamltype::resolve_quotes(s)),
+        Err(e) => {
+            if let Some(p) = exhausted(&e, name) {
+                return Err(vec![p]);
+            }
+        }
     }
     let mut ctx = slow();
     let mut missing: Vec<Problem> = Vec::new();
     let mut seen = BTreeSet::new();
     for _ in 0..100 {
-        let err = match tmpl.render(&ctx) {
-            Ok(s) if missing.is_empty() => return Ok(s),
+        let err = match render_capped(tmpl, &ctx) {
+            Ok(s) if missing.is_empty() => return Ok(crate::yamltype::resolve_quotes(s)),
             Ok(_) => return Err(missing),
             Err(e) => e,
         };
@@ -546,6 +657,10 @@ fn render_one(
             inner = next;
         }
         let err = inner;
+        if let Some(p) = exhausted(err, name) {
+            missing.push(p);
+            return Err(missing);
+        }
         let file = err.name().unwrap_or(name).to_string();
         let source = if file == name {
             tmpl.source().to_string()
@@ -666,6 +781,12 @@ pub fn render_legacy_except(
         {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
+                return Err(crate::trust::link_error(
+                    &config.root,
+                    &format!("{}/{name}", env.dir),
+                ));
+            }
             if name.ends_with(".tpl")
                 && !skip(&format!("{}/{name}", env.dir))
                 && entry.file_type()?.is_file()
@@ -691,7 +812,10 @@ pub fn render_legacy_except(
                 Some(d) => d.read(std::ffi::OsStr::new(name)),
                 None => std::fs::read(config.root.join(&source)),
             }
-            .with_context(|| format!("cannot read `{source}`"))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => crate::trust::link_error(&config.root, &source),
+                _ => anyhow::Error::new(e).context(format!("cannot read `{source}`")),
+            })?;
             let hits = sub.find(&bytes);
             if sub.versioned(&hits) {
                 for (i, versions) in sets.iter().enumerate() {
@@ -1223,7 +1347,7 @@ mod tests {
         assert_eq!(f("a/b&c|d\\e"), "a/b&c|d\\e");
         assert_eq!(f("line1\nkind: Secret"), "\"line1\\nkind: Secret\"");
         assert_eq!(f("*.example.com"), "\"*.example.com\"");
-        assert_eq!(f(""), "");
+        assert_eq!(f(""), crate::yamltype::mark(""), "resolved by its place");
         assert_eq!(f("a: b"), "\"a: b\"");
         assert_eq!(yaml_fragment(&Value::from(3)), "3");
         assert_eq!(

@@ -66,7 +66,7 @@ pub fn result(s: &str) {
     if m.quiet || m.json {
         return;
     }
-    data(&format!("{s}\n"));
+    data(&format!("{}\n", crate::trust::escape(s)));
 }
 
 /// A status line (or lines) for stderr, in one write. Not with `-q`.
@@ -74,6 +74,11 @@ pub fn status(s: &str) {
     if mode().quiet {
         return;
     }
+    status_raw(&crate::trust::escape(s));
+}
+
+/// [`status`] of text promote made itself (with its own color codes): not escaped.
+fn status_raw(s: &str) {
     progress_clear();
     let _ = std::io::stderr()
         .lock()
@@ -93,13 +98,14 @@ pub fn hint(s: &str) {
         return;
     }
     let label = paint("hint:", "36", color_stderr());
-    status(&format!("{label} {s}"));
+    status_raw(&format!("{label} {}", crate::trust::escape(s)));
 }
 
 /// A warning line for stderr (also with `-q`: a warning is about safety).
 pub fn warn(s: &str) {
     progress_clear();
     let label = paint("warning:", "33", color_stderr());
+    let s = crate::trust::escape(s);
     let _ = writeln!(std::io::stderr().lock(), "{label} {s}");
 }
 
@@ -228,14 +234,17 @@ pub fn report(err: &anyhow::Error) -> i32 {
     let mut e = std::io::stderr().lock();
     let label = paint("error:", "31;1", color);
     if let Some(user) = err.downcast_ref::<UserError>() {
-        let _ = writeln!(e, "{label} {}", user.message);
+        // Messages carry user-supplied and recorded text: no control characters reach the terminal.
+        let _ = writeln!(e, "{label} {}", crate::trust::escape(&user.message));
         for h in &user.hints {
+            let h = crate::trust::escape(h);
             let _ = writeln!(e, "{} {h}", paint("hint:", "36", color));
         }
         return user.code;
     }
-    let _ = writeln!(e, "{label} {err}");
+    let _ = writeln!(e, "{label} {}", crate::trust::escape(&err.to_string()));
     for cause in err.chain().skip(1) {
+        let cause = crate::trust::escape(&cause.to_string());
         let _ = writeln!(e, "  caused by: {cause}");
     }
     crate::error::exit::FAILURE

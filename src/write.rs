@@ -41,8 +41,12 @@ pub fn read_current<S: AsRef<str> + Sync>(
             .iter()
             .map(|p| {
                 let p = p.as_ref();
-                let bytes =
-                    read_opt(&root.join(p)).with_context(|| format!("cannot read `{p}`"))?;
+                let bytes = match read_opt(&root.join(p)) {
+                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                        return Err(crate::trust::link_error(root, p))
+                    }
+                    r => r.with_context(|| format!("cannot read `{p}`"))?,
+                };
                 Ok((p.to_string(), bytes))
             })
             .collect()
@@ -87,8 +91,19 @@ pub fn plan_against(
     out
 }
 
+/// The bytes of a file, None when absent. A symbolic link is not followed (ELOOP): see `crate::trust`.
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| {
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).map(|_| b)
+        });
+    match opened {
         Ok(b) => Ok(Some(b)),
         Err(e)
             if matches!(

@@ -183,7 +183,7 @@ fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
             // A commit here (not in `--pr`'s worktree) needs a first commit and a branch.
             crate::preflight::can_commit(ctx)?;
         }
-        let applied = apply(ctx, req, opts.dry_run, opts.override_gates.as_deref())?;
+        let applied = apply_with(ctx, req, &opts)?;
         let commit = match &applied {
             Applied::Committed(_, c) => Some(c.clone()),
             _ => None,
@@ -285,10 +285,22 @@ pub(super) fn with_push<T>(
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
 pub(super) fn apply(
     ctx: &Ctx,
-    mut req: ChangeRequest,
+    req: ChangeRequest,
     dry_run: bool,
     override_gates: Option<&str>,
 ) -> Result<Applied> {
+    let opts = Opts {
+        dry_run,
+        override_gates: override_gates.map(str::to_string),
+        ..Default::default()
+    };
+    apply_with(ctx, req, &opts)
+}
+
+/// [`apply`], with every option of the command (`--repair-audit`, `--allow-remove`).
+fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied> {
+    let dry_run = opts.dry_run;
+    let override_gates = opts.override_gates.as_deref();
     let config = &ctx.config;
     let env = config.env(&req.env)?.clone();
 
@@ -322,6 +334,11 @@ pub(super) fn apply(
             .into());
         }
     }
+
+    // STEP 1b: the audit trail this change extends must verify (the chain, what HEAD holds, the
+    // metadata that names its last record), and a promotion's source must run what its metadata
+    // says: no change builds on a trail someone rewrote.
+    audit_guard(ctx, &mut req, opts)?;
 
     // STEP 2: the gates into the environment (a dry run only reports them, without the command gate).
     let (refusals, output) = plan::gate_refusals(ctx, &req, !dry_run)?;
@@ -366,6 +383,7 @@ pub(super) fn apply(
     if plan.is_empty() {
         return Ok(Applied::NoOp(plan));
     }
+    removal_guard(&plan, opts)?;
     if dry_run {
         return Ok(Applied::DryRun(plan));
     }
@@ -373,6 +391,106 @@ pub(super) fn apply(
     // STEP 4: write the files, then commit exactly those files.
     let commit = write_and_commit(ctx, &plan.files, &plan.commit_message)?;
     Ok(Applied::Committed(plan, commit))
+}
+
+/// Refuses (unless `--repair-audit REASON`) a change whose environment's audit trail, or whose
+/// source's metadata, does not verify; a dry run only warns. A repair is recorded in the record.
+fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
+    let config = &ctx.config;
+    let env = config.env(&req.env)?;
+    let mut problems = crate::anchor::problems(config, &ctx.repo, env)?;
+    if let Some(from) = &req.from {
+        problems.extend(crate::anchor::problems(
+            config,
+            &ctx.repo,
+            config.env(from)?,
+        )?);
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+    match &opts.repair_audit {
+        _ if opts.dry_run => {
+            ui::warn(&format!(
+                "`{}` would be refused: its audit trail does not verify:\n{}",
+                req.env,
+                list.join("\n")
+            ));
+            Ok(())
+        }
+        Some(reason) => {
+            ui::warn(&format!(
+                "AUDIT TRAIL REPAIR for `{}` ({}): building on a trail that does not verify:\n{}",
+                req.env,
+                crate::trust::escape_line(reason),
+                list.join("\n")
+            ));
+            req.audit_repaired = Some(format!("{reason} [{}]", problems.join("; ")));
+            Ok(())
+        }
+        None => Err(UserError::new(format!(
+            "refusing to change `{}`: the audit trail it builds on does not verify:\n{}",
+            req.env,
+            list.join("\n")
+        ))
+        .hint(format!(
+            "restore what was removed or edited: `git log -p -- {}` shows it; `promote log --verify` checks every log against its history",
+            env.deploy_log
+        ))
+        .hint("for a deliberate repair, run again with `--repair-audit \"<why>\"` (recorded in the new record)")
+        .into()),
+    }
+}
+
+/// Refuses a rollback that would remove services from the environment unless `--allow-remove`
+/// asked for it; then lists every manifest it deletes.
+fn removal_guard(plan: &Plan, opts: &Opts) -> Result<()> {
+    let removed: Vec<&str> = plan
+        .versions
+        .iter()
+        .filter(|c| c.after.is_none())
+        .map(|c| c.service.as_str())
+        .collect();
+    if removed.is_empty() {
+        return Ok(());
+    }
+    let deleted: Vec<String> = plan
+        .files
+        .iter()
+        .filter(|c| c.after.is_none())
+        .map(|c| format!("  {}", c.path))
+        .collect();
+    let what = format!(
+        "removes {} from `{}` (it did not run {} then), deleting {} manifest(s):\n{}",
+        removed
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        plan.request.env,
+        if removed.len() == 1 { "it" } else { "them" },
+        deleted.len(),
+        deleted.join("\n")
+    );
+    if opts.allow_remove {
+        ui::warn(&format!("this {} {what}", plan.request.action));
+        return Ok(());
+    }
+    if opts.dry_run {
+        ui::warn(&format!(
+            "this {} {what}\n(refused without `--allow-remove`)",
+            plan.request.action
+        ));
+        return Ok(());
+    }
+    Err(UserError::new(format!("refusing: this {} {what}", plan.request.action))
+        .hint("with ArgoCD pruning, that takes the services down; to do it anyway, add `--allow-remove`")
+        .hint(format!(
+            "to return to an earlier version instead, pick a record with `promote log {}` and run `promote rollback {} --to <id>`",
+            plan.request.env, plan.request.env
+        ))
+        .into())
 }
 
 /// Writes `files` and commits exactly them, all or nothing, even when killed: see

@@ -178,7 +178,15 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     }
     let mut problems = crate::problems::group(found);
 
-    // STEP 6: report.
+    // STEP 6: report. Files in the template directories that are not templates are not rendered:
+    // said, not counted as problems.
+    if config.layout == Layout::Native {
+        for f in crate::render::not_templates(&config)? {
+            ui::status(&format!(
+                "note: `{f}` is not a manifest template (`.yaml`, `.yml`, `.json`) or a `_` partial: it is not rendered"
+            ));
+        }
+    }
     let targets_checked = config.environments.len();
     problems.sort();
     problems.dedup();

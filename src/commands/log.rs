@@ -4,7 +4,6 @@ use std::path::Path;
 
 use crate::audit::{self, Record};
 use crate::error::{exit, Outcome, UserError};
-use crate::metadata::Metadata;
 use crate::plan::Ctx;
 use crate::ui;
 
@@ -23,46 +22,7 @@ pub fn run(
     };
 
     if verify {
-        let mut total = 0;
-        for e in &envs {
-            let log = std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default();
-            let (lines, bad) = audit::read(&log);
-            if let Some((line, msg)) = bad {
-                return Err(
-                    UserError::new(format!("`{}` (line {line}): {msg}", e.deploy_log))
-                        .hint(format!(
-                            "`git log -p -- {}` shows who changed it",
-                            e.deploy_log
-                        ))
-                        .into(),
-                );
-            }
-            let meta = Metadata::load(config, e)?;
-            if let Some(head) = &meta.audit_head {
-                if &audit::tail_hash(&log) != head {
-                    return Err(UserError::new(format!(
-                        "`{}`: its last record is not the one `{}` names: a record was deleted or added by hand",
-                        e.deploy_log, e.metadata
-                    ))
-                    .hint(format!("`git log -p -- {}` shows who changed it", e.deploy_log))
-                    .into());
-                }
-            }
-            total += lines
-                .iter()
-                .filter(|l| matches!(l, audit::Line::Record(..)))
-                .count();
-        }
-        if json {
-            let doc = serde_json::json!({"verified": true, "records": total, "logs": envs.len()});
-            ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
-            return Ok(exit::OK);
-        }
-        ui::result(&format!(
-            "verified {total} records in {} deploy logs: the chains are intact",
-            envs.len()
-        ));
-        return Ok(exit::OK);
+        return verify_logs(&ctx, &envs, env.is_none(), json);
     }
 
     let mut records: Vec<Record> = Vec::new();
@@ -100,36 +60,121 @@ pub fn run(
             Some(f) => format!("{} {f} -> {}", r.action, r.env),
             None => format!("{} {}", r.action, r.env),
         };
-        out.push_str(&format!("{}  {}  {what}\n", r.id, r.time));
+        let esc = crate::trust::escape_line;
+        out.push_str(&format!(
+            "{}  {}  {}\n",
+            esc(&r.id),
+            esc(&r.time),
+            esc(&what)
+        ));
         let ci = r.actor.ci.as_ref().map(|c| {
-            let mut s = format!(" via {}", c.system);
+            let mut s = format!(" via {}", esc(&c.system));
             if let Some(b) = &c.build {
-                s.push_str(&format!(" build {b}"));
+                s.push_str(&format!(" build {}", esc(b)));
             }
             s
         });
         out.push_str(&format!(
             "    by {} <{}>{}\n",
-            r.actor.name,
-            r.actor.email,
+            esc(&r.actor.name),
+            esc(&r.actor.email),
             ci.unwrap_or_default()
         ));
         for c in &r.changes {
             let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "(none)".into());
             out.push_str(&format!(
                 "    {}: {} -> {}\n",
-                c.service,
-                v(&c.before),
-                v(&c.after)
+                esc(&c.service),
+                esc(&v(&c.before)),
+                esc(&v(&c.after))
             ));
         }
         if let Some(m) = &r.message {
-            out.push_str(&format!("    why: {m}\n"));
+            out.push_str(&format!("    why: {}\n", esc(m)));
+        }
+        if let Some(g) = &r.gates_overridden {
+            out.push_str(&format!("    gates overridden: {}\n", esc(g)));
+        }
+        if let Some(a) = &r.audit_repaired {
+            out.push_str(&format!("    AUDIT TRAIL REPAIRED: {}\n", esc(a)));
         }
     }
     if none_yet {
         ui::status("no records yet");
     }
     ui::data(&out);
+    Ok(exit::OK)
+}
+
+/// `log --verify`: every log's chain, its last record against the metadata, the metadata against the
+/// log, and every committed version of the log against the one before it (a record removed or
+/// changed in a later commit is reported with that commit). With no environment named, the
+/// previews' logs too. Every problem is reported, not only the first.
+fn verify_logs(
+    ctx: &Ctx,
+    envs: &[&crate::config::Environment],
+    previews: bool,
+    json: bool,
+) -> Outcome {
+    let config = &ctx.config;
+    let mut problems: Vec<String> = Vec::new();
+    let mut total = 0;
+    let mut logs = 0;
+    for e in envs {
+        logs += 1;
+        let log = std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default();
+        total += audit::records(&log).len();
+        problems.extend(crate::anchor::problems(config, &ctx.repo, e)?);
+        problems.extend(crate::anchor::history_problems(
+            &ctx.repo,
+            &config.root,
+            &e.deploy_log,
+        )?);
+    }
+    if let (true, Some(p)) = (previews, &config.previews) {
+        let mut dirs: Vec<String> = std::fs::read_dir(config.abs(&p.dir))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|d| format!("{}/{}", p.dir, d.file_name().to_string_lossy()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        // The shared log of removals, then each preview's own.
+        let shared = format!("{}/deploy.log", p.dir);
+        for path in std::iter::once(shared).chain(dirs.iter().map(|d| format!("{d}/deploy.log"))) {
+            let Ok(log) = std::fs::read(config.abs(&path)) else {
+                continue;
+            };
+            logs += 1;
+            total += audit::records(&log).len();
+            problems.extend(crate::anchor::log_problems(config, &ctx.repo, &path)?.0);
+            // `preview down` deletes a preview's log with its directory: only rewrites count.
+            problems.extend(
+                crate::anchor::history_problems(&ctx.repo, &config.root, &path)?
+                    .into_iter()
+                    .filter(|p| !p.ends_with("deleted it")),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        // One problem a line, the first on the `error:` line.
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| crate::trust::escape_line(p))
+            .collect();
+        return Err(UserError::new(list.join("\n"))
+            .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did")
+            .into());
+    }
+    if json {
+        let doc = serde_json::json!({"verified": true, "records": total, "logs": logs});
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        return Ok(exit::OK);
+    }
+    ui::result(&format!(
+        "verified {total} records in {logs} deploy logs: the chains are intact"
+    ));
     Ok(exit::OK)
 }

@@ -235,7 +235,7 @@ pub fn list(dir: &Path, json_out: bool) -> Outcome {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    ui::data(&out);
+    ui::data(&crate::trust::escape(&out));
     Ok(exit::OK)
 }
 
@@ -575,6 +575,7 @@ fn record(
         message,
         target: None,
         gates_overridden: None,
+        audit_repaired: None,
         commit: who.head.clone(),
         prev,
     }
@@ -730,7 +731,19 @@ fn plan_up(
     // STEP 3: the audit record, then the metadata that names it.
     let who = who(ctx)?;
     let log_path = format!("{dir}/deploy.log");
-    let log = std::fs::read(config.abs(&log_path)).unwrap_or_default();
+    // The preview's trail must verify before a record is added to it (#17); `preview down`, which
+    // removes the preview with its log, stays possible.
+    let (broken, log, _, _) = crate::anchor::log_problems(config, &ctx.repo, &log_path)?;
+    if !broken.is_empty() {
+        return Err(UserError::new(format!(
+            "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
+            broken.join("\n  ")
+        ))
+        .hint(format!(
+            "restore it (`git log -p -- {log_path}`), or remove the preview with `promote preview down {branch}` and bring it up again"
+        ))
+        .into());
+    }
     let mut rec = record(
         &who,
         &namespace,
@@ -1221,7 +1234,7 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
                     ));
                 }
             }
-            ui::data(&out);
+            ui::data(&crate::trust::escape(&out));
         }
         return Ok(exit::OK);
     }

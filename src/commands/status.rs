@@ -158,6 +158,6 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
         };
         out.push_str(&format!("  {:ew$}  {what}\n", e.name));
     }
-    ui::data(&out);
+    ui::data(&crate::trust::escape(&out));
     Ok(exit::OK)
 }

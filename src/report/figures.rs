@@ -301,6 +301,7 @@ mod tests {
             message: None,
             target: target.map(str::to_string),
             gates_overridden: None,
+            audit_repaired: None,
             commit: None,
             prev: String::new(),
         }

@@ -410,6 +410,7 @@ mod tests {
             message: None,
             target: None,
             gates_overridden: None,
+            audit_repaired: None,
             commit: None,
             prev: String::new(),
         }

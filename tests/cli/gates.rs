@@ -100,7 +100,16 @@ fn rollback_to_a_record_and_to_before_a_service_existed() {
     at(&repo, DAY1, &["set-image", "dev", "api=3333333"]).ok();
     assert!(repo.exists("environments/dev/manifests/web-deployment.yaml"));
 
-    at(&repo, DAY2, &["rollback", "dev", "--to", &first[..8]]).ok();
+    // web arrived after that record: the rollback removes it, only when asked to.
+    let r = at(&repo, DAY2, &["rollback", "dev", "--to", &first[..8]]).expect(1);
+    assert!(r.stderr.contains("--allow-remove"), "{}", r.stderr);
+    assert!(repo.exists("environments/dev/manifests/web-deployment.yaml"));
+    at(
+        &repo,
+        DAY2,
+        &["rollback", "dev", "--to", &first[..8], "--allow-remove"],
+    )
+    .ok();
     assert_eq!(version(&repo, "dev", "api"), "1111111");
     // web arrived after that record: it is gone again, manifests and all.
     assert_eq!(version(&repo, "dev", "web"), "");

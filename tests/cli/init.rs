@@ -596,11 +596,12 @@ fn init_and_migrate_other_placeholder_names_crlf_and_untemplated_services() {
     repo.promote(&["render", "--check"]).ok();
     repo.promote(&["check"]).ok();
     repo.promote(&["log", "--verify"]).ok();
-    // CRLF survives in the shared template, and the replica count stays a value.
+    // CRLF survives in the shared template, and the replica count stays a value. It is the string
+    // `"3"` in the config, which would now print quoted: `|safe` keeps sed's bytes (an int).
     let tpl = repo.read_bytes("templates/worker.yaml");
     assert!(String::from_utf8(tpl)
         .unwrap()
-        .contains("  replicas: {{ values.replica_count }}\r\n"));
+        .contains("  replicas: {{ values.replica_count|safe }}\r\n"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,3 +16,4 @@ mod promote;
 mod push;
 mod render;
 mod report;
+mod trust;
