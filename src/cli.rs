@@ -74,10 +74,11 @@ pub struct ChangeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
-    /// Go ahead although the environment's audit trail fails verification (a deliberate repair):
-    /// REASON is recorded in the new record, which chains onto the log as it is now.
-    #[arg(long, value_name = "REASON")]
-    pub repair_audit: Option<String>,
+    /// Go ahead although the environment's audit trail fails verification (a deliberate repair),
+    /// with the reason given by `-m/--reason` (required), recorded in the new record, which chains
+    /// onto the log as it is now.
+    #[arg(long, requires = "message")]
+    pub repair_audit: bool,
 }
 
 /// When `--pr` opens a pull request.
@@ -109,7 +110,7 @@ pub struct ChangeOpts {
     pub pr: Option<PrMode>,
     /// `--override-gates --reason R`: let the change through its gates, recording why.
     pub override_gates: Option<String>,
-    /// `--repair-audit REASON`: build on an audit trail that fails verification, recording why.
+    /// `--repair-audit -m R`: build on an audit trail that fails verification, recording why.
     pub repair_audit: Option<String>,
     /// `rollback --allow-remove`: a rollback may remove services (and their manifests).
     pub allow_remove: bool,
@@ -117,6 +118,7 @@ pub struct ChangeOpts {
 
 impl ChangeArgs {
     fn opts(self, gates: Option<GateArgs>) -> ChangeOpts {
+        let repair_audit = self.repair_audit.then(|| self.message.clone()).flatten();
         ChangeOpts {
             override_gates: gates
                 .filter(|g| g.override_gates)
@@ -126,7 +128,7 @@ impl ChangeArgs {
             json: self.output == OutputFormat::Json,
             push: self.push,
             pr: self.pr,
-            repair_audit: self.repair_audit,
+            repair_audit,
             allow_remove: false,
         }
     }

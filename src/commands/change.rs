@@ -393,7 +393,7 @@ fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied>
     Ok(Applied::Committed(plan, commit))
 }
 
-/// Refuses (unless `--repair-audit REASON`) a change whose environment's audit trail, or whose
+/// Refuses (unless `--repair-audit -m REASON`) a change whose environment's audit trail, or whose
 /// source's metadata, does not verify; a dry run only warns. A repair is recorded in the record.
 fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
     let config = &ctx.config;
@@ -438,7 +438,7 @@ fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
             "restore what was removed or edited: `git log -p -- {}` shows it; `promote log --verify` checks every log against its history",
             env.deploy_log
         ))
-        .hint("for a deliberate repair, run again with `--repair-audit \"<why>\"` (recorded in the new record)")
+        .hint("for a deliberate repair, run again with `--repair-audit -m \"<why>\"` (recorded in the new record)")
         .into()),
     }
 }

@@ -823,7 +823,13 @@ fn tool(dir: &Path, program: &str, args: &[&str], input: Option<&str>) -> Result
         .with_context(|| format!("cannot run `{program}`"))?;
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
         use std::io::Write;
-        stdin.write_all(text.as_bytes())?;
+        // A tool that exits without reading all of its input closes the pipe: its exit status and
+        // stderr, below, say what happened, not the broken pipe.
+        if let Err(e) = stdin.write_all(text.as_bytes()) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e).with_context(|| format!("cannot write to `{program}`"));
+            }
+        }
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {

@@ -339,8 +339,11 @@ fn a_repair_is_explicit_loud_and_recorded() {
     let repo = pipeline();
     repo.write("environments/staging/deploy.log", "");
     repo.commit_all("tidy the log");
+    // A repair needs its reason, given like every other reason (`-m`/`--reason`).
+    let bare = repo.promote(&["to", "staging", "--repair-audit"]).expect(2);
+    assert!(bare.stderr.contains("--message"), "{}", bare.stderr);
     let r = repo
-        .promote(&["to", "staging", "--repair-audit", "log lost in INC-7"])
+        .promote(&["to", "staging", "--repair-audit", "-m", "log lost in INC-7"])
         .ok();
     assert!(
         r.stderr
