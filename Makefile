@@ -23,6 +23,8 @@ $(PROMOTE): build
 
 test: $(KUBEVAL)
 	$(CARGO) test --locked
+	# The integration suite again with every git read and write through the `git` binary.
+	PROMOTE_GIT=cli $(CARGO) test --locked --test cli
 	$(CARGO) run --quiet --locked -- check
 	$(CARGO) run --quiet --locked -- render --check
 	KUBERNETES_VALIDATE=$(KUBEVAL) scripts/validate-manifests.sh
@@ -44,6 +46,7 @@ demo: build
 
 bench: build
 	scripts/bench.sh $(PROMOTE)
+	scripts/bench-backends.sh $(PROMOTE)
 
 promote/staging: $(PROMOTE)
 	$(PROMOTE) -C $(REPO) to staging

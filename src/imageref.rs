@@ -383,8 +383,10 @@ mod tests {
 
     /// The upstream test table, vendored in the repository (see `tests/fixtures/corpus/SOURCES.md`).
     fn corpus() -> Vec<Value> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/image-refs.json");
-        let text = std::fs::read_to_string(&path).expect("read tests/fixtures/corpus/image-refs.json");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus/image-refs.json");
+        let text =
+            std::fs::read_to_string(&path).expect("read tests/fixtures/corpus/image-refs.json");
         serde_json::from_str(&text).expect("corpus is a JSON array")
     }
 

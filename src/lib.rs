@@ -11,6 +11,8 @@ pub mod error;
 pub mod fsat;
 pub mod gates;
 pub mod git;
+pub mod gitcli;
+pub mod gitfast;
 pub mod gitindex;
 pub mod gitwrite;
 pub mod imageref;

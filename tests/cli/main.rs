@@ -4,6 +4,7 @@
 mod support;
 
 mod gates;
+mod gitmatrix;
 mod init;
 mod preview;
 mod promote;

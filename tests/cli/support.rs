@@ -43,7 +43,7 @@ impl Run {
 
 /// Environment for every child process: no user or system git config, a temp HOME, pinned identity
 /// and dates, no color.
-fn hermetic(cmd: &mut Command, base: &Path) {
+pub fn hermetic(cmd: &mut Command, base: &Path) {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", base.join("home"))
@@ -58,6 +58,10 @@ fn hermetic(cmd: &mut Command, base: &Path) {
         .env("PROMOTE_NOW", NOW)
         .env("NO_COLOR", "1")
         .env("LC_ALL", "C");
+    // CI runs the suite twice: as is, and with every git read and write through the `git` binary.
+    if let Some(mode) = std::env::var_os("PROMOTE_GIT") {
+        cmd.env("PROMOTE_GIT", mode);
+    }
 }
 
 /// The repository root of this crate (for the bundled example and the corpus).
