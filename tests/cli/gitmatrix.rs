@@ -648,6 +648,7 @@ fn staged_entries_survive_promotions_with_git_add_in_a_loop() {
 
 #[test]
 fn the_backend_and_why_are_traced() {
+    crate::support::in_process_path_only();
     let s = example();
     let backend = |s: &Setup| {
         let r = s.run(
