@@ -103,6 +103,7 @@ impl Repo {
     /// The repository as the `git` binary finds it; every read and write goes through `git`.
     fn through_git(start: &Path, why: &str) -> Result<Repo> {
         crate::ui::trace(&format!("git backend: the git binary ({why})"));
+        absolute_git_env(start);
         let found = crate::gitcli::discover(start)?;
         FAST.lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -186,6 +187,29 @@ impl Repo {
         let entry = tree.get_path(Path::new(path)).ok()?;
         let blob = repo.find_blob(entry.id()).ok()?;
         Some(blob.content().to_vec())
+    }
+}
+
+/// Makes the `GIT_*` variables that name paths absolute, as `git -C <start>` reads them: every later
+/// `git` runs in the work tree's root, which may not be `start`.
+fn absolute_git_env(start: &Path) {
+    let Ok(base) = start.canonicalize() else {
+        return;
+    };
+    for name in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_COMMON_DIR",
+        "GIT_OBJECT_DIRECTORY",
+    ] {
+        if let Some(v) = std::env::var_os(name) {
+            let p = PathBuf::from(&v);
+            if !v.is_empty() && p.is_relative() {
+                // Before any thread of ours starts: nothing reads the environment meanwhile.
+                std::env::set_var(name, base.join(p));
+            }
+        }
     }
 }
 

@@ -350,6 +350,30 @@ fn separate_git_dir_and_git_dir_variables() {
 }
 
 #[test]
+fn relative_git_dir_variables_are_read_as_git_c_reads_them() {
+    // `promote -C work/environments` run from the temp dir, with paths relative to that directory
+    // (as `git -C work/environments` reads them), while every later git runs in `work/`.
+    let s = example();
+    std::fs::rename(s.dir.join(".git"), s.repo.base.join("elsewhere.git")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_promote"));
+    cmd.current_dir(&s.repo.base)
+        .args(["-C", "work", "set-image", "dev", "--sha", "a252dcc"]);
+    hermetic(&mut cmd, &s.repo.base);
+    cmd.env("GIT_DIR", "../elsewhere.git")
+        .env("GIT_WORK_TREE", ".");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = [("GIT_DIR", "../elsewhere.git"), ("GIT_WORK_TREE", ".")];
+    let subject = s.git_with(&["log", "-1", "--format=%s"], &env);
+    assert!(subject.starts_with("set-image dev"), "{subject}");
+    assert_eq!(s.git_with(&["status", "--porcelain"], &env), "");
+}
+
+#[test]
 fn git_dir_naming_another_repository_commits_there() {
     // promote runs in `work/` with GIT_DIR naming `other`'s git dir: git's reading (the work tree
     // is the current directory) is the one promote must use, for the files and the commit alike.
