@@ -356,11 +356,17 @@ fn relative_git_dir_variables_are_read_as_git_c_reads_them() {
     let s = example();
     std::fs::rename(s.dir.join(".git"), s.repo.base.join("elsewhere.git")).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_promote"));
-    cmd.current_dir(&s.repo.base)
-        .args(["-C", "work", "set-image", "dev", "--sha", "a252dcc"]);
+    cmd.current_dir(&s.repo.base).args([
+        "-C",
+        "work/environments",
+        "set-image",
+        "dev",
+        "--sha",
+        "a252dcc",
+    ]);
     hermetic(&mut cmd, &s.repo.base);
-    cmd.env("GIT_DIR", "../elsewhere.git")
-        .env("GIT_WORK_TREE", ".");
+    cmd.env("GIT_DIR", "../../elsewhere.git")
+        .env("GIT_WORK_TREE", "..");
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
