@@ -168,6 +168,42 @@ pub fn is_valid_digest(s: &str) -> bool {
     check_digest(s).is_ok()
 }
 
+/// Docker Hub's spelling of a repository name, for comparing names only (never for writing: a
+/// manifest keeps the spelling its author wrote). As the Docker CLI normalises: a name whose first
+/// component is not a host (no `.` or `:`, not `localhost`) is on Docker Hub, so `org/name`,
+/// `docker.io/org/name` and `index.docker.io/org/name` are one repository, and a single component
+/// is under `library/`. Other names are returned as they are.
+pub fn canonical_repository(name: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let rest = name
+        .strip_prefix("index.docker.io/")
+        .or_else(|| name.strip_prefix("docker.io/"));
+    let (hub, path) = match rest {
+        Some(path) => (true, path),
+        None => match name.split_once('/') {
+            Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => (false, name),
+            _ => (true, name),
+        },
+    };
+    if !hub {
+        return Cow::Borrowed(name);
+    }
+    if path.contains('/') {
+        if rest.is_some() && name.starts_with("docker.io/") {
+            Cow::Borrowed(name)
+        } else {
+            Cow::Owned(format!("docker.io/{path}"))
+        }
+    } else {
+        Cow::Owned(format!("docker.io/library/{path}"))
+    }
+}
+
+/// Do two repository names name the same repository (see `canonical_repository`)?
+pub fn same_repository(a: &str, b: &str) -> bool {
+    a == b || canonical_repository(a) == canonical_repository(b)
+}
+
 /// Valid repository name (name only, no tag/digest) per the grammar.
 pub fn is_valid_name(s: &str) -> bool {
     split_name(s).is_some_and(|(_, path)| path.len() <= MAX_PATH_LEN)
@@ -403,6 +439,33 @@ mod tests {
             "digest.ErrDigestUnsupported" => &[UnsupportedDigest],
             _ => &[],
         }
+    }
+
+    #[test]
+    fn docker_hub_names_are_one_repository() {
+        for (a, b) in [
+            ("vllm/vllm-openai", "docker.io/vllm/vllm-openai"),
+            ("vllm/vllm-openai", "index.docker.io/vllm/vllm-openai"),
+            (
+                "docker.io/vllm/vllm-openai",
+                "index.docker.io/vllm/vllm-openai",
+            ),
+            ("nginx", "docker.io/library/nginx"),
+            ("library/nginx", "docker.io/library/nginx"),
+        ] {
+            assert!(same_repository(a, b), "{a} = {b}");
+        }
+        for (a, b) in [
+            ("vllm/vllm-openai", "ghcr.io/vllm/vllm-openai"),
+            ("r.io/acme/api", "docker.io/r.io/acme/api"),
+            ("localhost/api", "docker.io/localhost/api"),
+            ("localhost:5000/api", "docker.io/localhost:5000/api"),
+            ("weaveworksdemos/carts", "weaveworksdemos/orders"),
+        ] {
+            assert!(!same_repository(a, b), "{a} != {b}");
+        }
+        assert_eq!(canonical_repository("r.io/acme/api"), "r.io/acme/api");
+        assert_eq!(canonical_repository("team/api"), "docker.io/team/api");
     }
 
     #[test]

@@ -745,8 +745,13 @@ fn agree(list: &[&Occurrence], problems: &mut Vec<Problem>, what: &str) -> Optio
 
 /// The registry (the most common parent of the images) and a service per image.
 fn services_of(images: &BTreeSet<String>) -> (String, Vec<ServiceFound>) {
+    // Names are taken in Docker Hub's spelling: a template's `org/name` is the repository
+    // `docker.io/org/name`, which promote.yaml can name (as the registry, or as a service's
+    // `image`), while the template keeps its own spelling.
+    let full = |i: &str| imageref::canonical_repository(i).into_owned();
     let parent = |i: &str| {
-        i.rsplit_once('/')
+        full(i)
+            .rsplit_once('/')
             .map(|(p, _)| p.to_string())
             .unwrap_or_default()
     };
@@ -756,12 +761,20 @@ fn services_of(images: &BTreeSet<String>) -> (String, Vec<ServiceFound>) {
     }
     let registry = counts
         .iter()
-        .max_by_key(|(p, n)| (**n, std::cmp::Reverse((*p).clone())))
+        // The most used parent; on a tie, a registry host of the team's own before Docker Hub.
+        .max_by_key(|(p, n)| {
+            (
+                **n,
+                !p.starts_with("docker.io/"),
+                std::cmp::Reverse((*p).clone()),
+            )
+        })
         .map(|(p, _)| p.clone())
         .unwrap_or_default();
     let mut services: Vec<ServiceFound> = Vec::new();
     for image in images {
-        let (dir, base) = image.rsplit_once('/').unwrap_or(("", image));
+        let canonical = full(image);
+        let (dir, base) = canonical.rsplit_once('/').unwrap_or(("", &canonical));
         let mut name = env_name(base);
         if name.is_empty() || !is_name(&name) {
             name = "service".into();
@@ -781,7 +794,7 @@ fn services_of(images: &BTreeSet<String>) -> (String, Vec<ServiceFound>) {
         } else if dir == registry {
             Some(base.to_string())
         } else {
-            Some(image.clone())
+            Some(canonical.clone())
         };
         services.push(ServiceFound {
             name,
@@ -918,7 +931,11 @@ pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for (path, v) in leaves {
         let lower: Vec<String> = path.iter().map(|p| p.to_ascii_lowercase()).collect();
-        let words: Vec<&str> = lower
+        // The words that say what a field is, from its keys without the service names they
+        // mention: `images.catalogue-db` is the service `catalogue-db`, not a database field,
+        // while `db` and `catalogue-db_url` still are a database and a URL.
+        let unnamed: Vec<String> = lower.iter().map(|p| without_services(p, &sorted)).collect();
+        let words: Vec<&str> = unnamed
             .iter()
             .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
             .filter(|w| !w.is_empty())
@@ -978,6 +995,30 @@ pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
         }
     }
     old
+}
+
+/// A key with every service name it mentions (longest first) cut out.
+fn without_services(part: &str, longest_first: &[&String]) -> String {
+    let mut part = part.to_string();
+    for svc in longest_first {
+        while mentions(&part, svc) {
+            let Some(at) = find_mention(&part, svc) else {
+                break;
+            };
+            part.replace_range(at..at + svc.len(), " ");
+        }
+    }
+    part
+}
+
+/// Where `svc` stands as a whole word of `part` (see `mentions`).
+fn find_mention(part: &str, svc: &str) -> Option<usize> {
+    let sep = |c: char| !c.is_ascii_alphanumeric() && c != '-';
+    part.match_indices(svc).map(|(i, _)| i).find(|&i| {
+        let before = part[..i].chars().next_back();
+        let after = part[i + svc.len()..].chars().next();
+        before.is_none_or(sep) && after.is_none_or(sep)
+    })
 }
 
 fn mentions(part: &str, svc: &str) -> bool {
@@ -1248,8 +1289,12 @@ pub fn to_jinja(
             continue;
         };
         let (expr, value) = if key == "version" {
-            let by_image =
-                image_before(&out).and_then(|img| config.services.iter().find(|s| s.image == img));
+            let by_image = image_before(&out).and_then(|img| {
+                config
+                    .services
+                    .iter()
+                    .find(|s| imageref::same_repository(&s.image, img))
+            });
             let svc = by_image
                 .map(|s| s.name.clone())
                 .or_else(|| fsvc.clone())
@@ -1446,6 +1491,29 @@ mod tests {
         assert_eq!(lines.format, "lines");
         assert_eq!(lines.versions.get("api").unwrap(), "a252dcc");
         assert_eq!(read_old_metadata(b"\x00\x01", &[]).format, "unreadable");
+    }
+
+    #[test]
+    fn old_metadata_services_named_like_fields_stay_services() {
+        let text = r#"{"db": "dev-db.internal", "kube_context": "gke_dev",
+            "images": {"catalogue-db": "7a7596b", "user-db": "r.io/acme/user-db:b3f1e2d",
+                       "catalogue": "c0ffee1", "session-db-url": "8bad1de"},
+            "urls": {"catalogue-db_url": "https://cat.dev.example"}}"#;
+        let services: Vec<String> = ["catalogue-db", "user-db", "catalogue", "session-db-url"]
+            .map(String::from)
+            .to_vec();
+        let old = read_old_metadata(text.as_bytes(), &services);
+        assert_eq!(old.database.unwrap(), "dev-db.internal");
+        assert_eq!(old.versions.get("catalogue-db").unwrap(), "7a7596b");
+        assert_eq!(old.versions.get("user-db").unwrap(), "b3f1e2d");
+        assert_eq!(old.versions.get("catalogue").unwrap(), "c0ffee1");
+        assert_eq!(old.versions.get("session-db-url").unwrap(), "8bad1de");
+        assert_eq!(
+            old.urls.get("catalogue-db").unwrap(),
+            "https://cat.dev.example"
+        );
+        assert_eq!(old.kube_context.unwrap(), "gke_dev");
+        assert!(old.unused.is_empty(), "{:?}", old.unused);
     }
 
     #[test]

@@ -745,7 +745,9 @@ struct Substituter<'a> {
     placeholders: Vec<(&'a str, &'a str)>,
     /// A substring search for each placeholder, in the same order.
     finders: Vec<memchr::memmem::Finder<'a>>,
-    service_of_image: std::collections::HashMap<&'a str, &'a str>,
+    /// By repository name in Docker Hub's spelling (`imageref::canonical_repository`), so that a
+    /// template's `org/name:` finds the service declared as `docker.io/org/name`.
+    service_of_image: std::collections::HashMap<std::borrow::Cow<'a, str>, &'a str>,
     services: BTreeSet<&'a str>,
 }
 
@@ -765,7 +767,7 @@ impl<'a> Substituter<'a> {
         for s in &config.services {
             // The first service declared with an image is the one it stands for.
             service_of_image
-                .entry(s.image.as_str())
+                .entry(crate::imageref::canonical_repository(&s.image))
                 .or_insert(s.name.as_str());
         }
         Substituter {
@@ -791,7 +793,9 @@ impl<'a> Substituter<'a> {
     /// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
     fn image_before(&self, out: &[u8]) -> Option<String> {
         let image = crate::legacy::image_before(out)?;
-        self.service_of_image.get(image).map(|s| s.to_string())
+        self.service_of_image
+            .get(&crate::imageref::canonical_repository(image))
+            .map(|s| s.to_string())
     }
 
     /// Where the placeholders are in a template: (offset, index in `placeholders`), in order. At

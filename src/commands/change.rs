@@ -99,7 +99,7 @@ fn set_image_request(
 fn parse_version(image: &str, value: &str) -> std::result::Result<Version, String> {
     if value.contains('/') {
         let r = crate::imageref::ImageRef::parse(value).map_err(|e| e.to_string())?;
-        if r.name() != image {
+        if !crate::imageref::same_repository(&r.name(), image) {
             return Err(format!(
                 "the image is `{}`, but this service's image is `{image}`",
                 r.name()

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::support::{corpus_dir, redact, snapshot, Repo};
 
 /// What the old script did for one file: `sed -e 's/A/a/g' -e ... template > output`, with the real sed.
-fn sed(repo: &Repo, template: &str, output: &str, subs: &[(&str, &str)]) {
+pub(crate) fn sed(repo: &Repo, template: &str, output: &str, subs: &[(&str, &str)]) {
     let mut cmd = Command::new("sed");
     for (from, to) in subs {
         cmd.arg("-e").arg(format!("s/{from}/{to}/g"));
@@ -47,7 +47,7 @@ fn tree(repo: &Repo, dirs: &[&str]) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The manifests ArgoCD reads in a directory (`*.yaml`, `*.yml`, `*.json`, not recursive): name -> bytes.
-fn synced(repo: &Repo, dir: &str) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn synced(repo: &Repo, dir: &str) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(repo.file(dir)).unwrap() {
         let e = e.unwrap();
@@ -604,20 +604,20 @@ fn init_and_migrate_other_placeholder_names_crlf_and_untemplated_services() {
 // ---------------------------------------------------------------------------------------------
 // Templates made from the real manifests of the corpus.
 
-fn corpus(rel: &str) -> String {
+pub(crate) fn corpus(rel: &str) -> String {
     let path = corpus_dir().join("manifests").join(rel);
     String::from_utf8(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .unwrap()
 }
 
 /// `text` with `from` replaced by `to`, which must occur in it (so a changed corpus fails loudly).
-fn replace(text: &str, from: &str, to: &str) -> String {
+pub(crate) fn replace(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "`{from}` is not in the corpus file");
     text.replace(from, to)
 }
 
 /// Puts `namespace: NAMESPACE_PLACEHOLDER` under every top-level `metadata:` (line endings kept).
-fn add_namespace(text: &str) -> String {
+pub(crate) fn add_namespace(text: &str) -> String {
     let mut out = String::new();
     for line in text.split_inclusive('\n') {
         out.push_str(line);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adopt;
 mod gates;
 mod gitmatrix;
 mod init;
