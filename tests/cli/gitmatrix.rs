@@ -700,3 +700,53 @@ fn the_backend_and_why_are_traced() {
     executable(&s.dir.join(".git/hooks/post-commit"), "#!/bin/sh\n");
     assert!(backend(&s).contains("hooks/post-commit"), "{}", backend(&s));
 }
+
+#[test]
+fn a_foreign_index_lock_is_waited_for_then_named() {
+    for backend in ["auto", "cli"] {
+        let s = example();
+        let lock = s.dir.join(".git/index.lock");
+        // Another process holds `index.lock` (as a running `git add` does).
+        let mut holder = Command::new("sh")
+            .current_dir(&s.dir)
+            .args(["-c", "exec 3<>.git/index.lock; exec sleep 60"])
+            .spawn()
+            .unwrap();
+        while !lock.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let r = s.run(
+            env!("CARGO_BIN_EXE_promote"),
+            &["set-image", "dev", "--sha", "a252dcc"],
+            &[("PROMOTE_GIT", backend), ("PROMOTE_LOCK_WAIT", "0.5")],
+        );
+        let _ = holder.kill();
+        let _ = holder.wait();
+        assert_eq!(r.code, 1, "{backend}: {}", r.stderr);
+        let who = format!("process {} (`sleep 60`) holds it", holder.id());
+        assert!(
+            r.stderr.contains("the git index is locked"),
+            "{backend}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains(&who), "{backend}: {}", r.stderr);
+        assert_eq!(s.git(&["status", "--porcelain"]), "", "{backend}: put back");
+
+        // Released within the wait: promote waits, then commits.
+        std::fs::write(&lock, "").unwrap();
+        let release = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(700));
+                std::fs::remove_file(lock).unwrap();
+            })
+        };
+        let r = s.run(
+            env!("CARGO_BIN_EXE_promote"),
+            &["set-image", "dev", "--sha", "a252dcc"],
+            &[("PROMOTE_GIT", backend), ("PROMOTE_LOCK_WAIT", "30")],
+        );
+        release.join().unwrap();
+        assert_eq!(r.code, 0, "{backend}: {}", r.stderr);
+    }
+}
