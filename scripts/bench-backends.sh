@@ -66,7 +66,7 @@ min_ms() { tr ' ' '\n' | grep . | sort -n | head -1 | awk '{printf "%.0f", $1 / 
 
 {
     echo
-    echo "### Git backends: promote dev → staging at $(printf "%'d" "$N") services (legacy layout), with the commit"
+    echo "### Git backends: promote dev → staging at $N services (legacy layout), with the commit"
     echo
     echo "$(date -u +'%Y-%m-%d %H:%M UTC') · git $(git --version | cut -d' ' -f3) · load $(cut -d' ' -f1-3 /proc/loadavg) · median of $RUNS runs, alternating, from the same settled repository (\`scripts/bench-backends.sh\`)."
     echo

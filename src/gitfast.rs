@@ -408,7 +408,8 @@ pub fn converted(root: &Path, paths: &[String]) -> Result<Vec<String>> {
     use std::io::Write;
     let mut cmd = Command::new("git");
     cmd.current_dir(root)
-        .args(["check-attr", "-z", "--stdin", "--"])
+        // With `--stdin` the attributes are the arguments; the paths come NUL-separated on stdin.
+        .args(["check-attr", "-z", "--stdin"])
         .args(CONVERSIONS)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::piped())
@@ -512,6 +513,38 @@ mod tests {
         assert_eq!(hooks_dir(&c, root, common), root.join(".githooks"));
         let c = cfg(&[("core.hookspath", Some("/abs/hooks"))]);
         assert_eq!(hooks_dir(&c, root, common), PathBuf::from("/abs/hooks"));
+    }
+
+    #[test]
+    fn converted_paths_as_git_check_attr_sees_them() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let git = |args: &[&str]| {
+            assert!(Command::new("git")
+                .current_dir(d)
+                .args(args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success());
+        };
+        git(&["init", "-q"]);
+        let paths = |ps: &[&str]| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let all = paths(&["a/x.yaml", "a/y.json", "b/z.yaml", "c d/\u{e9}.yaml"]);
+        assert_eq!(converted(d, &all).unwrap(), Vec::<String>::new());
+        std::fs::create_dir_all(d.join("b")).unwrap();
+        std::fs::write(d.join("b/.gitattributes"), "*.yaml filter=crypt\n").unwrap();
+        std::fs::create_dir_all(d.join(".git/info")).unwrap();
+        std::fs::write(d.join(".git/info/attributes"), "*.json eol=crlf\n").unwrap();
+        assert_eq!(
+            converted(d, &all).unwrap(),
+            paths(&["a/y.json", "b/z.yaml"])
+        );
+        // Attributes that do not change what git stores do not count.
+        std::fs::write(d.join(".git/info/attributes"), "*.json diff=json -merge\n").unwrap();
+        assert_eq!(converted(d, &all).unwrap(), paths(&["b/z.yaml"]));
     }
 
     #[test]

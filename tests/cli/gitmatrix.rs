@@ -693,6 +693,30 @@ fn the_backend_and_why_are_traced() {
             .unwrap_or_default()
     };
     assert_eq!(backend(&s), "in-process");
+    // The commit itself is written in-process, and a converting attribute sends it to git.
+    let commit_trace = |s: &Setup, sha: &str| {
+        let r = s.run(
+            env!("CARGO_BIN_EXE_promote"),
+            &["set-image", "dev", "--sha", sha],
+            &[("PROMOTE_TRACE", "1")],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stderr
+    };
+    let t = commit_trace(&s, "a252dcc");
+    assert!(
+        t.contains("gitwrite: pack written") && !t.contains("commit: staged"),
+        "{t}"
+    );
+    write(&s.dir.join(".gitattributes"), "*.json text eol=crlf\n");
+    s.git(&["add", ".gitattributes"]);
+    s.git(&["commit", "-q", "-m", "attributes"]);
+    let t = commit_trace(&s, "b3f1e2d");
+    assert!(
+        t.contains("commit: through git: attributes convert `environments/dev/metadata.json`"),
+        "{t}"
+    );
+    assert!(t.contains("commit: staged"), "{t}");
     s.git(&["config", "core.autocrlf", "true"]);
     assert_eq!(backend(&s), "the git binary (config `core.autocrlf=true`)");
     s.git(&["config", "core.autocrlf", "false"]);

@@ -1608,6 +1608,7 @@ fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() 
 
 #[test]
 fn a_render_right_after_a_change_trusts_only_what_git_vouches_for() {
+    crate::support::in_process_path_only();
     // Files written less than 2 s before a render have stat data a later edit could keep. The
     // render records them anyway, as "unknown": the next render takes them as unchanged only on
     // git's index's word (an entry as old as the file, with the same blob), never on their stamps.
