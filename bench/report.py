@@ -175,6 +175,18 @@ def main():
             w(f"| {title} | {cells[0]} | {cells[1]} |")
         w("")
 
+    # promote report --html.
+    rep = sorted(k for k in times if k[0] == "report")
+    for key in rep:
+        n = key[1]
+        size = facts.get(("report", "bytes"))
+        w(
+            f"`promote report --html` at {n:,} services and {int(facts.get(('report', 'records'), '0')):,} deploy.log "
+            f"records (native layout, 3 environments): median {fmt_time(med(*key))} of {len(times[key])} runs, "
+            f"CPU {fmt_time(med_cpu(*key))}, peak memory {fmt_kib(peak('report', n, 'native'))}, "
+            f"page {int(size) // 1024 if size else '?'} KiB.\n"
+        )
+
     # The targets.
     w("Targets:\n")
     w("| target | measured | met |")
@@ -222,6 +234,12 @@ def main():
         peaks = [p for p in peaks if p is not None]
         top = max(peaks) if peaks else None
         w(f"| peak memory < 64 MiB at 1,000 services | at most {fmt_kib(top)} | {verdict(None if top is None else top < 64 * MIB)} |")
+    for key in rep:
+        p = med(*key)
+        w(
+            f"| `promote report --html` at {key[1]:,} services and {int(facts.get(('report', 'records'), '0')):,} records "
+            f"well under a second | {fmt_time(p)} (CPU {fmt_time(med_cpu(*key))}) | {verdict(None if p is None else ms(p) < 1000)} |"
+        )
     w("")
     print("\n".join(out))
 

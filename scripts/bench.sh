@@ -19,7 +19,8 @@
 # BENCH_HISTORY commits.
 #
 # Prints a markdown table and writes it to bench/results.md. Settings (environment):
-#   BENCH_SIZES="100 1000"   numbers of services
+#   BENCH_SIZES="100 1000"   numbers of services (empty: none, e.g. to run only the report part:
+#                            BENCH_SIZES= BENCH_HISTORY=0 BENCH_OUT=target/bench.md scripts/bench.sh ...)
 #   BENCH_RUNS=5             runs per tool and operation (the median is reported)
 #   BENCH_BASELINE_BUDGET=30 seconds of baseline runs per operation: after the run that passes it, the
 #                            baseline's remaining runs are skipped (at 1,000 services one baseline
@@ -28,6 +29,8 @@
 #   BENCH_HISTORY_SERVICES=100
 #   BENCH_HISTORY_RUNS=9     runs per tool and depth (default: BENCH_RUNS, at least 9: a 10% bound
 #                            needs more runs than a 50x one)
+#   BENCH_REPORT="1000 10000" `promote report --html` on a native repository of that many services with
+#                            that many deploy.log records (bench/gen_log.py); empty: skip it
 #   BENCH_OUT=bench/results.md
 #   BENCH_KEEP=1             keep the generated repositories (their directory is printed)
 set -euo pipefail
@@ -36,12 +39,13 @@ PROMOTE=$(realpath "${1:?usage: scripts/bench.sh PROMOTE_BINARY}")
 [[ -x $PROMOTE ]] || { echo "bench: \`$PROMOTE\` is not an executable" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
-SIZES=${BENCH_SIZES:-"100 1000"}
+SIZES=${BENCH_SIZES-"100 1000"}
 RUNS=${BENCH_RUNS:-5}
 BUDGET=${BENCH_BASELINE_BUDGET:-30}
 HISTORY=${BENCH_HISTORY:-20000}
 HISTORY_N=${BENCH_HISTORY_SERVICES:-100}
 HRUNS=${BENCH_HISTORY_RUNS:-$((RUNS > 9 ? RUNS : 9))}
+REPORT=${BENCH_REPORT-"1000 10000"}
 OUT=${BENCH_OUT:-$BENCH/results.md}
 MTIME=1704067200 # the mtime bench/gen.py gives every file
 NEW_SHA=5e7b1a9  # what set-image sets
@@ -402,6 +406,31 @@ bench_history() {
     echo >&2
 }
 
+# `promote report --html` on N services and R deploy.log records (spread over 60 days, 30 in the window).
+bench_report() { # SERVICES RECORDS
+    local n=$1 records=$2 R=$WORK/report-$1 site=$WORK/site run
+    say "report: $n services, $records deploy.log records"
+    gen "$R" "$n" native
+    python3 "$BENCH/gen_log.py" "$R" --records "$records" --end "$PROMOTE_NOW" >/dev/null
+    git -C "$R" commit -q -a -m "deploy logs: $records records"
+    PRE[$R]=$(head_of "$R")
+    "$PROMOTE" -C "$R" log --verify >/dev/null 2>&1 || die "bench/gen_log.py wrote logs that \`promote log --verify\` refuses"
+    # One untimed run: it warms the page cache, measures the peak memory, and checks what the page holds.
+    "$PROMOTE" -C "$R" report --html "$site" 2>"$WORK/report.err" >/dev/null || die "report failed: $(cat "$WORK/report.err")"
+    grep -q "$n services in 3 environments, $records deploy.log records" "$WORK/report.err" ||
+        die "the report does not say it read $n services and $records records: $(cat "$WORK/report.err")"
+    peak report "$n" native "$R" "$PROMOTE" -C "$R" report --html "$site"
+    for ((run = 1; run <= RUNS; run++)); do
+        timed "$PROMOTE" -C "$R" report --html "$site"
+        printf 'report\t%s\tnative\tpromote\t%s\t%s\t%s\n' "$n" "$run" "$LAST_US" "$LAST_CPU" >>"$RAW"
+        printf '.' >&2
+    done
+    echo >&2
+    fact "report	records" "$records"
+    fact "report	bytes" "$(stat -c %s "$site/index.html")"
+    [[ ${BENCH_KEEP:-} == 1 ]] || rm -rf "$R"
+}
+
 # ---------------------------------------------------------------------------------------------
 
 T0=$SECONDS
@@ -424,6 +453,10 @@ for n in $SIZES; do
 done
 if ((HISTORY > 1)); then
     bench_history
+fi
+if [[ -n $REPORT ]]; then
+    # shellcheck disable=SC2086
+    bench_report $REPORT
 fi
 fact "load-end" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
 fact "elapsed" "$((SECONDS - T0))"

@@ -5,19 +5,36 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Exit codes:
-  0  success (also: nothing to promote)
-  1  failure: bad input, a refused operation, a git error; nothing was written
-  2  usage error
-  3  `render --check` / `diff --exit-code`: there are pending changes";
+Examples:
+  promote set-image dev --sha 3f9c2a1 --push   in CI, right after the image build
+  promote diff staging                         what `promote to staging` would commit
+  promote to staging -m \"release 42\"           promote what dev runs, and commit
+  promote help to                              the help of one command
+
+Exit codes: 0 success (also: nothing to promote); 1 failure (bad input, a refusal, a git error:
+  nothing was written); 2 usage error; 3 `render --check` / `diff --exit-code` found pending changes";
 
 /// Move container image versions through the environments of a GitOps config repository.
 #[derive(Debug, Parser)]
-#[command(name = "promote", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
+#[command(name = "promote", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Run as if started in DIR (the config repository or a directory inside it).
-    #[arg(short = 'C', global = true, value_name = "DIR")]
+    #[arg(short = 'C', global = true, value_name = "DIR", display_order = 100)]
     pub dir: Option<PathBuf>,
+
+    /// Print only errors, warnings and the data asked for (diffs, tables, JSON).
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 100
+    )]
+    pub quiet: bool,
+
+    /// Print details too: every file written, every row of a long list.
+    #[arg(short, long, global = true, display_order = 100)]
+    pub verbose: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -30,11 +47,19 @@ pub enum OutputFormat {
     Json,
 }
 
+/// A reason as given on the command line: anything but empty (an empty reason records nothing).
+fn reason(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a reason cannot be empty: say why, e.g. `-m \"release 42\"`".into());
+    }
+    Ok(s.to_string())
+}
+
 /// Options of every command that changes an environment.
 #[derive(Debug, Args)]
 pub struct ChangeArgs {
-    /// Why: recorded in deploy.log and the commit message.
-    #[arg(short, long)]
+    /// Why: recorded in deploy.log and the commit message (`--reason` is the same flag).
+    #[arg(short, long, visible_alias = "reason", value_name = "REASON", value_parser = reason)]
     pub message: Option<String>,
     /// Show the diff the change would commit; change nothing.
     #[arg(long)]
@@ -42,20 +67,32 @@ pub struct ChangeArgs {
     /// Push to the branch's upstream; if another pipeline pushed first, re-apply on its head and retry.
     #[arg(long)]
     pub push: bool,
+    /// Open (or update) a pull request instead of committing here: the change is made on the
+    /// upstream head, committed on promote's own branch `promote/<env>/...` and pushed; your
+    /// checkout is not touched. `--pr=auto`: only where the environment has `approval: pr`.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "always", value_name = "WHEN", conflicts_with = "push", hide_possible_values = true)]
+    pub pr: Option<PrMode>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
+/// When `--pr` opens a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrMode {
+    /// Always (`--pr`).
+    Always,
+    /// Only into environments with `approval: pr`; elsewhere commit as without `--pr`.
+    Auto,
+}
+
 /// Letting a person through the gates.
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Go ahead although the environment's gates refuse; the audit record says so, with `--reason`.
-    #[arg(long, requires = "reason")]
+    /// Go ahead although the environment's gates refuse; the audit record says so, with the
+    /// reason given by `-m/--reason` (required).
+    #[arg(long, requires = "message")]
     pub override_gates: bool,
-    /// Why the gates are overridden (required with `--override-gates`).
-    #[arg(long, requires = "override_gates")]
-    pub reason: Option<String>,
 }
 
 /// Options of a change, free of clap.
@@ -65,6 +102,8 @@ pub struct ChangeOpts {
     pub dry_run: bool,
     pub json: bool,
     pub push: bool,
+    /// `--pr`: by pull request.
+    pub pr: Option<PrMode>,
     /// `--override-gates --reason R`: let the change through its gates, recording why.
     pub override_gates: Option<String>,
 }
@@ -72,11 +111,14 @@ pub struct ChangeOpts {
 impl ChangeArgs {
     fn opts(self, gates: Option<GateArgs>) -> ChangeOpts {
         ChangeOpts {
+            override_gates: gates
+                .filter(|g| g.override_gates)
+                .and_then(|_| self.message.clone()),
             message: self.message,
             dry_run: self.dry_run,
             json: self.output == OutputFormat::Json,
             push: self.push,
-            override_gates: gates.filter(|g| g.override_gates).and_then(|g| g.reason),
+            pr: self.pr,
         }
     }
 }
@@ -84,22 +126,49 @@ impl ChangeArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render manifests from templates, values and the versions in each environment's metadata.
+    #[command(
+        after_help = "Examples:\n  promote render                  write every environment's manifests\n  promote render prod --check     exit 3 if prod's manifests are not what its templates render"
+    )]
     Render {
         /// Environments to render (default: all).
         envs: Vec<String>,
         /// Write nothing; list the files that would change and exit 3 if any would.
         #[arg(long)]
         check: bool,
+        /// Write nothing; list the files that would change (exit 0).
+        #[arg(long, conflicts_with = "check")]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
     /// Check the whole repository: config, templates, drift, YAML, images, metadata, audit logs.
-    Check,
+    #[command(
+        after_help = "Examples:\n  promote check                   in CI: exit 1 on any problem, each named with its file\n  promote check --base origin/main   in a pull request: its promotions are valid on the base"
+    )]
+    Check {
+        /// Also check that the changes since REV (a pull request's base, e.g. `origin/main`) are
+        /// valid promotions on it: each deploy.log extends REV's, and each new record's versions are
+        /// what its source runs and pass the gates.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// Print the effective configuration, with every default filled in.
+    #[command(
+        after_help = "Examples:\n  promote config --output json    the effective config, every default filled in"
+    )]
     Config {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
     /// Promote ENV to the versions the environment it takes from runs now, and commit.
+    #[command(
+        after_help = "Examples:\n  promote to staging                  what dev runs, into staging, in one commit\n  promote to prod -m \"release 42\" --push\n  promote to prod --only api,web      only these services"
+    )]
     To {
         /// The environment to promote.
         env: String,
@@ -115,6 +184,9 @@ pub enum Command {
         gates: GateArgs,
     },
     /// Set image versions of ENV directly (the first step of a pipeline, right after the image build).
+    #[command(
+        after_help = "Examples:\n  promote set-image dev --sha 3f9c2a1 --push     every service built from one commit\n  promote set-image dev api=3f9c2a1 web=v1.4.2   per service"
+    )]
     SetImage {
         /// The environment to change.
         env: String,
@@ -130,6 +202,9 @@ pub enum Command {
         gates: GateArgs,
     },
     /// Return ENV to the versions it ran before its last change (or after record `--to ID`).
+    #[command(
+        after_help = "Examples:\n  promote rollback prod -m \"api leaks memory\"   back to before the last change\n  promote rollback prod --to 3e834d6f0dbc        to right after a record of `promote log prod`"
+    )]
     Rollback {
         /// The environment to roll back.
         env: String,
@@ -140,34 +215,27 @@ pub enum Command {
         change: ChangeArgs,
     },
     /// Stop every promotion into ENV until `promote unhold ENV` (e.g. after a rollback).
+    #[command(
+        after_help = "Examples:\n  promote hold prod -m \"incident 42\"     refuse promotions into prod until unhold"
+    )]
     Hold {
         /// The environment to hold.
         env: String,
-        /// Why: shown to whoever is refused, and recorded.
-        #[arg(long)]
-        reason: String,
-        /// Push to the branch's upstream (retrying as for `set-image --push`).
-        #[arg(long)]
-        push: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Lift the hold on ENV.
+    #[command(after_help = "Examples:\n  promote unhold prod -m \"incident 42 resolved\"")]
     Unhold {
         /// The environment.
         env: String,
-        /// Why: recorded in deploy.log and the commit message.
-        #[arg(short, long)]
-        message: Option<String>,
-        /// Push to the branch's upstream (retrying as for `set-image --push`).
-        #[arg(long)]
-        push: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        output: OutputFormat,
+        #[command(flatten)]
+        change: ChangeArgs,
     },
     /// Show what `promote to ENV` would commit: version changes, then a diff per file.
+    #[command(
+        after_help = "Examples:\n  promote diff prod                   what `promote to prod` would commit\n  promote diff prod --exit-code       exit 3 when prod is behind staging"
+    )]
     Diff {
         /// The environment that would be promoted.
         env: String,
@@ -185,12 +253,34 @@ pub enum Command {
         output: OutputFormat,
     },
     /// What runs where, and what is waiting to be promoted.
+    #[command(after_help = "Examples:\n  promote status --output json")]
     Status {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// Delivery figures from deploy.log: what runs where, how it got there, how fast
+    ///
+    /// Text, or `--output json`; with `--html DIR` a self-contained page (`DIR/index.html`) to publish.
+    #[command(
+        after_help = "Examples:\n  promote report --since 90d          the figures of the last 90 days\n  promote report --html site          write site/index.html"
+    )]
+    Report {
+        /// The window of the figures and the timeline: `30d`, `2w`, `36h`.
+        #[arg(long, value_name = "DURATION", default_value = "30d")]
+        since: String,
+        /// Write the page to DIR/index.html (DIR, relative to the current directory even with `-C`,
+        /// is created if missing).
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+        /// Output format of the figures on stdout (with `--html`: only `json` prints them).
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
     /// The audit history from deploy.log, newest first.
+    #[command(
+        after_help = "Examples:\n  promote log prod -n 5              the last five changes of prod\n  promote log --verify               check every hash chain"
+    )]
     Log {
         /// Only this environment (default: all).
         env: Option<String>,
@@ -204,25 +294,69 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
+    /// promote's pull requests (`--pr`): bring them up to date with their base.
+    #[command(
+        after_help = "Examples:\n  promote pr refresh prod          rebuild prod's stale pull requests on their base"
+    )]
+    Pr {
+        #[command(subcommand)]
+        command: PrCommand,
+    },
     /// Preview environments: one per pull-request branch, under `previews.dir` (`environments/prs/`).
+    #[command(
+        after_help = "Examples:\n  promote preview up feature/login --sha 3f9c2a1 --push\n  promote preview gc --keep-file branches.txt --push"
+    )]
     Preview {
         #[command(subcommand)]
         command: PreviewCommand,
     },
-    /// Adopt promote here: in a sed-templated repository (`<env>/*.yaml.tpl`), write `promote.yaml`
-    /// (layout legacy) and promote's metadata, proving no rendered byte changes; in an empty one,
-    /// write the bundled example. Commits nothing.
+    /// Adopt promote here, changing no rendered byte and committing nothing.
+    ///
+    /// In a sed-templated repository (`<env>/*.yaml.tpl`): write `promote.yaml` (layout legacy) and
+    /// promote's metadata, proving that promote renders every file as it is. In an empty one: write
+    /// the bundled example.
+    #[command(
+        after_help = "Examples:\n  promote init --dry-run             what would be written\n  promote init && promote render --check"
+    )]
     Init {
         /// Say what was found and what would be written; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
-    /// Convert a legacy (sed) repository to the native layout in one commit, proving that every
-    /// rendered manifest stays byte-identical. ArgoCD Applications must then follow the new paths.
+    /// Convert a legacy (sed) repository to the native layout, in one commit.
+    ///
+    /// Every rendered manifest is proven to stay byte-identical; ArgoCD Applications must then follow
+    /// the new paths.
+    #[command(
+        after_help = "Examples:\n  promote migrate --dry-run -v        every file it would write and delete\n  promote migrate"
+    )]
     Migrate {
         /// List the files the migration would write and delete; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+}
+
+/// `promote pr ...`.
+#[derive(Debug, Subcommand)]
+pub enum PrCommand {
+    /// Rebuild promote's pull-request branches of ENV (or the one BRANCH) on the base's new head
+    /// when the environment changed there since they were made; up-to-date ones are left alone.
+    #[command(
+        after_help = "Examples:\n  promote pr refresh prod                          every `promote/prod/...` branch\n  promote pr refresh promote/prod/from-staging     one branch"
+    )]
+    Refresh {
+        /// An environment (every `promote/<env>/...` branch) or one branch.
+        target: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        output: OutputFormat,
     },
 }
 
@@ -231,14 +365,15 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum PreviewCommand {
     /// Create or update BRANCH's preview with every service at SHA, and commit.
+    #[command(after_help = "Examples:\n  promote preview up feature/login --sha 3f9c2a1 --push")]
     Up {
         /// The pull request's branch: any name (it becomes a DNS-safe slug); put `--` before one that starts with `-`.
         branch: String,
         /// Every service's image was built from this git commit (7 to 40 lowercase hex characters).
         #[arg(long)]
         sha: String,
-        /// Why: recorded in the preview's deploy.log and the commit message.
-        #[arg(short, long)]
+        /// Why: recorded in the preview's deploy.log and the commit message (`--reason` is the same).
+        #[arg(short, long, visible_alias = "reason", value_name = "REASON", value_parser = reason)]
         message: Option<String>,
         /// Show what would be committed; change nothing.
         #[arg(long)]
@@ -251,11 +386,14 @@ pub enum PreviewCommand {
         output: OutputFormat,
     },
     /// Remove BRANCH's preview directory in one commit (its record goes to the previews' deploy.log).
+    #[command(
+        after_help = "Examples:\n  promote preview down feature/login -m \"PR #7 merged\" --push"
+    )]
     Down {
         /// The pull request's branch: any name (it becomes a DNS-safe slug); put `--` before one that starts with `-`.
         branch: String,
-        /// Why: recorded in the previews' deploy.log and the commit message.
-        #[arg(short, long)]
+        /// Why: recorded in the previews' deploy.log and the commit message (`--reason` is the same).
+        #[arg(short, long, visible_alias = "reason", value_name = "REASON", value_parser = reason)]
         message: Option<String>,
         /// Show what would be removed; change nothing.
         #[arg(long)]
@@ -268,16 +406,18 @@ pub enum PreviewCommand {
         output: OutputFormat,
     },
     /// List the previews: branch, slug, version, created, last updated.
+    #[command(after_help = "Examples:\n  promote preview list --output json")]
     List {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         output: OutputFormat,
     },
-    /// Remove stale previews in one commit.
-    ///
-    /// A preview is stale when it was not updated for `--older-than`, or when its branch is not kept
-    /// (`--keep`, `--keep-file`): either reason is enough.
+    /// Remove stale previews in one commit: not updated for `--older-than`, or of a branch not kept
+    /// (`--keep`, `--keep-file`).
     #[command(group(clap::ArgGroup::new("stale").required(true).multiple(true).args(["older_than", "keep", "keep_file"])))]
+    #[command(
+        after_help = "Examples:\n  git ls-remote --heads origin | promote preview gc --keep-file - --push\n  promote preview gc --older-than 14d"
+    )]
     Gc {
         /// Remove previews not updated for this long: `14d`, `36h`, `90m` (also `2w`, `1d12h`).
         #[arg(long, value_name = "DURATION")]
@@ -289,8 +429,8 @@ pub enum PreviewCommand {
         /// `git ls-remote --heads origin` works as it is. A file that names no branch is refused.
         #[arg(long, value_name = "FILE")]
         keep_file: Option<String>,
-        /// Why: recorded in the previews' deploy.log and the commit message.
-        #[arg(short, long)]
+        /// Why: recorded in the previews' deploy.log and the commit message (`--reason` is the same).
+        #[arg(short, long, visible_alias = "reason", value_name = "REASON", value_parser = reason)]
         message: Option<String>,
         /// List what would be removed; change nothing.
         #[arg(long)]
@@ -310,9 +450,18 @@ pub enum Request {
     Render {
         envs: Vec<String>,
         check: bool,
+        dry_run: bool,
+        json: bool,
     },
-    Check,
+    Check {
+        base: Option<String>,
+        json: bool,
+    },
     Config {
+        json: bool,
+    },
+    PrRefresh {
+        target: String,
         json: bool,
     },
     Promote {
@@ -332,9 +481,10 @@ pub enum Request {
         to: Option<String>,
         opts: ChangeOpts,
     },
+    /// `hold` (with `hold`) or `unhold`; a hold's reason is `opts.message`.
     Hold {
         env: String,
-        reason: Option<String>,
+        hold: bool,
         opts: ChangeOpts,
     },
     Diff {
@@ -353,12 +503,19 @@ pub enum Request {
         verify: bool,
         json: bool,
     },
+    Report {
+        since: String,
+        html: Option<PathBuf>,
+        json: bool,
+    },
     Preview(PreviewRequest),
     Init {
         dry_run: bool,
+        json: bool,
     },
     Migrate {
         dry_run: bool,
+        json: bool,
     },
 }
 
@@ -446,12 +603,58 @@ impl PreviewCommand {
     }
 }
 
+impl Request {
+    /// `--output json`: stdout holds one JSON document and nothing else.
+    pub fn json(&self) -> bool {
+        match self {
+            Request::Config { json }
+            | Request::Check { json, .. }
+            | Request::PrRefresh { json, .. }
+            | Request::Render { json, .. }
+            | Request::Diff { json, .. }
+            | Request::Status { json }
+            | Request::Log { json, .. }
+            | Request::Report { json, .. } => *json,
+            Request::Promote { opts, .. }
+            | Request::SetImage { opts, .. }
+            | Request::Rollback { opts, .. }
+            | Request::Hold { opts, .. } => opts.json,
+            Request::Preview(p) => match p {
+                PreviewRequest::List { json } => *json,
+                PreviewRequest::Up { opts, .. }
+                | PreviewRequest::Down { opts, .. }
+                | PreviewRequest::Gc { opts, .. } => opts.json,
+            },
+            Request::Init { json, .. } | Request::Migrate { json, .. } => *json,
+        }
+    }
+}
+
 impl Cli {
     pub fn into_request(self) -> (Option<PathBuf>, Request) {
         let json = |o: OutputFormat| o == OutputFormat::Json;
         let req = match self.command {
-            Command::Render { envs, check } => Request::Render { envs, check },
-            Command::Check => Request::Check,
+            Command::Render {
+                envs,
+                check,
+                dry_run,
+                output,
+            } => Request::Render {
+                envs,
+                check,
+                dry_run,
+                json: json(output),
+            },
+            Command::Check { base, output } => Request::Check {
+                base,
+                json: json(output),
+            },
+            Command::Pr {
+                command: PrCommand::Refresh { target, output },
+            } => Request::PrRefresh {
+                target,
+                json: json(output),
+            },
             Command::Config { output } => Request::Config { json: json(output) },
             Command::To {
                 env,
@@ -482,34 +685,15 @@ impl Cli {
                 to,
                 opts: change.opts(None),
             },
-            Command::Hold {
+            Command::Hold { env, change } => Request::Hold {
                 env,
-                reason,
-                push,
-                output,
-            } => Request::Hold {
-                env,
-                reason: Some(reason),
-                opts: ChangeOpts {
-                    push,
-                    json: output == OutputFormat::Json,
-                    ..Default::default()
-                },
+                hold: true,
+                opts: change.opts(None),
             },
-            Command::Unhold {
+            Command::Unhold { env, change } => Request::Hold {
                 env,
-                message,
-                push,
-                output,
-            } => Request::Hold {
-                env,
-                reason: None,
-                opts: ChangeOpts {
-                    message,
-                    push,
-                    json: output == OutputFormat::Json,
-                    ..Default::default()
-                },
+                hold: false,
+                opts: change.opts(None),
             },
             Command::Diff {
                 env,
@@ -536,9 +720,24 @@ impl Cli {
                 verify,
                 json: json(output),
             },
+            Command::Report {
+                since,
+                html,
+                output,
+            } => Request::Report {
+                since,
+                html,
+                json: json(output),
+            },
             Command::Preview { command } => Request::Preview(command.into_request()),
-            Command::Init { dry_run } => Request::Init { dry_run },
-            Command::Migrate { dry_run } => Request::Migrate { dry_run },
+            Command::Init { dry_run, output } => Request::Init {
+                dry_run,
+                json: json(output),
+            },
+            Command::Migrate { dry_run, output } => Request::Migrate {
+                dry_run,
+                json: json(output),
+            },
         };
         (self.dir, req)
     }

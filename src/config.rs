@@ -113,6 +113,14 @@ struct RawConfig {
     placeholders: Ordered<String>,
     environments: Ordered<RawEnvironment>,
     previews: Option<RawPreviews>,
+    hosting: Option<RawHosting>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHosting {
+    kind: Option<crate::hosting::Kind>,
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +141,8 @@ struct RawEnvironment {
     values: Option<serde_yaml::Value>,
     #[serde(default)]
     gates: Gates,
+    #[serde(default)]
+    approval: Approval,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +172,10 @@ pub struct Config {
     pub placeholders: Vec<(String, String)>,
     pub environments: Vec<Environment>,
     pub previews: Option<Previews>,
+    /// Where pull requests are opened (`--pr`): the hosting's kind and the repository's web address,
+    /// when they cannot be read from the remote's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosting: Option<Hosting>,
     /// Where each service is in `services`: a promotion looks up every one.
     #[serde(skip)]
     service_at: HashMap<String, usize>,
@@ -196,6 +210,29 @@ pub struct Environment {
     /// Promotion gates into this environment.
     #[serde(skip_serializing_if = "gates_empty")]
     pub gates: Gates,
+    /// How changes reach this environment: `direct` commits, or `pr` (pull requests only).
+    pub approval: Approval,
+}
+
+/// How changes reach an environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// promote commits (and with `--push` pushes) the change itself.
+    #[default]
+    Direct,
+    /// Only by pull request (`--pr`): a direct commit is refused.
+    Pr,
+}
+
+/// The `hosting` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hosting {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::hosting::Kind>,
+    /// The repository's web address (`https://git.acme.example/platform/config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 fn gates_empty(g: &Gates) -> bool {
@@ -359,6 +396,34 @@ impl Config {
                     format!("{dir}/{rel}")
                 }
             };
+            // `manifests` and `metadata` are relative to the environment's `dir`. A path that starts
+            // with `dir` again was written relative to the repository root: taken as it is, it
+            // would nest the environment inside itself (`environments/dev/environments/dev/...`).
+            let nested = |key: &str, rel: &str| -> Result<()> {
+                if dir != "." && (rel == dir || rel.starts_with(&format!("{dir}/"))) {
+                    let inner = rel[dir.len()..].trim_start_matches('/');
+                    let inner = if inner.is_empty() { "." } else { inner };
+                    return Err(err_at(
+                        key,
+                        format!(
+                            "`{key}: {rel}` is relative to the environment's `dir` (`{dir}`): it would be `{dir}/{rel}`, inside the environment inside itself; write `{key}: {inner}`"
+                        ),
+                    ));
+                }
+                Ok(())
+            };
+            if let Some(m) = &e.manifests {
+                nested(
+                    "manifests",
+                    &clean_path(m).map_err(|m| err_at("manifests", m))?,
+                )?;
+            }
+            if let Some(m) = &e.metadata {
+                nested(
+                    "metadata",
+                    &clean_path(m).map_err(|m| err_at("metadata", m))?,
+                )?;
+            }
             let manifests = match (&e.manifests, raw.layout) {
                 (Some(m), _) => join(&clean_path(m).map_err(|m| err_at("manifests", m))?),
                 (None, Layout::Native) => join("manifests"),
@@ -392,6 +457,7 @@ impl Config {
                 exclude: e.exclude,
                 values,
                 gates: e.gates,
+                approval: e.approval,
             });
         }
 
@@ -494,6 +560,24 @@ impl Config {
             }
         }
 
+        let hosting = match raw.hosting {
+            None => None,
+            Some(h) => {
+                if let Some(url) = &h.url {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        return Err(err(
+                            &["hosting", "url"],
+                            format!("`{url}` is not a web address: write the repository's `https://` address, e.g. `https://git.acme.example/platform/config`"),
+                        ));
+                    }
+                }
+                Some(Hosting {
+                    kind: h.kind,
+                    url: h.url.map(|u| u.trim_end_matches('/').to_string()),
+                })
+            }
+        };
+
         let service_at = services
             .iter()
             .enumerate()
@@ -508,6 +592,7 @@ impl Config {
             placeholders,
             environments,
             previews,
+            hosting,
             service_at,
         })
     }
@@ -751,6 +836,24 @@ mod tests {
     fn loops_are_refused() {
         let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  a:\n    from: b\n  b:\n    from: a\n");
         assert!(e.contains("loops"), "{e}");
+    }
+
+    #[test]
+    fn a_path_that_nests_the_environment_in_itself_is_refused() {
+        let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    metadata: environments/dev/manifests/metadata.json\n");
+        assert!(
+            e.contains("`metadata: environments/dev/manifests/metadata.json` is relative to the environment's `dir` (`environments/dev`): it would be `environments/dev/environments/dev/manifests/metadata.json`, inside the environment inside itself; write `metadata: manifests/metadata.json`"),
+            "{e}"
+        );
+        assert!(e.contains("line 6"), "{e}");
+        let e = err("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    dir: deploy/dev\n    manifests: deploy/dev/out\n");
+        assert!(e.contains("write `manifests: out`"), "{e}");
+        // Relative to `dir`, as documented: fine.
+        let c = parse("registry: r.io/a\nservices:\n  api:\nenvironments:\n  dev:\n    metadata: state/metadata.json\n").unwrap();
+        assert_eq!(
+            c.environments[0].metadata,
+            "environments/dev/state/metadata.json"
+        );
     }
 
     #[test]

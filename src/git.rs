@@ -218,6 +218,11 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     git_with_input(dir, args, None)
 }
 
+/// Runs `git` in `dir` with `input` on its stdin.
+pub fn git_stdin(dir: &Path, args: &[&str], input: &str) -> Result<String> {
+    git_with_input(dir, args, Some(input))
+}
+
 fn git_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Result<String> {
     git_env(dir, args, input, &[])
 }

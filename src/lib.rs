@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diff;
+pub mod envvars;
 pub mod error;
 pub mod fsat;
 pub mod gates;
@@ -14,13 +15,18 @@ pub mod git;
 pub mod gitcli;
 pub mod gitfast;
 pub mod gitindex;
+pub mod gitpr;
 pub mod gitwrite;
+pub mod hosting;
 pub mod imageref;
 pub mod legacy;
 pub mod memo;
 pub mod metadata;
 pub mod plan;
+pub mod preflight;
+pub mod problems;
 pub mod render;
+pub mod report;
 pub mod slug;
 pub mod state;
 pub mod status;
@@ -35,9 +41,14 @@ use cli::Request;
 
 /// Runs one request and returns the process exit code. Errors are reported here, once.
 pub fn run(dir: Option<PathBuf>, request: Request) -> i32 {
+    // The variables first: `PROMOTE_TRACE` itself is one.
+    if let Err(e) = envvars::validate() {
+        return ui::report(&e.into());
+    }
     ui::trace("start");
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    let code = match commands::dispatch(&dir, request) {
+    let checked = preflight::directory(&dir);
+    let code = match checked.and_then(|_| commands::dispatch(&dir, request)) {
         Ok(code) => code,
         Err(e) => ui::report(&e),
     };

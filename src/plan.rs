@@ -190,6 +190,8 @@ pub struct ChangeRequest {
     pub hold: Option<Option<String>>,
     /// Why the gates were overridden, if they were.
     pub gates_overridden: Option<String>,
+    /// More trailers for the commit message (`Promote-Request:` of a pull request's commit).
+    pub trailers: Vec<String>,
 }
 
 /// One service's version change.
@@ -575,12 +577,30 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
         ));
     }
     msg.push_str(&format!("Promote-Record: {}\n", record.id));
+    for t in &req.trailers {
+        msg.push_str(&format!("{}\n", t.lines().next().unwrap_or("")));
+    }
     if let Some(ci) = &record.actor.ci {
         if let Some(url) = ci.url.as_ref().or(ci.build.as_ref()) {
             msg.push_str(&format!("Promote-CI: {} {url}\n", ci.system));
         }
     }
     msg
+}
+
+/// How an environment gets versions, following the pipeline: the start of the pipeline by
+/// `set-image`, any other by a promotion from the environment it takes from.
+pub fn versions_hint(env: &crate::config::Environment) -> String {
+    match &env.from {
+        Some(from) => format!(
+            "promote into it first: `promote to {}` (it takes from `{from}`)",
+            env.name
+        ),
+        None => format!(
+            "set them first: `promote set-image {} --sha <sha>` (the start of the pipeline)",
+            env.name
+        ),
+    }
 }
 
 /// The source environment of a promotion into `env`: the one it takes from. `--from` may name it,
@@ -636,10 +656,7 @@ pub fn promotion(
             "`{}` runs no versions yet: there is nothing to promote from it",
             source.name
         ))
-        .hint(format!(
-            "set them first: `promote set-image {} --sha <sha>`",
-            source.name
-        ))
+        .hint(versions_hint(source))
         .into());
     }
     let mut versions = BTreeMap::new();
@@ -657,6 +674,7 @@ pub fn promotion(
                         "`{}` does not run `{svc}`: there is no version to promote",
                         source.name
                     ))
+                    .hint(versions_hint(source))
                     .into())
                 }
             }

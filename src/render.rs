@@ -870,10 +870,7 @@ impl<'a> Substituter<'a> {
                                             self.env.name
                                         ),
                                     )
-                                    .hint(format!(
-                                        "set versions with `promote set-image {} --sha <sha>` (or `{svc}=<sha>`)",
-                                        self.env.name
-                                    )),
+                                    .hint(crate::plan::versions_hint(self.env)),
                                 );
                             }
                             None

@@ -15,13 +15,18 @@ use crate::ui;
 use crate::version::Version;
 use crate::write;
 
+use super::pr::{self, Replay};
+
 pub use crate::cli::ChangeOpts as Opts;
 
 pub fn promote(dir: &Path, env: &str, from: Option<&str>, only: &[String], opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::promotion(ctx, env, from, only, message.clone())
-    })
+    let replay = Replay::To {
+        env: env.into(),
+        from: from.map(str::to_string),
+        only: only.to_vec(),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
 pub fn set_image(
@@ -31,27 +36,48 @@ pub fn set_image(
     pairs: &[String],
     opts: Opts,
 ) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        set_image_request(ctx, env, sha, pairs, message.clone())
-    })
+    let replay = Replay::SetImage {
+        env: env.into(),
+        sha: sha.map(str::to_string),
+        pairs: pairs.to_vec(),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
 pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::rollback(ctx, env, to, message.clone())
-    })
+    let replay = Replay::Rollback {
+        env: env.into(),
+        to: to.map(str::to_string),
+        message: opts.message.clone(),
+    };
+    run(dir, opts, replay)
 }
 
-pub fn hold(dir: &Path, env: &str, reason: Option<String>, opts: Opts) -> Outcome {
-    let message = opts.message.clone();
-    run(dir, opts, |ctx| {
-        plan::hold(ctx, env, reason.clone(), message.clone())
-    })
+/// `promote hold` (`hold`) or `promote unhold`. A hold needs a reason: whoever it refuses reads it.
+pub fn hold(dir: &Path, env: &str, hold: bool, opts: Opts) -> Outcome {
+    let replay = match (hold, opts.message.clone()) {
+        (true, None) => {
+            return Err(UserError::new(format!("`promote hold {env}` needs a reason"))
+                .hint(format!(
+                    "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
+                ))
+                .code(exit::USAGE)
+                .into())
+        }
+        (true, Some(reason)) => Replay::Hold {
+            env: env.into(),
+            reason,
+        },
+        (false, message) => Replay::Unhold {
+            env: env.into(),
+            message,
+        },
+    };
+    run(dir, opts, replay)
 }
 
-fn set_image_request(
+pub(super) fn set_image_request(
     ctx: &Ctx,
     env: &str,
     sha: Option<&str>,
@@ -73,12 +99,23 @@ fn set_image_request(
             versions.insert(s.name.clone(), v.clone());
         }
     }
+    let mut given: BTreeMap<&str, &str> = BTreeMap::new();
     for pair in pairs {
         let Some((svc, value)) = pair.split_once('=') else {
             return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
                 .hint("write it as e.g. `api=a252dcc`")
                 .into());
         };
+        if let Some(first) = given.insert(svc, pair) {
+            return Err(
+                UserError::new(format!("`{svc}` is given twice: `{first}` and `{pair}`"))
+                    .hint(format!(
+                        "give each service one version: keep `{first}` or `{pair}`"
+                    ))
+                    .code(exit::USAGE)
+                    .into(),
+            );
+        }
         let service = config.service(svc)?;
         let v = parse_version(&service.image, value)
             .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
@@ -117,7 +154,7 @@ fn parse_version(image: &str, value: &str) -> std::result::Result<Version, Strin
 }
 
 /// What applying a request did.
-enum Applied {
+pub(super) enum Applied {
     /// The environment already runs the requested versions.
     NoOp(Plan),
     DryRun(Plan),
@@ -125,16 +162,27 @@ enum Applied {
 }
 
 /// Runs a change: with `--push`, on top of the upstream head, retrying when another pipeline pushes
-/// first. `make` builds the request from the repository as it is, so a retry re-plans from the new
-/// upstream state (the other pipeline's change is kept, and the audit chain stays linear).
-fn run(dir: &Path, opts: Opts, make: impl Fn(&Ctx) -> Result<ChangeRequest>) -> Outcome {
+/// first; with `--pr`, as a pull request (`pr.rs`). The request is built from the repository as it
+/// is, so a retry re-plans from the new upstream state (the other pipeline's change is kept, and the
+/// audit chain stays linear).
+fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
+    if let (Some(mode), false) = (opts.pr, opts.dry_run) {
+        if let Some(done) = pr::run(dir, mode, &replay, &opts)? {
+            return Ok(done);
+        }
+    }
+    if opts.push && !opts.dry_run {
+        // Before `--push` moves the branch onto the upstream head.
+        pr::refuse_direct(&Ctx::open(dir)?, &replay)?;
+    }
     let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
-        let applied = apply(
-            ctx,
-            make(ctx)?,
-            opts.dry_run,
-            opts.override_gates.as_deref(),
-        )?;
+        let req = replay.make(ctx)?;
+        if !opts.dry_run {
+            pr::refuse_direct(ctx, &replay)?;
+            // A commit here (not in `--pr`'s worktree) needs a first commit and a branch.
+            crate::preflight::can_commit(ctx)?;
+        }
+        let applied = apply(ctx, req, opts.dry_run, opts.override_gates.as_deref())?;
         let commit = match &applied {
             Applied::Committed(_, c) => Some(c.clone()),
             _ => None,
@@ -234,7 +282,7 @@ pub(super) fn with_push<T>(
 }
 
 /// Plans, then (unless a dry run) writes and commits. All-or-nothing.
-fn apply(
+pub(super) fn apply(
     ctx: &Ctx,
     mut req: ChangeRequest,
     dry_run: bool,
@@ -407,7 +455,7 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             }
             _ => format!("nothing to change: `{env}` already runs these versions{where_}"),
         };
-        ui::status(&what);
+        ui::result(&what);
         return Ok(exit::OK);
     };
     let mut summary = format!(
@@ -418,9 +466,15 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
     for c in &plan.versions {
         summary.push_str(&format!("\n  {}", version_line(c)));
     }
-    ui::status(&summary);
+    if ui::verbose() {
+        // `-v`: the files of the commit too (`git show --stat` would list them).
+        for p in plan.paths() {
+            summary.push_str(&format!("\n  wrote {p}"));
+        }
+    }
+    ui::result(&summary);
     if plan.request.action == "rollback" {
-        ui::status(&format!(
+        ui::hint(&format!(
             "to keep the rolled-back version from being promoted straight back: `promote hold {} --reason \"...\"`",
             plan.request.env
         ));
@@ -431,12 +485,12 @@ fn report(applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcome {
             1 => " (after 1 retry)".into(),
             n => format!(" (after {n} retries)"),
         };
-        ui::status(&format!("pushed{retries}"));
+        ui::result(&format!("pushed{retries}"));
     }
     Ok(exit::OK)
 }
 
-fn version_line(c: &plan::VersionChange) -> String {
+pub(super) fn version_line(c: &plan::VersionChange) -> String {
     let v = |x: &Option<Version>| {
         x.as_ref()
             .map(|v| v.to_string())
@@ -445,7 +499,7 @@ fn version_line(c: &plan::VersionChange) -> String {
     format!("{}: {} -> {}", c.service, v(&c.before), v(&c.after))
 }
 
-fn summary(plan: &Plan, commit: Option<&str>, dry_run: bool) -> serde_json::Value {
+pub(super) fn summary(plan: &Plan, commit: Option<&str>, dry_run: bool) -> serde_json::Value {
     json!({
         "env": plan.request.env,
         "action": plan.request.action,
@@ -554,7 +608,7 @@ pub fn diff(
     if json {
         ui::data(&(serde_json::to_string_pretty(&diff_json(&plan))? + "\n"));
     } else if plan.is_empty() {
-        ui::status(&format!(
+        ui::result(&format!(
             "nothing to promote: `{env}` already runs what its source runs"
         ));
     } else {

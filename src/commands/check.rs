@@ -14,15 +14,25 @@ use crate::render::{list_files, render_env, validate_manifest, Problem};
 use crate::ui;
 use crate::write;
 
-pub fn run(dir: &Path) -> Outcome {
+pub fn run(dir: &Path, json: bool) -> Outcome {
     // STEP 1: the config must load; without it nothing else can be checked.
     let repo = Repo::discover(dir)?;
     let config = Config::load(&repo.root)?;
     let mut problems: Vec<Problem> = Vec::new();
     let mut drift = String::new();
-    let color = ui::color_stdout();
+    let mut drift_json = Vec::new();
+    let color = ui::color_stdout() && !json;
 
+    let mut progress = ui::progress("check", config.environments.len());
+    // The problems of the environments checked so far, each with its environment, to group them.
+    let mut found: Vec<(String, Problem)> = Vec::new();
+    let mut prev: Option<&str> = None;
     for env in &config.environments {
+        progress.step(&format!("checking `{}`", env.name));
+        if let Some(p) = prev {
+            found.extend(problems.drain(..).map(|x| (p.to_string(), x)));
+        }
+        prev = Some(&env.name);
         // STEP 2: metadata readable and consistent with the config.
         let meta = match Metadata::load(&config, env) {
             Ok(m) => m,
@@ -96,12 +106,9 @@ pub fn run(dir: &Path) -> Outcome {
                     Problem::new(&c.path, None, msg)
                         .hint("run `promote render` to update the rendered files"),
                 );
-                drift.push_str(&unified(
-                    &c.path,
-                    c.after.as_deref(),
-                    c.before.as_deref(),
-                    color,
-                ));
+                let d = unified(&c.path, c.after.as_deref(), c.before.as_deref(), color);
+                drift_json.push(serde_json::json!({"path": c.path, "diff": d}));
+                drift.push_str(&d);
             }
         }
 
@@ -146,20 +153,44 @@ pub fn run(dir: &Path) -> Outcome {
         }
     }
 
+    drop(progress);
+    if let Some(p) = prev {
+        found.extend(problems.drain(..).map(|x| (p.to_string(), x)));
+    }
+    let mut problems = crate::problems::group(found);
+
     // STEP 6: report.
     let targets_checked = config.environments.len();
+    problems.sort();
+    problems.dedup();
+    if json {
+        let list: Vec<serde_json::Value> = problems
+            .iter()
+            .map(|p| serde_json::json!({"file": p.file, "line": p.line, "message": p.message, "hint": p.hint}))
+            .collect();
+        let doc = serde_json::json!({
+            "environments": targets_checked,
+            "ok": problems.is_empty(),
+            "problems": list,
+            "drift": drift_json,
+        });
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        return Ok(if problems.is_empty() {
+            exit::OK
+        } else {
+            exit::FAILURE
+        });
+    }
     if !drift.is_empty() {
         ui::data(&drift);
     }
     if problems.is_empty() {
-        ui::status(&format!(
+        ui::result(&format!(
             "checked {targets_checked} environment{}: no problems",
             if targets_checked == 1 { "" } else { "s" }
         ));
         return Ok(exit::OK);
     }
-    problems.sort();
-    problems.dedup();
     let mut out = String::new();
     for p in &problems {
         out.push_str(&format!("{p}\n"));
@@ -170,7 +201,7 @@ pub fn run(dir: &Path) -> Outcome {
     ui::data(&out);
     let files: BTreeSet<&str> = problems.iter().map(|p| p.file.as_str()).collect();
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    ui::status(&format!(
+    ui::result(&format!(
         "{} in {}",
         plural(problems.len(), "problem"),
         plural(files.len(), "file")

@@ -172,7 +172,9 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     // STEP 8: the proof: render every environment in memory with that config and those versions;
     // every byte must be what is committed now.
     let mut problems = Vec::new();
+    let mut progress = ui::progress("init", envs.len());
     for (e, _) in &envs {
+        progress.step(&format!("proving `{}` renders byte for byte", e.found.name));
         let env = config.env(&e.found.name)?;
         let (files, p) = render::render_env(&config, env, &e.versions)?;
         problems.extend(p);
@@ -190,6 +192,7 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
             }
         }
     }
+    drop(progress);
     if !problems.is_empty() {
         return Err(problems_error("cannot adopt this repository: promote would not render it byte for byte as it is; nothing was written:", &problems));
     }
@@ -212,18 +215,23 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     if !dry_run {
         write::apply(root, &changes)?;
     }
-    ui::data(&explain(&analysis, found, &envs, &config));
-    warnings(root, &envs, &config)?;
     let mut written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     written.sort_by_key(|p| p != CONFIG_FILE);
+    if ui::mode().json {
+        warnings(root, &envs, &config)?;
+        return json_report("sed", &config, &written, dry_run);
+    }
+    // What was found: a report (not shown with `-q`).
+    ui::result(explain(&analysis, found, &envs, &config).trim_end());
+    warnings(root, &envs, &config)?;
     if dry_run {
-        ui::status(&format!(
+        ui::result(&format!(
             "dry run: nothing was written; `promote init` writes {}",
             written.join(", ")
         ));
         return Ok(exit::OK);
     }
-    ui::status(&format!(
+    ui::result(&format!(
         "wrote {} (nothing is committed)",
         written.join(", ")
     ));
@@ -256,6 +264,30 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
         "later: shared minijinja templates (the native layout)".to_string(),
     ));
     ui::status(&format!("next:\n{}", table(&next, "  ")));
+    if let Some(advice) = super::pr::approval_advice(&config) {
+        ui::status(&advice);
+    }
+    Ok(exit::OK)
+}
+
+/// `--output json`: what was adopted (`sed`, or the bundled `example`), the pipeline, and the files
+/// written (or, in a dry run, that would be).
+fn json_report(adopted: &str, config: &Config, written: &[String], dry_run: bool) -> Outcome {
+    let envs: Vec<serde_json::Value> = config
+        .environments
+        .iter()
+        .map(|e| serde_json::json!({"name": e.name, "from": e.from, "dir": e.dir}))
+        .collect();
+    let services: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
+    let doc = serde_json::json!({
+        "adopted": adopted,
+        "environments": envs,
+        "services": services,
+        "files": written,
+        "dry_run": dry_run,
+        "committed": false,
+    });
+    ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
     Ok(exit::OK)
 }
 
@@ -358,7 +390,8 @@ fn table_n(rows: &[Vec<String>], indent: &str) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    rows.iter()
+    let lines: Vec<String> = rows
+        .iter()
         .map(|r| {
             let cells: Vec<String> = r
                 .iter()
@@ -368,9 +401,10 @@ fn table_n(rows: &[Vec<String>], indent: &str) -> String {
             format!("{indent}{}", cells.join("  "))
                 .trim_end()
                 .to_string()
-                + "\n"
         })
-        .collect()
+        .collect();
+    // A repository of a thousand services: the first rows, then how many more (all with `-v`).
+    ui::clip(&lines, 12, indent)
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -706,6 +740,10 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
     if !dry_run {
         write::apply(root, &changes)?;
     }
+    if ui::mode().json {
+        let written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        return json_report("example", &config, &written, dry_run);
+    }
 
     // STEP 5: say what it is and what to do next.
     let mut s = String::from("found no sed layout to adopt (no `<env>/*.yaml.tpl`): ");
@@ -751,7 +789,7 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
     s.push_str(
         "\nNo environment runs a version yet, so nothing is rendered; nothing is committed.\n",
     );
-    ui::data(&s);
+    ui::result(s.trim_end());
     if dry_run {
         ui::status("dry run: nothing was written");
         return Ok(exit::OK);
@@ -792,6 +830,9 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
         ));
     }
     ui::status(&format!("next:\n{}", table(&next, "  ")));
+    if let Some(advice) = super::pr::approval_advice(&config) {
+        ui::status(&advice);
+    }
     Ok(exit::OK)
 }
 

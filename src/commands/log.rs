@@ -53,7 +53,12 @@ pub fn run(
                 .filter(|l| matches!(l, audit::Line::Record(..)))
                 .count();
         }
-        ui::status(&format!(
+        if json {
+            let doc = serde_json::json!({"verified": true, "records": total, "logs": envs.len()});
+            ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+            return Ok(exit::OK);
+        }
+        ui::result(&format!(
             "verified {total} records in {} deploy logs: the chains are intact",
             envs.len()
         ));
@@ -80,6 +85,8 @@ pub fn run(
     // Newest first; records of one environment are already in order, so a stable sort keeps ties sane.
     records.reverse();
     records.sort_by(|a, b| b.time.cmp(&a.time));
+    // `-n 0` asks for no record (as `git log -n 0`): an empty answer, not "no records yet".
+    let none_yet = records.is_empty();
     if let Some(n) = limit {
         records.truncate(n);
     }
@@ -120,7 +127,7 @@ pub fn run(
             out.push_str(&format!("    why: {m}\n"));
         }
     }
-    if records.is_empty() {
+    if none_yet {
         ui::status("no records yet");
     }
     ui::data(&out);

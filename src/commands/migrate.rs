@@ -78,6 +78,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         paths.extend([env.dir.clone(), env.metadata.clone()]);
     }
     if !dry_run {
+        crate::preflight::can_commit(&ctx)?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -100,7 +101,9 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     // no manifest); the bytes ArgoCD reads are the synced directory's manifests, rendered or plain.
     let mut before: Vec<Before> = Vec::new();
     let mut problems: Vec<Problem> = Vec::new();
+    let mut progress = ui::progress("migrate", 2 * config.environments.len());
     for env in &config.environments {
+        progress.step(&format!("rendering `{}` as it is", env.name));
         let versions = Metadata::load(config, env)?.versions();
         let (files, p) = render::render_env(config, env, &versions)?;
         if !p.is_empty() {
@@ -162,6 +165,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let trial = Config::parse(&scratch.0, &new_text)?;
     let mut total = 0;
     for b in &before {
+        progress.step(&format!("proving `{}` renders byte for byte", b.env.name));
         let env = trial.env(&b.env.name)?;
         let (files, p) = render::render_env(&trial, env, &b.versions)?;
         problems.extend(p);
@@ -206,6 +210,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         }
     }
     drop(scratch);
+    drop(progress);
     if !problems.is_empty() {
         return Err(problems_error("cannot migrate: the native layout would not render every byte as the sed layout does; nothing was written:", &problems));
     }
@@ -280,17 +285,51 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             b.env.name, b.env.manifests, new.manifests
         ));
     }
-    if dry_run {
-        let mut list = String::new();
-        for c in &changes {
-            let verb = match (&c.before, &c.after) {
-                (None, _) => "create",
-                (_, None) => "delete",
-                _ => "update",
-            };
-            list.push_str(&format!("{verb} {}\n", c.path));
+    let report_json = |commit: Option<&str>| -> Outcome {
+        let files: Vec<Json> = changes
+            .iter()
+            .map(|c| {
+                let change = match (&c.before, &c.after) {
+                    (None, _) => "add",
+                    (_, None) => "delete",
+                    _ => "modify",
+                };
+                serde_json::json!({"path": c.path, "change": change})
+            })
+            .collect();
+        let mut moved = Vec::new();
+        for b in &before {
+            let new = new_config.env(&b.env.name)?;
+            moved.push(serde_json::json!({"env": b.env.name, "from": b.env.manifests, "to": new.manifests}));
         }
-        ui::data(&list);
+        let doc = serde_json::json!({
+            "manifests": total,
+            "shared_templates": shared,
+            "own_templates": own,
+            "moved": moved,
+            "files": files,
+            "commit": commit,
+            "dry_run": dry_run,
+        });
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        Ok(exit::OK)
+    };
+    if dry_run && ui::mode().json {
+        return report_json(None);
+    }
+    if dry_run {
+        let list: Vec<String> = changes
+            .iter()
+            .map(|c| {
+                let verb = match (&c.before, &c.after) {
+                    (None, _) => "create",
+                    (_, None) => "delete",
+                    _ => "update",
+                };
+                format!("{verb} {}", c.path)
+            })
+            .collect();
+        ui::data(&ui::clip(&list, 20, ""));
         ui::status(&format!(
             "dry run: nothing was written. {summary}\nthe manifests would move:\n{}",
             out.trim_end()
@@ -301,11 +340,13 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         "promote migrate: the sed layout -> native templates\n\n{summary}.\nManifests move from `<env>/` to `environments/<env>/manifests/`, metadata and deploy.log to\n`environments/<env>/`.\n\nPromote-Action: migrate\n"
     );
     let commit = super::change::write_and_commit(&ctx, &changes, &message)?;
-    ui::status(&format!(
-        "[{}] promote migrate: the sed layout -> native templates",
+    if ui::mode().json {
+        report_json(Some(&commit))?;
+    }
+    ui::result(&format!(
+        "[{}] promote migrate: the sed layout -> native templates\n{summary}",
         &commit[..commit.len().min(7)]
     ));
-    ui::status(&summary);
 
     // STEP 8: ArgoCD syncs directories: every Application must follow its environment's.
     let mut warn = format!(

@@ -11,14 +11,26 @@ mod config;
 mod init;
 mod log;
 mod migrate;
+mod pr;
 mod preview;
 mod render;
+mod report;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {
     match request {
-        Request::Render { envs, check } => render::run(dir, &envs, check),
-        Request::Check => check::run(dir),
+        Request::Render {
+            envs,
+            check,
+            dry_run,
+            json,
+        } => render::run(dir, &envs, check, dry_run, json),
+        Request::Check { base: None, json } => check::run(dir, json),
+        Request::Check {
+            base: Some(base),
+            json: _,
+        } => pr::check_base(dir, &base),
+        Request::PrRefresh { target, json } => pr::refresh(dir, &target, json),
         Request::Config { json } => config::run(dir, json),
         Request::Promote {
             env,
@@ -33,7 +45,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             opts,
         } => change::set_image(dir, &env, sha.as_deref(), &pairs, opts),
         Request::Rollback { env, to, opts } => change::rollback(dir, &env, to.as_deref(), opts),
-        Request::Hold { env, reason, opts } => change::hold(dir, &env, reason, opts),
+        Request::Hold { env, hold, opts } => change::hold(dir, &env, hold, opts),
         Request::Diff {
             env,
             from,
@@ -48,8 +60,10 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
             verify,
             json,
         } => log::run(dir, env.as_deref(), limit, verify, json),
+        Request::Report { since, html, json } => report::run(dir, &since, json, html.as_deref()),
         Request::Preview(p) => preview::dispatch(dir, p),
-        Request::Init { dry_run } => init::run(dir, dry_run),
-        Request::Migrate { dry_run } => migrate::run(dir, dry_run),
+        // `--output json` reaches them through ui::mode(), set before a command runs.
+        Request::Init { dry_run, .. } => init::run(dir, dry_run),
+        Request::Migrate { dry_run, .. } => migrate::run(dir, dry_run),
     }
 }

@@ -1125,6 +1125,7 @@ fn apply(ctx: &Ctx, op: &Op, dry_run: bool) -> Result<Applied> {
     // STEP 1: refuse to run over uncommitted changes where the change would write.
     let previews = settings(&ctx.config)?;
     if !dry_run {
+        crate::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&guarded(previews, op)?)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -1182,7 +1183,7 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
     }
     if plan.items.is_empty() {
         let where_ = if push.is_some() { " upstream" } else { "" };
-        ui::status(&match op {
+        ui::result(&match op {
             Op::Up {
                 branch, version, ..
             } => format!(
@@ -1225,13 +1226,23 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
         return Ok(exit::OK);
     }
     let commit = commit.unwrap_or_default();
-    ui::status(&format!(
-        "[{}] {}",
+    let mut out = format!(
+        "[{}] {}\n",
         &commit[..commit.len().min(7)],
         plan.commit_message.lines().next().unwrap_or("")
-    ));
+    );
     for it in &plan.items {
-        ui::status(item_line(it).trim_end());
+        out.push_str(&item_line(it));
+    }
+    if ui::verbose() {
+        for c in &plan.files {
+            let verb = if c.after.is_none() {
+                "deleted"
+            } else {
+                "wrote"
+            };
+            out.push_str(&format!("  {verb} {}\n", c.path));
+        }
     }
     if let Some(p) = push.filter(|p| p.pushed) {
         let retries = match p.attempts - 1 {
@@ -1239,8 +1250,9 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
             1 => " (after 1 retry)".into(),
             n => format!(" (after {n} retries)"),
         };
-        ui::status(&format!("pushed{retries}"));
+        out.push_str(&format!("pushed{retries}\n"));
     }
+    ui::result(out.trim_end());
     Ok(exit::OK)
 }
 

@@ -13,7 +13,10 @@ use crate::state::{self, RenderState};
 use crate::ui;
 use crate::write;
 
-pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
+/// `check`: list what would change, exit 3 if anything would; `dry_run`: the same list, exit 0.
+pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) -> Outcome {
+    let pending = if check { exit::PENDING } else { exit::OK };
+    let check = check || dry_run;
     // STEP 1: the repository, its config, and the environments asked for.
     let ctx = Ctx::open(dir)?;
     let config = &ctx.config;
@@ -39,7 +42,9 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     let mut changes = Vec::new();
     let mut problems = Vec::new();
     let mut total = 0;
+    let mut progress = ui::progress("render", selected.len());
     for env in &selected {
+        progress.step(&format!("rendering `{}`", env.name));
         let versions = Metadata::load(config, env)?.versions();
         ui::trace("metadata");
         let key = state::key(config, env, &versions);
@@ -54,15 +59,19 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
             .pop()
             .unwrap_or_default();
         let env_problems = r.problems.len();
-        problems.extend(r.problems);
+        problems.extend(r.problems.into_iter().map(|p| (env.name.clone(), p)));
         total += r.files.len();
         let files = r.files.len();
         let targets = manifest_targets(config, env, r.files.clone())?;
         let paths: Vec<&String> = targets.keys().collect();
         let current = write::read_current(&config.root, &paths)?;
-        problems.extend(validate_files(&r.files, |f| {
-            current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
-        }));
+        problems.extend(
+            validate_files(&r.files, |f| {
+                current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+            })
+            .into_iter()
+            .map(|p| (env.name.clone(), p)),
+        );
         let env_changes = write::plan_against(&current, targets);
         if env_changes.is_empty() && env_problems == 0 {
             clean.push((*env, key, files, snapshot));
@@ -72,6 +81,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
         changes.extend(env_changes);
         ui::trace(&format!("{}: rendered", env.name));
     }
+    drop(progress);
     for (env, key, files, snapshot) in clean {
         state.record(env, &key, files, snapshot);
     }
@@ -79,14 +89,38 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
     if !problems.is_empty() {
         return Err(problems_error(
             "nothing was written; cannot render:",
-            &problems,
+            &crate::problems::group(problems),
         ));
     }
 
     // STEP 3: what changes.
+    let report_json = |written: bool| -> Result<()> {
+        let changed: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                let change = match (&c.before, &c.after) {
+                    (None, _) => "add",
+                    (_, None) => "delete",
+                    _ => "modify",
+                };
+                serde_json::json!({"path": c.path, "change": change})
+            })
+            .collect();
+        let doc = serde_json::json!({"files": total, "changed": changed, "written": written});
+        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+        Ok(())
+    };
+    if check && json {
+        report_json(false)?;
+        return Ok(if changes.is_empty() {
+            exit::OK
+        } else {
+            pending
+        });
+    }
     if check {
         if changes.is_empty() {
-            ui::status(&format!("all {total} rendered files are up to date"));
+            ui::result(&format!("all {total} rendered files are up to date"));
             return Ok(exit::OK);
         }
         let mut out = String::new();
@@ -98,12 +132,16 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
             "{} of {total} files would change; run `promote render` to update them",
             changes.len()
         ));
-        return Ok(exit::PENDING);
+        return Ok(pending);
     }
 
     // STEP 4: refuse to overwrite uncommitted edits.
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !paths.is_empty() {
+        crate::preflight::has_commits(
+            &ctx,
+            "promote overwrites only files whose content git holds",
+        )?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -117,16 +155,24 @@ pub fn run(dir: &Path, envs: &[String], check: bool) -> Outcome {
 
     // STEP 5: write.
     write::apply(&config.root, &changes)?;
-    for c in &changes {
-        let verb = match (&c.before, &c.after) {
-            (None, _) => "created",
-            (_, None) => "deleted",
-            _ => "updated",
-        };
-        ui::status(&format!("{verb} {}", c.path));
+    if json {
+        report_json(true)?;
+        return Ok(exit::OK);
     }
-    ui::status(&format!(
-        "rendered {total} files: {} changed, {} unchanged",
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let verb = match (&c.before, &c.after) {
+                (None, _) => "created",
+                (_, None) => "deleted",
+                _ => "updated",
+            };
+            format!("{verb} {}", c.path)
+        })
+        .collect();
+    ui::result(&format!(
+        "{}rendered {total} files: {} changed, {} unchanged",
+        ui::clip(&lines, 10, ""),
         changes.len(),
         total.saturating_sub(changes.len())
     ));

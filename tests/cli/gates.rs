@@ -224,7 +224,7 @@ fn an_override_is_recorded_loudly() {
     at(&repo, DAY1, &["set-image", "dev", "--sha", "1111111"]).ok();
     at(&repo, DAY1, &["to", "staging"]).ok();
     let r = at(&repo, DAY1_LATER, &["to", "prod", "--override-gates"]).expect(2);
-    assert!(r.stderr.contains("--reason"), "{}", r.stderr);
+    assert!(r.stderr.contains("--message <REASON>"), "{}", r.stderr);
     let r = at(
         &repo,
         DAY1_LATER,

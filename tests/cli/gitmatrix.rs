@@ -574,12 +574,18 @@ fn hooks_path_with_a_tilde_and_signing() {
 }
 
 #[test]
-fn detached_head() {
-    matrix(|| {
-        let s = example();
-        s.git(&["checkout", "-q", "--detach"]);
-        s
-    });
+fn detached_head_is_refused_before_anything_is_written() {
+    // As the README says: a commit there would be on no branch.
+    let s = example();
+    s.git(&["checkout", "-q", "--detach"]);
+    let head = s.head();
+    for backend in ["auto", "cli"] {
+        let r = s.promote(&["set-image", "dev", "--sha", "a252dcc"], backend);
+        assert_eq!(r.code, 1, "{backend}: {}", r.stderr);
+        assert!(r.stderr.contains("detached"), "{backend}: {}", r.stderr);
+        assert_eq!(s.head(), head);
+        assert_eq!(s.git(&["status", "--porcelain"]), "");
+    }
 }
 
 #[test]
@@ -612,10 +618,10 @@ fn a_repository_inside_a_submodule() {
 fn promote_git_is_validated() {
     let s = example();
     let r = s.promote(&["status"], "gitoxide");
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("`PROMOTE_GIT` is `gitoxide`: expected `auto` or `cli`"),
+            .contains("`PROMOTE_GIT=gitoxide` is not valid: it takes `auto`"),
         "{}",
         r.stderr
     );

@@ -4,10 +4,13 @@
 mod support;
 
 mod adopt;
+mod cli;
 mod gates;
 mod gitmatrix;
 mod init;
+mod pr;
 mod preview;
 mod promote;
 mod push;
 mod render;
+mod report;

@@ -232,7 +232,10 @@ fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
             &repo.git(&["show", "--stat", "--format=%s%n%n%b", "HEAD"]),
         ),
     );
-    snapshot("preview/up-stderr.txt", &redact(&repo, &r.stderr));
+    assert_eq!(
+        r.stderr, "",
+        "with `--output json`, stdout holds the JSON and nothing else"
+    );
 }
 
 #[test]
@@ -291,10 +294,10 @@ fn up_again_updates_the_preview_in_place() {
         .promote(&["preview", "up", "feature-x", "--sha", "2222222"])
         .ok();
     assert!(
-        r.stderr
+        r.stdout
             .contains("nothing to change: the preview of `feature-x` already runs 2222222"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(repo.head(), head);
 }
@@ -309,9 +312,9 @@ fn down_removes_the_preview_and_records_it_outside_it() {
         .promote(&["preview", "down", "feature/a", "-m", "PR #7 merged"])
         .ok();
     assert!(
-        r.stderr.contains("preview down pr-feature-a"),
+        r.stdout.contains("preview down pr-feature-a"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
@@ -348,10 +351,10 @@ fn down_removes_the_preview_and_records_it_outside_it() {
     // Again: already gone, nothing to do, success.
     let r = down(&repo, "feature/a").ok();
     assert!(
-        r.stderr
+        r.stdout
             .contains("nothing to remove: branch `feature/a` has no preview"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]).trim(), head);
 }
@@ -397,9 +400,9 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     };
     let r = gc("2026-11-23T10:00:00Z").ok();
     assert!(
-        r.stderr.contains("preview gc: remove pr-older"),
+        r.stdout.contains("preview gc: remove pr-older"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
@@ -414,7 +417,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     // Twelve days later `old` and `recent` are both past the limit: one commit removes both.
     let head = repo.head();
     let r = gc("2026-12-05T10:00:00Z").ok();
-    assert!(r.stderr.contains("(+1 more)"), "{}", r.stderr);
+    assert!(r.stdout.contains("(+1 more)"), "{}", r.stdout);
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -441,9 +444,9 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     let head = repo.head();
     let r = gc("2026-12-31T10:00:00Z").ok();
     assert!(
-        r.stderr.contains("nothing to remove: no preview is stale"),
+        r.stdout.contains("nothing to remove: no preview is stale"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(repo.head(), head);
 }
@@ -546,9 +549,9 @@ fn gc_keeps_only_the_listed_branches() {
         ])
         .ok();
     assert!(
-        r.stderr.contains("preview gc: remove pr-feature-kept"),
+        r.stdout.contains("preview gc: remove pr-feature-kept"),
         "{}",
-        r.stderr
+        r.stdout
     );
     assert_eq!(outside(&repo), before);
     let log = repo.read(&format!("{PRS}/deploy.log"));
@@ -710,7 +713,7 @@ fn directories_and_links_in_the_way_are_refused() {
         r.stderr
     );
     let r = down(&repo, "evil").ok();
-    assert!(r.stderr.contains("has no preview"), "{}", r.stderr);
+    assert!(r.stdout.contains("has no preview"), "{}", r.stdout);
     assert_eq!(repo.head(), head);
     assert_eq!(outside(&repo), before);
     let r = repo.promote(&["preview", "list"]).ok();
@@ -721,7 +724,7 @@ fn directories_and_links_in_the_way_are_refused() {
         r.stderr
     );
     let r = repo.promote(&["preview", "gc", "--keep", "nothing"]).ok();
-    assert!(r.stderr.contains("nothing to remove"), "{}", r.stderr);
+    assert!(r.stdout.contains("nothing to remove"), "{}", r.stdout);
     assert!(repo.exists(&format!("{PRS}/squatter/README.md")));
 
     // The previews directory itself a link into an environment: refused before anything is written.
@@ -872,13 +875,13 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stderr.contains("pushed"), "{}", r.stderr);
+    assert!(r.stdout.contains("pushed"), "{}", r.stdout);
     repo.git(&["fetch", "-q"]);
     assert_eq!(repo.head(), repo.git(&["rev-parse", "origin/main"]).trim());
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stderr.contains("has no preview upstream"), "{}", r.stderr);
+    assert!(r.stdout.contains("has no preview upstream"), "{}", r.stdout);
 }
 
 #[test]

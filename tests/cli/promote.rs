@@ -353,10 +353,10 @@ fn dev_to_staging_to_prod_one_commit_each() {
     let run = one_commit(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
     assert_eq!(repo.status(), "");
     assert!(
-        run.stderr
+        run.stdout
             .contains("set-image dev: api (none) -> a252dcc (+2 more)"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert_eq!(
         touched(&repo),
@@ -407,10 +407,10 @@ fn dev_to_staging_to_prod_one_commit_each() {
     let run = one_commit(&repo, &["to", "staging"]);
     assert_eq!(repo.status(), "");
     assert!(
-        run.stderr
+        run.stdout
             .contains("promote dev -> staging: api (none) -> a252dcc (+2 more)"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert!(
         touched(&repo)
@@ -452,10 +452,10 @@ fn dev_to_staging_to_prod_one_commit_each() {
     let run = one_commit(&repo, &["to", "prod"]);
     assert_eq!(repo.status(), "");
     assert!(
-        run.stderr
+        run.stdout
             .contains("promote staging -> prod: api (none) -> a252dcc (+2 more)"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert!(
         touched(&repo)
@@ -597,10 +597,10 @@ fn only_promotes_the_named_services() {
 
     let run = one_commit(&repo, &["to", "staging", "--only", "api"]);
     assert!(
-        run.stderr
+        run.stdout
             .contains("promote dev -> staging: api a252dcc -> b3f1e2d\n"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert_eq!(
         touched(&repo),
@@ -661,12 +661,12 @@ fn promoting_again_is_a_no_op() {
     one_commit(&repo, &["to", "staging"]);
 
     let run = no_op(&repo, &["to", "staging"]);
-    assert!(run.stderr.contains("nothing to promote"), "{}", run.stderr);
-    assert_eq!(run.stdout, "");
+    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
+    assert_eq!(run.stderr, "");
     let run = no_op(&repo, &["to", "staging", "--only", "api"]);
-    assert!(run.stderr.contains("nothing to promote"), "{}", run.stderr);
+    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
     let run = no_op(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
-    assert!(run.stderr.contains("nothing to change"), "{}", run.stderr);
+    assert!(run.stdout.contains("nothing to change"), "{}", run.stdout);
     let run = no_op(&repo, &["to", "staging", "--output", "json"]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["changes"], serde_json::json!([]));
@@ -742,9 +742,9 @@ fn uncommitted_changes_in_the_target_are_refused() {
     repo.write("README.md", "work in progress\n");
     let run = repo.promote(&["to", "staging"]).ok();
     assert!(
-        run.stderr.contains("promote dev -> staging"),
+        run.stdout.contains("promote dev -> staging"),
         "{}",
-        run.stderr
+        run.stdout
     );
     assert_eq!(repo.status(), "?? README.md\n");
 }
@@ -1023,7 +1023,7 @@ fn log_verify_catches_edited_and_deleted_records() {
     one_commit(&repo, &["set-image", "dev", "--sha", "c0ffee1"]);
     let ok = repo.promote(&["log", "--verify"]).ok();
     assert_eq!(
-        ok.stderr,
+        ok.stdout,
         "verified 3 records in 3 deploy logs: the chains are intact\n"
     );
     let log = "environments/dev/deploy.log";
@@ -1122,9 +1122,9 @@ fn the_commit_of_a_promotion_is_exactly_the_change() {
     let subject = "promote staging -> prod: api a252dcc -> b3f1e2d (+1 more)";
     assert_eq!(repo.git(&["log", "-1", "--format=%s"]).trim(), subject);
     assert!(
-        run.stderr.starts_with("[") && run.stderr.contains(&format!("] {subject}\n")),
+        run.stdout.starts_with("[") && run.stdout.contains(&format!("] {subject}\n")),
         "{}",
-        run.stderr
+        run.stdout
     );
 
     let show = repo.git(&[
@@ -1245,11 +1245,11 @@ fn diff_shows_exactly_what_the_promotion_commits() {
 
     // Nothing left: 0, with and without --exit-code.
     let none = repo.promote(&["diff", "prod", "--exit-code"]).ok();
-    assert_eq!(none.stdout, "");
+    assert_eq!(none.stderr, "");
     assert!(
-        none.stderr.contains("nothing to promote"),
+        none.stdout.contains("nothing to promote"),
         "{}",
-        none.stderr
+        none.stdout
     );
     let none = repo.promote(&["diff", "prod", "--output", "json"]).ok();
     let none: Value = serde_json::from_str(&none.stdout).unwrap();

@@ -206,7 +206,7 @@ fn a_request_already_in_effect_upstream_is_a_no_op() {
     .output()
     .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already runs these versions upstream"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already runs these versions upstream"));
     let view = origin_state(&repo, "verify");
     assert_eq!(view.read("environments/dev/deploy.log").lines().count(), 2);
 }

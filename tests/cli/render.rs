@@ -212,8 +212,11 @@ fn rendered_native_repo() -> Repo {
 fn native_layout_renders_shared_templates_values_overrides_and_excludes() {
     let repo = native_repo();
     let run = repo.promote(&["render"]).ok();
-    snapshot("render/native-render.txt", &redact(&repo, &run.stderr));
-    assert_eq!(run.stdout, "", "render prints status on stderr only");
+    assert_eq!(
+        run.stderr, "",
+        "render's results (what it wrote) go to stdout"
+    );
+    snapshot("render/native-render.txt", &redact(&repo, &run.stdout));
 
     // dev excludes web/hpa.yaml; prod renders it. Shared templates under a service's directory are
     // flattened to `<service>-<file>`.
@@ -831,10 +834,10 @@ fn legacy_layout_is_byte_identical_to_sed() {
 
     let run = repo.promote(&["render"]).ok();
     assert!(
-        run.stderr
+        run.stdout
             .contains("rendered 12 files: 12 changed, 0 unchanged"),
         "{}",
-        run.stderr
+        run.stdout
     );
 
     for (env, sha, namespace, prefix) in envs {
@@ -1150,8 +1153,8 @@ environments:
 fn render_check_exits_3_listing_pending_files_and_writes_nothing() {
     let repo = rendered_native_repo();
     let run = repo.promote(&["render", "--check"]).ok();
-    assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "all 7 rendered files are up to date\n");
+    assert_eq!(run.stderr, "");
+    assert_eq!(run.stdout, "all 7 rendered files are up to date\n");
 
     // A new api version in prod (its web manifest names the api image too), a template edit that reaches both environments, a new template.
     repo.write(
@@ -1379,7 +1382,7 @@ fn unchanged_files_are_not_rewritten() {
     let first: Vec<_> = all.iter().map(|rel| stamp(&repo, rel)).collect();
 
     let run = repo.promote(&["render"]).ok();
-    assert_eq!(run.stderr, "rendered 7 files: 0 changed, 7 unchanged\n");
+    assert_eq!(run.stdout, "rendered 7 files: 0 changed, 7 unchanged\n");
     let second: Vec<_> = all.iter().map(|rel| stamp(&repo, rel)).collect();
     assert_eq!(
         first, second,
@@ -1394,7 +1397,7 @@ fn unchanged_files_are_not_rewritten() {
     );
     let run = repo.promote(&["render"]).ok();
     assert_eq!(
-        run.stderr,
+        run.stdout,
         "updated environments/dev/manifests/web-deployment.yaml\nrendered 7 files: 1 changed, 6 unchanged\n"
     );
     for (rel, before) in all.iter().zip(&first) {
@@ -1544,9 +1547,10 @@ fn edit_in_place_keeping_mtime(repo: &Repo, rel: &str, from: &str, to: &str) {
 /// version, a state file that is garbage.
 /// `promote render` with its trace (stderr).
 fn traced(repo: &Repo) -> String {
-    repo.promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
-        .ok()
-        .stderr
+    let run = repo
+        .promote_env(&["render"], &[("PROMOTE_TRACE", "1")])
+        .ok();
+    run.stderr + &run.stdout
 }
 
 /// Did the render skip `env` (its render state held)?
