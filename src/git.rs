@@ -16,6 +16,7 @@ use crate::error::UserError;
 pub struct Repo {
     pub root: PathBuf,
     git_dir: PathBuf,
+    common_dir: PathBuf,
     /// libgit2's handle, only where the in-process path is proven (see `gitfast`); `None` means
     /// every read goes through the `git` binary.
     repo: Option<git2::Repository>,
@@ -96,6 +97,7 @@ impl Repo {
         Ok(Repo {
             root,
             git_dir,
+            common_dir,
             repo: Some(repo),
         })
     }
@@ -111,6 +113,7 @@ impl Repo {
         Ok(Repo {
             root: found.root,
             git_dir: found.git_dir,
+            common_dir: found.common_dir,
             repo: None,
         })
     }
@@ -171,6 +174,11 @@ impl Repo {
     /// The git directory (`.git`, or where a worktree's or submodule's is).
     pub fn git_dir(&self) -> &Path {
         &self.git_dir
+    }
+
+    /// The common git directory (the main `.git` of a linked worktree; else the git directory).
+    pub fn common_dir(&self) -> &Path {
+        &self.common_dir
     }
 
     /// The index file, where the in-process readers may read it (the in-process path).
