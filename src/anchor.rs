@@ -192,14 +192,7 @@ pub fn history_problems(repo: &Repo, root: &std::path::Path, path: &str) -> Resu
 
 /// The bytes of `path` in commit `id`, None where it does not exist there.
 fn blob_at(repo: &Repo, id: &str, path: &str) -> Option<Vec<u8>> {
-    let git = repo.git2();
-    let commit = git.find_commit(git2::Oid::from_str(id).ok()?).ok()?;
-    let entry = commit
-        .tree()
-        .ok()?
-        .get_path(std::path::Path::new(path))
-        .ok()?;
-    Some(git.find_blob(entry.id()).ok()?.content().to_vec())
+    repo.read_at(id, path)
 }
 
 #[cfg(test)]

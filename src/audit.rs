@@ -209,8 +209,12 @@ pub fn tail_hash(log: &[u8]) -> String {
     }
 }
 
+/// The last line, without its line ending. A line's hash never includes a `\r` before its `\n`:
+/// a checkout with `core.autocrlf=true` (or `eol=crlf`) holds the log with CRLF line endings,
+/// and its chain is the same chain.
 fn last_line(log: &[u8]) -> Option<&[u8]> {
     let trimmed = log.strip_suffix(b"\n").unwrap_or(log);
+    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
     if trimmed.is_empty() {
         return None;
     }
@@ -252,6 +256,8 @@ pub fn read(log: &[u8]) -> (Vec<Line>, Option<(usize, String)>) {
         .last();
     for (i, raw) in text.split_terminator('\n').enumerate() {
         let n = i + 1;
+        // CRLF (an autocrlf checkout) is the same line: see `last_line`.
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let hash = sha256_hex(raw.as_bytes());
         if repaired.is_some_and(|r| i < r) {
             // Before the repair: kept as read, not verified.
@@ -379,6 +385,20 @@ mod tests {
         assert_eq!(read(deleted.as_bytes()).1.unwrap().0, 3);
         let legacy_edited = log.replacen("old line", "new line", 1);
         assert_eq!(read(legacy_edited.as_bytes()).1.unwrap().0, 2);
+    }
+
+    #[test]
+    fn a_crlf_checkout_is_the_same_chain_and_edits_still_show() {
+        let log = chain(3, "2024-01-01 promoted api abc by bob\n");
+        let crlf = log.replace('\n', "\r\n");
+        assert_eq!(read(crlf.as_bytes()).1, None);
+        assert_eq!(tail_hash(crlf.as_bytes()), tail_hash(log.as_bytes()));
+        // A record appended to the CRLF checkout chains on.
+        let mut mixed = crlf.clone();
+        mixed.push_str(&record(&tail_hash(crlf.as_bytes()), "0000003").seal());
+        assert_eq!(read(mixed.as_bytes()).1, None);
+        let edited = crlf.replacen("0000001", "0000009", 1);
+        assert_eq!(read(edited.as_bytes()).1.unwrap().0, 3);
     }
 
     #[test]

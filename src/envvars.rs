@@ -38,6 +38,11 @@ const VARS: &[Var] = &[
         |v| matches!(v, "0" | "1"),
     ),
     (
+        "PROMOTE_GIT",
+        "`auto` (the default) or `cli` (every git read and write through the `git` binary)",
+        |v| matches!(v, "auto" | "cli"),
+    ),
+    (
         "PROMOTE_COMMIT",
         "`git` (always commit through `git commit`)",
         |v| v == "git",

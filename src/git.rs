@@ -15,34 +15,120 @@ use crate::error::UserError;
 
 pub struct Repo {
     pub root: PathBuf,
-    repo: git2::Repository,
+    git_dir: PathBuf,
+    common_dir: PathBuf,
+    /// libgit2's handle, only where the in-process path is proven (see `gitfast`); `None` means
+    /// every read goes through the `git` binary.
+    repo: Option<git2::Repository>,
+}
+
+/// The repositories (work tree root, git dir) where the in-process path is allowed (see
+/// `gitfast`), as `Repo::discover` found them; any other commits and reads through `git`.
+static FAST: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+fn fast_allowed(root: &Path) -> bool {
+    FAST.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(r, _)| r == root)
+}
+
+/// Whether the in-process readers may read the index in `git_dir` (the fast path was allowed for
+/// its repository in this process).
+pub fn index_readable(git_dir: &Path) -> bool {
+    FAST.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(_, g)| g == git_dir)
 }
 
 impl Repo {
-    /// The repository containing `start` (like `git` itself, searching upwards).
+    /// The repository containing `start` (like `git` itself, searching upwards), with the backend
+    /// `gitfast` allows: libgit2 and our own readers where everything about the repository is on
+    /// the allow-list, the `git` binary otherwise (and with `PROMOTE_GIT=cli`).
     pub fn discover(start: &Path) -> Result<Repo> {
+        use crate::gitfast;
+        let mode = gitfast::mode()?;
+        let why_cli = match mode {
+            gitfast::Mode::Cli => Some("`PROMOTE_GIT=cli`".to_string()),
+            gitfast::Mode::Auto => gitfast::env_reason(),
+        };
+        if let Some(why) = why_cli {
+            return Repo::through_git(start, &why);
+        }
+        // The config as git reads it, while libgit2 opens the repository.
+        let dir = start.to_path_buf();
+        let config = std::thread::spawn(move || gitfast::read_config(&dir));
         // git checks an object's id against its content only in `git fsck`; libgit2 does it at
         // every read by default, which is most of the cost of reading HEAD's trees.
         git2::opts::strict_hash_verification(false);
-        let repo = git2::Repository::discover(start).map_err(|_| {
-            UserError::new(format!(
-                "`{}` is not inside a git repository",
-                start.display()
-            ))
-            .hint("run promote inside your config repository, or pass `-C DIR`")
-        })?;
-        let root = repo
-            .workdir()
-            .ok_or_else(|| UserError::new("the repository is bare; promote needs a checkout"))?
-            .to_path_buf();
+        let repo = match git2::Repository::discover(start) {
+            Ok(repo) => repo,
+            Err(e) => {
+                let _ = config.join();
+                return Repo::through_git(
+                    start,
+                    &format!("libgit2 cannot open it: {}", e.message()),
+                );
+            }
+        };
+        let config = match config.join() {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Repo::through_git(start, &format!("{e:#}")),
+            Err(_) => return Repo::through_git(start, "`git config` did not answer"),
+        };
+        let Some(root) = repo.workdir().map(Path::to_path_buf) else {
+            return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+        };
         let root = root.canonicalize().unwrap_or(root);
-        Ok(Repo { root, repo })
+        let git_dir = repo.path().to_path_buf();
+        let common_dir = repo.commondir().to_path_buf();
+        let why = gitfast::config_reason(&config)
+            .or_else(|| gitfast::layout_reason(&root, &git_dir, &common_dir))
+            .or_else(|| gitfast::hook_reason(&gitfast::hooks_dir(&config, &root, &common_dir)));
+        if let Some(why) = why {
+            return Repo::through_git(start, &why);
+        }
+        crate::ui::trace("git backend: in-process");
+        let mut fast = FAST.lock().unwrap_or_else(|e| e.into_inner());
+        if !fast.iter().any(|(r, _)| r == &root) {
+            fast.push((root.clone(), git_dir.clone()));
+        }
+        Ok(Repo {
+            root,
+            git_dir,
+            common_dir,
+            repo: Some(repo),
+        })
+    }
+
+    /// The repository as the `git` binary finds it; every read and write goes through `git`.
+    fn through_git(start: &Path, why: &str) -> Result<Repo> {
+        crate::ui::trace(&format!("git backend: the git binary ({why})"));
+        absolute_git_env(start);
+        let found = crate::gitcli::discover(start)?;
+        FAST.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(r, _)| r != &found.root);
+        Ok(Repo {
+            root: found.root,
+            git_dir: found.git_dir,
+            common_dir: found.common_dir,
+            repo: None,
+        })
+    }
+
+    /// Whether reads and the commit go through the in-process path (see `gitfast`).
+    pub fn in_process(&self) -> bool {
+        self.repo.is_some()
     }
 
     /// The commit HEAD points at, if there is one.
     pub fn head(&self) -> Option<String> {
-        self.repo
-            .head()
+        let Some(repo) = &self.repo else {
+            return crate::gitcli::head(&self.root);
+        };
+        repo.head()
             .ok()?
             .peel_to_commit()
             .ok()
@@ -51,7 +137,10 @@ impl Repo {
 
     /// The current branch's short name, if HEAD is on a branch.
     pub fn branch(&self) -> Option<String> {
-        let head = self.repo.head().ok()?;
+        let Some(repo) = &self.repo else {
+            return crate::gitcli::branch(&self.root);
+        };
+        let head = repo.head().ok()?;
         if head.is_branch() {
             head.shorthand().map(str::to_string)
         } else {
@@ -62,30 +151,99 @@ impl Repo {
     /// Paths under any of `paths` (files or directories, repository-relative) with uncommitted
     /// changes: modified, staged, deleted or untracked.
     pub fn dirty(&self, paths: &[String]) -> Result<Vec<String>> {
-        crate::status::dirty(&self.repo, paths)
+        self.dirty_listing(paths).map(|(dirty, _)| dirty)
     }
 
-    /// [`Repo::dirty`], and the files it found in the directories it listed.
+    /// [`Repo::dirty`], and the files it found in the directories it listed (nothing listed
+    /// through `git`).
     pub fn dirty_listing(&self, paths: &[String]) -> Result<(Vec<String>, crate::status::Listing)> {
-        crate::status::dirty_listing(&self.repo, paths)
+        match &self.repo {
+            Some(repo) => crate::status::dirty_listing(repo, paths),
+            None => Ok((
+                crate::gitcli::dirty(&self.root, paths)?,
+                crate::status::Listing::default(),
+            )),
+        }
     }
 
-    /// The libgit2 handle, for what this wrapper does not cover.
-    pub fn git2(&self) -> &git2::Repository {
-        &self.repo
+    /// The libgit2 handle, where the in-process path is allowed (see `gitfast`).
+    pub fn git2(&self) -> Option<&git2::Repository> {
+        self.repo.as_ref()
     }
 
     /// The git directory (`.git`, or where a worktree's or submodule's is).
     pub fn git_dir(&self) -> &Path {
-        self.repo.path()
+        &self.git_dir
+    }
+
+    /// The common git directory (the main `.git` of a linked worktree; else the git directory).
+    pub fn common_dir(&self) -> &Path {
+        &self.common_dir
+    }
+
+    /// The index file, where the in-process readers may read it (the in-process path).
+    pub fn index_file(&self) -> Option<PathBuf> {
+        self.repo.as_ref().map(|_| self.git_dir.join("index"))
+    }
+
+    /// The ref HEAD names (`refs/heads/main`), if HEAD is on a branch.
+    pub fn head_ref(&self) -> Option<String> {
+        let Some(repo) = &self.repo else {
+            let out =
+                crate::gitcli::bytes(&self.root, &["symbolic-ref", "--quiet", "HEAD"]).ok()?;
+            let name = String::from_utf8_lossy(&out).trim().to_string();
+            return (!name.is_empty()).then_some(name);
+        };
+        let head = repo.find_reference("HEAD").ok()?;
+        head.symbolic_target().map(str::to_string)
+    }
+
+    /// A file's bytes in commit `id`, if it exists there.
+    pub fn read_at(&self, id: &str, path: &str) -> Option<Vec<u8>> {
+        let Some(repo) = &self.repo else {
+            return crate::gitcli::bytes(
+                &self.root,
+                &["cat-file", "blob", &format!("{id}:{path}")],
+            )
+            .ok();
+        };
+        let commit = repo.find_commit(git2::Oid::from_str(id).ok()?).ok()?;
+        let entry = commit.tree().ok()?.get_path(Path::new(path)).ok()?;
+        Some(repo.find_blob(entry.id()).ok()?.content().to_vec())
     }
 
     /// A file's bytes at HEAD, if it exists there.
     pub fn read_at_head(&self, path: &str) -> Option<Vec<u8>> {
-        let tree = self.repo.head().ok()?.peel_to_tree().ok()?;
+        let Some(repo) = &self.repo else {
+            return crate::gitcli::read_at_head(&self.root, path);
+        };
+        let tree = repo.head().ok()?.peel_to_tree().ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
-        let blob = self.repo.find_blob(entry.id()).ok()?;
+        let blob = repo.find_blob(entry.id()).ok()?;
         Some(blob.content().to_vec())
+    }
+}
+
+/// Makes the `GIT_*` variables that name paths absolute, as `git -C <start>` reads them: every later
+/// `git` runs in the work tree's root, which may not be `start`.
+fn absolute_git_env(start: &Path) {
+    let Ok(base) = start.canonicalize() else {
+        return;
+    };
+    for name in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_COMMON_DIR",
+        "GIT_OBJECT_DIRECTORY",
+    ] {
+        if let Some(v) = std::env::var_os(name) {
+            let p = PathBuf::from(&v);
+            if !v.is_empty() && p.is_relative() {
+                // Before any thread of ours starts: nothing reads the environment meanwhile.
+                std::env::set_var(name, base.join(p));
+            }
+        }
     }
 }
 
@@ -100,8 +258,21 @@ pub fn git_stdin(dir: &Path, args: &[&str], input: &str) -> Result<String> {
 }
 
 fn git_with_input(dir: &Path, args: &[&str], input: Option<&str>) -> Result<String> {
+    git_env(dir, args, input, &[])
+}
+
+/// [`git`] with `input` on stdin and `env` set for it.
+fn git_env(
+    dir: &Path,
+    args: &[&str],
+    input: Option<&str>,
+    env: &[(&str, &Path)],
+) -> Result<String> {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     // Never wait for a password prompt: a missing credential fails instead of hanging a pipeline.
     cmd.env("GIT_TERMINAL_PROMPT", "0");
     cmd.stdin(if input.is_some() {
@@ -256,22 +427,14 @@ pub fn finish_commit(
     commit(root, &paths, message)
 }
 
-/// Hooks `git commit` runs (or that watch what it does).
-const COMMIT_HOOKS: &[&str] = &[
-    "pre-commit",
-    "prepare-commit-msg",
-    "commit-msg",
-    "post-commit",
-    "reference-transaction",
-    "post-index-change",
-];
-
 /// The commit `git commit --only -- <paths>` would make, written in-process: objects as one pack,
 /// the branch moved with a compare-and-swap on the commit it started from (and the reflog entry
 /// git writes), the index updated for these paths only. `None` (nothing written) when `git` must
-/// do it: a hook, signing, another message cleanup or encoding, a detached or unborn HEAD, an
-/// index or repository format `gitwrite` does not write, `GIT_DIR`-style overrides, a file that is
-/// not a plain one (`executable` is `None` for a change with bytes), or `PROMOTE_COMMIT=git`.
+/// do it: the repository is not one `gitfast` allows (a hook, signing, a config key, a format or
+/// layout, a `GIT_*` variable, `PROMOTE_GIT=cli`), a detached or unborn HEAD, a file that is not
+/// a plain one (`executable` is `None` for a change with bytes), or `PROMOTE_COMMIT=git`. A path
+/// with an attribute that converts what git stores (`text`, `eol`, `filter`, ...) is found while
+/// the objects are written, and [`Prepared::finish`] then leaves the commit to `git`.
 ///
 /// This first half writes the objects, from the changes' bytes: it needs nothing in place yet, so
 /// it can run while the files are renamed into place. [`Prepared::finish`] is the second half.
@@ -282,39 +445,23 @@ pub fn prepare_commit(
     message: &str,
 ) -> Result<Option<Prepared>> {
     use crate::gitwrite;
-    let overridden = [
-        "GIT_DIR",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_WORK_TREE",
-    ]
-    .iter()
-    .any(|v| std::env::var_os(v).is_some());
-    if overridden || std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
+    if !fast_allowed(root) || std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
         return Ok(None);
     }
     let Ok(repo) = git2::Repository::open(root) else {
         return Ok(None);
     };
-    let config = repo.config().context("cannot read the git config")?;
-    let set = |key: &str| config.get_string(key).ok();
-    let on = |key: &str| config.get_bool(key).unwrap_or(false);
-    let encoding_ok = set("i18n.commitEncoding")
-        .is_none_or(|e| e.eq_ignore_ascii_case("utf-8") || e.eq_ignore_ascii_case("utf8"));
-    if on("commit.gpgSign")
-        || set("commit.cleanup").is_some()
-        || !encoding_ok
-        || !config.get_bool("core.fileMode").unwrap_or(true)
-    {
-        return Ok(None);
-    }
-    let hooks = match set("core.hooksPath") {
-        Some(p) => root.join(p),
-        None => repo.path().join("hooks"),
+    // Which of the paths git would convert (attributes from every file git reads), asked while
+    // the objects are written.
+    let converted = {
+        let root = root.to_path_buf();
+        let paths: Vec<String> = changes
+            .iter()
+            .filter(|c| c.after.is_some())
+            .map(|c| c.path.clone())
+            .collect();
+        std::thread::spawn(move || crate::gitfast::converted(&root, &paths))
     };
-    if COMMIT_HOOKS.iter().any(|h| hooks.join(h).exists()) {
-        return Ok(None);
-    }
     // HEAD must be a branch with a commit: `refs/heads/<name>`.
     let Some(branch) = repo
         .find_reference("HEAD")
@@ -326,7 +473,6 @@ pub fn prepare_commit(
     let Ok(parent) = repo.refname_to_id(&branch) else {
         return Ok(None);
     };
-    drop(config);
 
     // What git records for each file: its content and whether it is executable.
     let mut updates = Vec::with_capacity(changes.len());
@@ -370,6 +516,7 @@ pub fn prepare_commit(
         parent,
         commit,
         updates,
+        converted,
     }))
 }
 
@@ -385,6 +532,7 @@ pub struct Prepared {
     commit: git2::Oid,
     updates: Vec<crate::gitwrite::Update>,
     subject: String,
+    converted: std::thread::JoinHandle<Result<Vec<String>>>,
 }
 
 impl Prepared {
@@ -399,7 +547,24 @@ impl Prepared {
             commit,
             updates,
             subject,
+            converted,
         } = self;
+        match converted.join() {
+            Ok(Ok(paths)) if paths.is_empty() => {}
+            Ok(Ok(paths)) => {
+                // The pack written is harmless: unreachable objects, as a failed `git commit` leaves.
+                crate::ui::trace(&format!(
+                    "commit: through git: attributes convert `{}`",
+                    paths[0]
+                ));
+                return Ok(None);
+            }
+            Ok(Err(e)) => {
+                crate::ui::trace(&format!("commit: through git: {e:#}"));
+                return Ok(None);
+            }
+            Err(_) => return Ok(None),
+        }
         let entries = gitwrite::index_changes(&updates);
         let lock = match gitwrite::update_index(&repo, root, &entries) {
             Ok(lock) => lock,
@@ -461,37 +626,273 @@ fn gc_if_due(repo: &git2::Repository, config: &git2::Config) {
 
 /// Commits exactly `paths` (added, changed or deleted) with `message` through `git`, leaving
 /// anything else the user staged alone. Returns the new commit id.
+///
+/// Where a hook or signing takes part (or `PROMOTE_COMMIT=git`, or no commit yet), that is
+/// `git commit --only`, exactly as a user would run it. Otherwise it is git's plumbing, which
+/// never reads the index without holding its lock (`git commit` reads it before locking it, so
+/// an entry another process stages meanwhile can vanish): `update-index` stages the paths in the
+/// index, the same paths on HEAD's tree in a scratch index make the tree, `commit-tree` and
+/// `update-ref` (a compare-and-swap on the commit it started from) make the commit.
 pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
-    // Whether the user has staged anything of their own, before we stage ours.
-    let others_staged = git(root, &["diff-index", "--cached", "--quiet", "HEAD", "--"]).is_err();
-    // `update-index` stages exactly these files (added, changed or deleted) without matching each
-    // path as a pattern against the whole index, which `git add -- <1,000 paths>` spends 0.3 s on.
+    // `update-index` stages exactly these files (added, changed or deleted), with git's
+    // conversions (attributes, filters, `core.autocrlf`) and the stat data git records.
     let mut list = String::new();
     for p in paths {
         list.push_str(p);
         list.push('\0');
     }
-    git_with_input(
-        root,
-        &["update-index", "--add", "--remove", "-z", "--stdin"],
-        Some(&list),
-    )?;
+    let stage = ["update-index", "--add", "--remove", "-z", "--stdin"];
+    waiting_for_index(root, || git_with_input(root, &stage, Some(&list)))?;
     crate::ui::trace("commit: staged");
     crate::journal::failpoint("index-written")?;
-    // `-F -` reads the message from stdin: no quoting, no temp file. When the user has something
-    // else staged (or there is no HEAD to compare with), the paths are given too: `--only`
-    // semantics, the commit holds these paths and nothing else. Otherwise the index holds exactly
-    // our change, and a commit without paths spares git matching 1,000 pathspecs against every
-    // index entry (~0.3 s on a 24,000-file repository).
-    let mut args = vec!["commit", "--quiet", "-F", "-"];
-    if others_staged {
-        args.push("--");
-        args.extend(paths.iter().map(String::as_str));
+    let plan = CommitPlan::read(root)?;
+    let (Some(parent), None) = (&plan.head, &plan.needs_git_commit) else {
+        if let Some(why) = &plan.needs_git_commit {
+            crate::ui::trace(&format!("commit: `git commit` ({why})"));
+        }
+        return git_commit_only(root, paths, message);
+    };
+    // The tree: HEAD's, with these paths as `git add` stores them.
+    let scratch = plan.git_dir.join("promote-next-index");
+    let _ = std::fs::remove_file(&scratch);
+    let env = [("GIT_INDEX_FILE", scratch.as_path())];
+    let tree = git_env(root, &["read-tree", parent], None, &env)
+        .and_then(|_| git_env(root, &stage, Some(&list), &env))
+        .and_then(|_| git_env(root, &["write-tree"], None, &env));
+    let _ = std::fs::remove_file(&scratch);
+    let tree = tree?;
+    let tree = tree.trim();
+    // `git commit -F` cleans the message up this way (`commit.cleanup` unset: whitespace).
+    let message = cleanup_whitespace(message);
+    let commit = git_with_input(
+        root,
+        &["commit-tree", tree, "-p", parent, "-F", "-"],
+        Some(&message),
+    )?;
+    let commit = commit.trim().to_string();
+    let subject = message.lines().next().unwrap_or_default();
+    // HEAD (and the branch it names) moves only if it is still where we started; the reflog
+    // entries are the ones `git commit` writes.
+    git(
+        root,
+        &[
+            "update-ref",
+            "-m",
+            &format!("commit: {subject}"),
+            "HEAD",
+            &commit,
+            parent,
+        ],
+    )
+    .with_context(|| {
+        format!("HEAD moved while promote committed; `{commit}` is left unreferenced")
+    })?;
+    crate::journal::failpoint("ref-moved")?;
+    crate::ui::trace("commit: committed");
+    // `git commit` ends with `gc --auto` (it detaches itself when there is work to do).
+    let _ = git(root, &["gc", "--auto", "--quiet"]);
+    Ok(commit)
+}
+
+/// What decides how `commit` commits, as git reads it.
+struct CommitPlan {
+    git_dir: PathBuf,
+    head: Option<String>,
+    /// Why only `git commit` itself will do: a hook, signing, a message cleanup.
+    needs_git_commit: Option<String>,
+}
+
+impl CommitPlan {
+    fn read(root: &Path) -> Result<CommitPlan> {
+        if std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
+            return Ok(CommitPlan {
+                git_dir: PathBuf::new(),
+                head: None,
+                needs_git_commit: Some("`PROMOTE_COMMIT=git`".into()),
+            });
+        }
+        // `--git-path hooks` is where git runs hooks from: `core.hooksPath` (with `~` expanded,
+        // relative to the work tree) or the common dir's `hooks`.
+        let out = git(
+            root,
+            &[
+                "rev-parse",
+                "--path-format=absolute",
+                "--git-dir",
+                "--git-path",
+                "hooks",
+            ],
+        )?;
+        let mut lines = out.lines();
+        let git_dir = PathBuf::from(lines.next().unwrap_or_default());
+        let hooks = PathBuf::from(lines.next().unwrap_or_default());
+        let config = crate::gitfast::read_config(root)?;
+        let on = |key: &str| {
+            config.get(key).is_some_and(|v| {
+                !matches!(
+                    v.as_deref().map(str::to_ascii_lowercase).as_deref(),
+                    Some("false" | "no" | "off" | "0" | "")
+                )
+            })
+        };
+        let needs_git_commit = crate::gitfast::hook_reason(&hooks)
+            .or_else(|| on("commit.gpgsign").then(|| "`commit.gpgSign`".to_string()))
+            .or_else(|| {
+                config
+                    .contains_key("commit.cleanup")
+                    .then(|| "`commit.cleanup`".to_string())
+            });
+        Ok(CommitPlan {
+            git_dir,
+            head: crate::gitcli::head(root),
+            needs_git_commit,
+        })
     }
-    git_with_input(root, &args, Some(message))?;
+}
+
+/// `git commit -F`'s whitespace cleanup: trailing whitespace off every line, leading and trailing
+/// blank lines dropped, runs of blank lines made one, a final newline.
+fn cleanup_whitespace(message: &str) -> String {
+    let mut out = String::new();
+    let mut blank = false;
+    for line in message.lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if blank {
+            out.push('\n');
+            blank = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `git commit --only -- <paths>`: hooks, signing and message cleanup as the user's `git commit`.
+fn git_commit_only(root: &Path, paths: &[String], message: &str) -> Result<String> {
+    // The paths from a file, NUL-separated: any name, and an error message that stays short.
+    let git_dir =
+        PathBuf::from(git(root, &["rev-parse", "--path-format=absolute", "--git-dir"])?.trim());
+    // One name: `promote.lock` keeps a second run out of this clone.
+    let list = git_dir.join("promote-commit-paths");
+    let mut bytes = Vec::new();
+    for p in paths {
+        bytes.extend_from_slice(p.as_bytes());
+        bytes.push(0);
+    }
+    std::fs::write(&list, bytes).with_context(|| format!("cannot write `{}`", list.display()))?;
+    let from = format!("--pathspec-from-file={}", list.display());
+    // `--only`: the commit holds these paths and nothing else. `--literal-pathspecs`: the paths
+    // are names, not patterns. `-F -` reads the message from stdin: no quoting, no temp file.
+    let args = [
+        "--literal-pathspecs",
+        "commit",
+        "--quiet",
+        "--only",
+        "-F",
+        "-",
+        &from,
+        "--pathspec-file-nul",
+    ];
+    let done = waiting_for_index(root, || git_with_input(root, &args, Some(message)));
+    let _ = std::fs::remove_file(&list);
+    done?;
     crate::journal::failpoint("ref-moved")?;
     crate::ui::trace("commit: committed");
     Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
+}
+
+/// Runs `run` (a `git` command that takes `index.lock`) again while it fails only because another
+/// process holds the lock, up to `PROMOTE_LOCK_WAIT` seconds; then fails saying who holds it.
+fn waiting_for_index<T>(root: &Path, mut run: impl FnMut() -> Result<T>) -> Result<T> {
+    let wait = lock_wait();
+    let start = Instant::now();
+    loop {
+        match run() {
+            Err(e) => {
+                let Some(lock) = e
+                    .downcast_ref::<GitError>()
+                    .and_then(|g| locked_by(&g.stderr))
+                else {
+                    return Err(e);
+                };
+                if start.elapsed() >= wait {
+                    let lock = if lock.is_absolute() {
+                        lock
+                    } else {
+                        root.join(lock)
+                    };
+                    return Err(index_locked(&lock, start.elapsed()).into());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            ok => return ok,
+        }
+    }
+}
+
+/// The lock file named by git's "Unable to create '<path>.lock': File exists." message.
+fn locked_by(stderr: &str) -> Option<PathBuf> {
+    let at = stderr.find("Unable to create '")? + "Unable to create '".len();
+    let rest = &stderr[at..];
+    let end = rest.find("': File exists")?;
+    Some(PathBuf::from(&rest[..end]))
+}
+
+/// The error for an `index.lock` still held after waiting: which process has it open (from
+/// `/proc`), or that none does (a lock left behind by a crashed git).
+pub fn index_locked(lock: &Path, waited: Duration) -> UserError {
+    let holder = lock_holder(lock);
+    let who = match &holder {
+        Some((pid, cmd)) => format!("process {pid} (`{cmd}`) holds it"),
+        None => "no process has it open".to_string(),
+    };
+    let err = UserError::new(format!(
+        "the git index is locked: `{}` exists; {who}; waited {:.1} s",
+        lock.display(),
+        waited.as_secs_f64()
+    ));
+    match holder {
+        Some(_) => err.hint("let that git command finish and run again, or wait longer with `PROMOTE_LOCK_WAIT=<seconds>`"),
+        None => err.hint(format!(
+            "if no git command is running in this repository, a crashed one left it: remove `{}` and run again",
+            lock.display()
+        )),
+    }
+}
+
+/// The process that has `lock` open, and its command line, as `/proc` shows it (Linux).
+fn lock_holder(lock: &Path) -> Option<(u32, String)> {
+    let me = std::process::id();
+    for proc_entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = proc_entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
+        let open = fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == lock));
+        if open {
+            let cmd = std::fs::read(proc_entry.path().join("cmdline"))
+                .map(|b| {
+                    b.split(|c| *c == 0)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            return Some((pid, cmd));
+        }
+    }
+    None
 }
 
 /// Takes `paths` out of the index again after a failed commit, so the index ends as it began
@@ -503,7 +904,7 @@ pub fn unstage(root: &Path, paths: &[String], has_head: bool) -> Result<()> {
         vec!["rm", "--cached", "--quiet", "-r", "--ignore-unmatch", "--"]
     };
     args.extend(paths.iter().map(String::as_str));
-    git(root, &args).map(|_| ())
+    waiting_for_index(root, || git(root, &args)).map(|_| ())
 }
 
 /// An exclusive lock on the clone, so two runs cannot interleave. It is an OS file lock
@@ -728,6 +1129,14 @@ mod tests {
         assert!(!is_lost_race(
             "fatal: Authentication failed for 'https://example.com/'"
         ));
+    }
+
+    #[test]
+    fn messages_are_cleaned_up_as_git_commit_does() {
+        assert_eq!(
+            cleanup_whitespace("\n\nsubject  \n\n\n\nbody\t\nmore\n\n"),
+            "subject\n\nbody\nmore\n"
+        );
     }
 
     #[test]

@@ -805,7 +805,8 @@ const NAME_MASK: u16 = 0x0fff;
 /// kept, and the other optional extensions -- caches and offset tables the rewrite makes stale,
 /// such as `UNTR`, `FSMN`, `EOIE`, `IEOT` -- are dropped, for git to rebuild.
 ///
-/// Fails if `index.lock` exists (another git process is running). `Unsupported` errors say the
+/// Waits while `index.lock` exists (another git process is running), up to `PROMOTE_LOCK_WAIT`
+/// seconds, then fails saying which process holds it. `Unsupported` errors say the
 /// index is one git should write: split, sparse, with a required extension, with a conflict on a
 /// changed path, SHA-256, or unreadable here.
 pub fn update_index(
@@ -813,24 +814,39 @@ pub fn update_index(
     workdir: &Path,
     changes: &[(String, Option<(Oid, u32)>)],
 ) -> Result<IndexLock> {
+    update_index_within(repo, workdir, changes, crate::git::lock_wait())
+}
+
+/// [`update_index`], waiting up to `wait` for another process's `index.lock` to go away (git
+/// holds it for the few milliseconds of a `git add`), then failing with who holds it.
+pub fn update_index_within(
+    repo: &Repository,
+    workdir: &Path,
+    changes: &[(String, Option<(Oid, u32)>)],
+    wait: std::time::Duration,
+) -> Result<IndexLock> {
     require_sha1(repo)?;
     let git_dir = repo.path();
     let index_path = git_dir.join("index");
     let lock_path = git_dir.join("index.lock");
     // Lock first, then read: nobody changes the index between the two.
-    let mut file = match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&lock_path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => bail!(
-            "cannot create `{}`: it exists. Another git process seems to be running in this \
-             repository; if none is, remove the file and try again",
-            lock_path.display()
-        ),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot create `{}`", lock_path.display()))
+    let start = std::time::Instant::now();
+    let mut file = loop {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock_path)
+        {
+            Ok(f) => break f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && start.elapsed() < wait => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                return Err(crate::git::index_locked(&lock_path, start.elapsed()).into())
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create `{}`", lock_path.display()))
+            }
         }
     };
     let lock = IndexLock {
@@ -1895,10 +1911,13 @@ mod tests {
         fs::write(&lock_path, "someone else's").unwrap();
         let updates = [upsert("mod.yaml", "new\n", REGULAR)];
         apply(d, &updates);
-        let err = update_index(&repo, d, &index_changes(&updates)).unwrap_err();
+        let wait = std::time::Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let err = update_index_within(&repo, d, &index_changes(&updates), wait).unwrap_err();
+        assert!(started.elapsed() >= wait, "gave up before the wait");
         let text = format!("{err:#}");
         assert!(text.contains(&lock_path.display().to_string()), "{text}");
-        assert!(text.contains("Another git process"), "{text}");
+        assert!(text.contains("no process has it open"), "{text}");
         assert_eq!(fs::read(&index).unwrap(), old);
         assert_eq!(fs::read(&lock_path).unwrap(), b"someone else's");
 
@@ -1913,6 +1932,31 @@ mod tests {
         drop(update_index(&repo, d, &index_changes(&updates)).unwrap());
         assert!(!lock_path.exists());
         assert_eq!(fs::read(&index).unwrap(), old);
+    }
+
+    #[test]
+    fn a_lock_released_within_the_wait_is_waited_for() {
+        let t = repo();
+        let d = t.path();
+        let repo = Repository::open(d).unwrap();
+        let lock_path = d.join(".git/index.lock");
+        fs::write(&lock_path, "someone else's").unwrap();
+        let updates = [upsert("mod.yaml", "new\n", REGULAR)];
+        apply(d, &updates);
+        let release = {
+            let lock_path = lock_path.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                fs::remove_file(lock_path).unwrap();
+            })
+        };
+        let wait = std::time::Duration::from_secs(20);
+        let lock = update_index_within(&repo, d, &index_changes(&updates), wait).unwrap();
+        release.join().unwrap();
+        lock.commit().unwrap();
+        let entries = gitindex::read(&d.join(".git/index")).unwrap();
+        let e = entries.iter().find(|e| e.path == b"mod.yaml").unwrap();
+        assert_eq!(e.id, blob_id(b"new\n"));
     }
 
     #[test]

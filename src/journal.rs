@@ -117,11 +117,7 @@ impl Journal {
             pid,
             started: now.as_secs(),
             head: repo.head(),
-            branch: repo
-                .git2()
-                .find_reference("HEAD")
-                .ok()
-                .and_then(|h| h.symbolic_target().map(str::to_string)),
+            branch: repo.head_ref(),
             locks: vec!["promote.lock".into(), "index.lock".into()],
             files,
         };

@@ -14,6 +14,8 @@ pub mod error;
 pub mod fsat;
 pub mod gates;
 pub mod git;
+pub mod gitcli;
+pub mod gitfast;
 pub mod gitindex;
 pub mod gitpr;
 pub mod gitwrite;

@@ -132,7 +132,7 @@ fn current_manifests(
 /// conversion, no attributes that could filter them)?
 fn unfiltered(config: &Config, env: &Environment, repo: &Repo) -> bool {
     let git_dir = repo.git_dir();
-    let Ok(cfg) = repo.git2().config() else {
+    let Some(Ok(cfg)) = repo.git2().map(|r| r.config()) else {
         return false;
     };
     let autocrlf = cfg.get_string("core.autocrlf").unwrap_or_default();

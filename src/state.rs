@@ -172,6 +172,10 @@ struct GitIndex {
 
 impl GitIndex {
     fn load(git_dir: &Path) -> Option<GitIndex> {
+        // Only where the in-process readers are proven to read the index git uses.
+        if !crate::git::index_readable(git_dir) {
+            return None;
+        }
         let path = git_dir.join("index");
         let m = std::fs::metadata(&path).ok()?;
         Some(GitIndex {

@@ -285,7 +285,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     };
 
     // STEP 2: plan and commit on the upstream head, in a worktree of our own.
-    let common = ctx.repo.git2().commondir().to_path_buf();
+    let common = ctx.repo.common_dir().to_path_buf();
     let (skip, keep) = unread(root, &upstream, replay);
     let wt = Worktree::add(root, &common, &upstream, &skip, &keep)?;
     let wctx = Ctx::open(&wt.path)?;

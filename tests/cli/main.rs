@@ -8,6 +8,7 @@ mod adopt;
 mod cli;
 mod crash;
 mod gates;
+mod gitmatrix;
 mod init;
 mod install;
 mod pr;

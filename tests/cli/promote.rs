@@ -843,6 +843,7 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
 
 #[test]
 fn the_commit_written_in_process_is_the_one_git_would_write() {
+    crate::support::in_process_path_only();
     // The same promotions in two clones of one history, at the same (pinned) time: one commits
     // in-process (there are no hooks here), the other through `git commit` (PROMOTE_COMMIT=git).
     // The commits must be the same, to the id.

@@ -895,6 +895,7 @@ fn legacy_layout_is_byte_identical_to_sed() {
 
 #[test]
 fn legacy_promotions_skip_templates_without_versions_only_while_git_proves_them_unchanged() {
+    crate::support::in_process_path_only();
     // A promotion remembers which templates have no version placeholder and what they render to
     // (`.git/promote/render-memo/<env>`); later promotions neither read nor render those while
     // git's index holds the same blobs. Any committed change to one of them is still drift.
@@ -1559,6 +1560,7 @@ fn skipped(out: &str, env: &str) -> bool {
 
 #[test]
 fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() {
+    crate::support::in_process_path_only();
     // `git checkout`, `git reset --hard`, `sed -i` and copies give files a new inode and ctime
     // even when the bytes are the same. Once git's index has seen them (`update-index --refresh`,
     // as `git status` does), the render state trusts git's word, as `git status` does.
@@ -1610,6 +1612,7 @@ fn render_skips_files_rewritten_with_the_same_bytes_when_git_vouches_for_them() 
 
 #[test]
 fn a_render_right_after_a_change_trusts_only_what_git_vouches_for() {
+    crate::support::in_process_path_only();
     // Files written less than 2 s before a render have stat data a later edit could keep. The
     // render records them anyway, as "unknown": the next render takes them as unchanged only on
     // git's index's word (an entry as old as the file, with the same blob), never on their stamps.

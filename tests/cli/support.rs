@@ -43,7 +43,7 @@ impl Run {
 
 /// Environment for every child process: no user or system git config, a temp HOME, pinned identity
 /// and dates, no color.
-fn hermetic(cmd: &mut Command, base: &Path) {
+pub fn hermetic(cmd: &mut Command, base: &Path) {
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", base.join("home"))
@@ -58,6 +58,23 @@ fn hermetic(cmd: &mut Command, base: &Path) {
         .env("PROMOTE_NOW", NOW)
         .env("NO_COLOR", "1")
         .env("LC_ALL", "C");
+    // CI runs the suite twice: as is, and with every git read and write through the `git` binary
+    // (except in the tests of the in-process path itself).
+    if IN_PROCESS.with(|c| c.get()) {
+        cmd.env("PROMOTE_GIT", "auto");
+    } else if let Some(mode) = std::env::var_os("PROMOTE_GIT") {
+        cmd.env("PROMOTE_GIT", mode);
+    }
+}
+
+thread_local! {
+    static IN_PROCESS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// For a test of the in-process path itself (its packs, its use of git's index): this test's runs
+/// take the default backend even in the suite's `PROMOTE_GIT=cli` run.
+pub fn in_process_path_only() {
+    IN_PROCESS.with(|c| c.set(true));
 }
 
 /// The repository root of this crate (for the bundled example and the corpus).
