@@ -76,9 +76,10 @@ pub fn log_problems(
         .filter(|l| matches!(l, audit::Line::Record(..)))
         .count();
 
-    // Append-only: what HEAD holds must still be there, byte for byte, at the start.
+    // Append-only: what HEAD holds must still be there, byte for byte, at the start; the line
+    // endings a checkout gives it (`core.autocrlf`, `eol=crlf`) aside, as for the chain.
     if let Some(committed) = repo.read_at_head(log_path) {
-        if !log.starts_with(&committed) {
+        if !lf(&log).starts_with(&lf(&committed)) {
             let lines = |b: &[u8]| b.split(|&c| c == b'\n').filter(|l| !l.is_empty()).count();
             let (here, there) = (lines(&log), lines(&committed));
             let what = match &disk {
@@ -93,6 +94,20 @@ pub fn log_problems(
         }
     }
     Ok((out, log, bad, records))
+}
+
+/// `bytes` with every CRLF line ending made LF.
+fn lf(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.windows(2).any(|w| w == b"\r\n") {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Where `meta` says a service runs something other than what the last record that changed it set.

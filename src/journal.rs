@@ -358,16 +358,20 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     // touched.
     let lock = git_dir.join("index.lock");
     let mut removed_lock = false;
-    if let Ok(meta) = std::fs::symlink_metadata(&lock) {
-        if let Some(holder) = holder(&lock) {
-            return Err(UserError::new(format!(
+    // A lock a live process holds stops the repair only if git must touch the index (below): a
+    // change that failed waiting for that very lock is undone by renames alone.
+    let mut busy: Option<anyhow::Error> = None;
+    if let Some(holder) = holder(&lock) {
+        busy = Some(
+            UserError::new(format!(
                 "an interrupted change ({}) needs repair, but `{}` is held by a running process ({holder})",
                 record.what,
                 lock.display()
             ))
             .hint("let that process finish, then run `promote recover`")
-            .into());
-        }
+            .into(),
+        );
+    } else if let Ok(meta) = std::fs::symlink_metadata(&lock) {
         let journal_time = std::fs::metadata(&journal_path)
             .and_then(|m| m.modified())
             .ok();
@@ -452,6 +456,11 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     index_fixed.sort();
     index_fixed.dedup();
     let temps = temp_files(root, &record);
+    if let Some(busy) = busy {
+        if !(checkout.is_empty() && reset.is_empty() && uncache.is_empty()) {
+            return Err(busy);
+        }
+    }
 
     if dry_run {
         return Ok(Some(Report {
