@@ -481,6 +481,8 @@ fn a_full_disk_restores_or_finishes_every_time_with_a_true_message() {
                 );
                 assert!(
                     run.stderr.contains("No space left on device")
+                        // git's own words, when the git binary ran out of space (`PROMOTE_GIT=cli`)
+                        || run.stderr.contains("Out of diskspace")
                         || run.stderr.contains("nothing was changed"),
                     "{case}: the cause\n{}",
                     run.stderr
