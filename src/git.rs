@@ -247,6 +247,18 @@ fn absolute_git_env(start: &Path) {
     }
 }
 
+/// Writes `input` to a child's stdin and closes it. A child that exits without reading all of it
+/// closes the pipe: its exit status and stderr then say what happened, not the broken pipe.
+pub(crate) fn feed(mut stdin: std::process::ChildStdin, input: &[u8], program: &str) -> Result<()> {
+    use std::io::Write;
+    match stdin.write_all(input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).with_context(|| format!("cannot write to `{program}`"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs `git` in `dir`. The error carries the arguments, the directory and git's stderr.
 pub fn git(dir: &Path, args: &[&str]) -> Result<String> {
     git_with_input(dir, args, None)
@@ -284,11 +296,8 @@ fn git_env(
     let mut child = cmd
         .spawn()
         .with_context(|| "cannot run `git`: is git installed and on PATH?")?;
-    if let Some(text) = input {
-        use std::io::Write;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(text.as_bytes())?;
-        }
+    if let (Some(text), Some(stdin)) = (input, child.stdin.take()) {
+        feed(stdin, text.as_bytes(), "git")?;
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {

@@ -24,6 +24,17 @@ pub struct Change {
     pub after: Option<Vec<u8>>,
 }
 
+impl Change {
+    /// What the change does to its file: `create`, `delete` or `update`.
+    pub fn action(&self) -> &'static str {
+        match (&self.before, &self.after) {
+            (None, _) => "create",
+            (_, None) => "delete",
+            _ => "update",
+        }
+    }
+}
+
 /// Computes what would change: reads every target's current bytes and drops those already as wanted.
 pub fn plan(root: &Path, targets: BTreeMap<String, Target>) -> Result<Vec<Change>> {
     let paths: Vec<&String> = targets.keys().collect();

@@ -320,14 +320,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     if dry_run {
         let list: Vec<String> = changes
             .iter()
-            .map(|c| {
-                let verb = match (&c.before, &c.after) {
-                    (None, _) => "create",
-                    (_, None) => "delete",
-                    _ => "update",
-                };
-                format!("{verb} {}", c.path)
-            })
+            .map(|c| format!("{} {}", c.action(), c.path))
             .collect();
         ui::data(&ui::clip(&list, 20, ""));
         ui::status(&format!(

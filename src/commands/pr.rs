@@ -821,15 +821,8 @@ fn tool(dir: &Path, program: &str, args: &[&str], input: Option<&str>) -> Result
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot run `{program}`"))?;
-    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        use std::io::Write;
-        // A tool that exits without reading all of its input closes the pipe: its exit status and
-        // stderr, below, say what happened, not the broken pipe.
-        if let Err(e) = stdin.write_all(text.as_bytes()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                return Err(e).with_context(|| format!("cannot write to `{program}`"));
-            }
-        }
+    if let (Some(text), Some(stdin)) = (input, child.stdin.take()) {
+        crate::git::feed(stdin, text.as_bytes(), program)?;
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {

@@ -161,14 +161,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     }
     let lines: Vec<String> = changes
         .iter()
-        .map(|c| {
-            let verb = match (&c.before, &c.after) {
-                (None, _) => "created",
-                (_, None) => "deleted",
-                _ => "updated",
-            };
-            format!("{verb} {}", c.path)
-        })
+        .map(|c| format!("{}d {}", c.action(), c.path))
         .collect();
     ui::result(&format!(
         "{}rendered {total} files: {} changed, {} unchanged",
