@@ -7,14 +7,14 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::diff::unified;
+use crate::apply::files;
+use crate::apply::journal;
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock};
-use crate::journal;
+use crate::model::version::Version;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
 use crate::ui;
-use crate::version::Version;
-use crate::write;
+use crate::ui::diff::unified;
 
 use super::pr::{self, Replay};
 
@@ -136,8 +136,8 @@ pub(super) fn set_image_request(
 /// service's own image.
 fn parse_version(image: &str, value: &str) -> std::result::Result<Version, String> {
     if value.contains('/') {
-        let r = crate::imageref::ImageRef::parse(value).map_err(|e| e.to_string())?;
-        if !crate::imageref::same_repository(&r.name(), image) {
+        let r = crate::model::imageref::ImageRef::parse(value).map_err(|e| e.to_string())?;
+        if !crate::model::imageref::same_repository(&r.name(), image) {
             return Err(format!(
                 "the image is `{}`, but this service's image is `{image}`",
                 r.name()
@@ -181,7 +181,7 @@ fn run(dir: &Path, opts: Opts, replay: Replay) -> Outcome {
         if !opts.dry_run {
             pr::refuse_direct(ctx, &replay)?;
             // A commit here (not in `--pr`'s worktree) needs a first commit and a branch.
-            crate::preflight::can_commit(ctx)?;
+            crate::commands::preflight::can_commit(ctx)?;
         }
         let applied = apply_with(ctx, req, &opts)?;
         let commit = match &applied {
@@ -398,9 +398,9 @@ fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied>
 fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
     let config = &ctx.config;
     let env = config.env(&req.env)?;
-    let mut problems = crate::anchor::problems(config, &ctx.repo, env)?;
+    let mut problems = crate::plan::anchor::problems(config, &ctx.repo, env)?;
     if let Some(from) = &req.from {
-        problems.extend(crate::anchor::problems(
+        problems.extend(crate::plan::anchor::problems(
             config,
             &ctx.repo,
             config.env(from)?,
@@ -423,7 +423,7 @@ fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
             ui::warn(&format!(
                 "AUDIT TRAIL REPAIR for `{}` ({}): building on a trail that does not verify:\n{}",
                 req.env,
-                crate::trust::escape_line(reason),
+                crate::fs::trust::escape_line(reason),
                 list.join("\n")
             ));
             req.audit_repaired = Some(format!("{reason} [{}]", problems.join("; ")));
@@ -494,7 +494,7 @@ fn removal_guard(plan: &Plan, opts: &Opts) -> Result<()> {
 }
 
 /// Writes `files` and commits exactly them, all or nothing, even when killed: see
-/// `crate::journal`. If the commit fails (a hook, no identity, signing, a full disk), the working
+/// `crate::apply::journal`. If the commit fails (a hook, no identity, signing, a full disk), the working
 /// tree and the index are put back as they were, and the message says what was verified.
 ///
 /// The order of writes, and the invariant recovery relies on:
@@ -514,16 +514,16 @@ fn removal_guard(plan: &Plan, opts: &Opts) -> Result<()> {
 /// index write -- and at every instant the tree is HEAD's or the change's, path by path.
 pub(super) fn write_and_commit(
     ctx: &Ctx,
-    files: &[write::Change],
+    files: &[files::Change],
     message: &str,
 ) -> Result<String> {
     let root = &ctx.config.root;
     crate::ui::trace("write");
     let journal = journal::Journal::begin(&ctx.repo, root, files, message)?;
-    let mut swapped: Option<write::Swapped> = None;
+    let mut swapped: Option<files::Swapped> = None;
     let result = (|| -> Result<String> {
         journal::failpoint("journal")?;
-        let staged = write::stage_all(root, files)?;
+        let staged = files::stage_all(root, files)?;
         journal::failpoint("staged")?;
         let executable = staged.executable().to_vec();
         // The commit's objects are made from the new bytes, not from the files: they are written
@@ -564,7 +564,7 @@ pub(super) fn write_and_commit(
 fn undo(
     ctx: &Ctx,
     journal: journal::Journal,
-    swapped: Option<write::Swapped>,
+    swapped: Option<files::Swapped>,
     e: anyhow::Error,
 ) -> anyhow::Error {
     let root = &ctx.config.root;

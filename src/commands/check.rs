@@ -3,16 +3,16 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::audit;
-use crate::config::{is_manifest_name, Config, Layout};
-use crate::diff::unified;
+use crate::apply::files;
 use crate::error::{exit, Outcome};
 use crate::git::Repo;
-use crate::metadata::Metadata;
+use crate::model::audit;
+use crate::model::config::{is_manifest_name, Config, Layout};
+use crate::model::metadata::Metadata;
 use crate::plan::manifest_targets;
 use crate::render::{list_files, render_env, validate_manifest, Problem};
 use crate::ui;
-use crate::write;
+use crate::ui::diff::unified;
 
 pub fn run(dir: &Path, json: bool) -> Outcome {
     // STEP 1: the config must load; without it nothing else can be checked.
@@ -20,7 +20,7 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     let config = Config::load(&repo.root)?;
     let mut problems: Vec<Problem> = Vec::new();
     // A change a killed run left unfinished: the tree may be half the old, half the new.
-    match crate::journal::read(repo.git_dir()) {
+    match crate::apply::journal::read(repo.git_dir()) {
         Ok(None) => {}
         Ok(Some(r)) => problems.push(
             Problem::new(
@@ -115,7 +115,7 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
         let render_failed = !p.is_empty();
         problems.extend(p);
         if !render_failed {
-            for c in write::plan(&config.root, manifest_targets(&config, env, files)?)? {
+            for c in files::plan(&config.root, manifest_targets(&config, env, files)?)? {
                 let msg = match (&c.before, &c.after) {
                     (None, _) => "is not rendered yet".to_string(),
                     (_, None) => "is not produced by any template (ArgoCD would still apply it)".to_string(),
@@ -176,7 +176,7 @@ pub fn run(dir: &Path, json: bool) -> Outcome {
     if let Some(p) = prev {
         found.extend(problems.drain(..).map(|x| (p.to_string(), x)));
     }
-    let mut problems = crate::problems::group(found);
+    let mut problems = crate::render::problems::group(found);
 
     // STEP 6: report. Files in the template directories that are not templates are not rendered:
     // said, not counted as problems.

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::config::Config;
 use crate::error::{exit, Outcome};
 use crate::git::Repo;
+use crate::model::config::Config;
 use crate::ui;
 
 pub fn run(dir: &Path, json: bool) -> Outcome {

@@ -15,19 +15,19 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value as Json};
 
-use crate::audit;
-use crate::config::{is_name, Config, CONFIG_FILE};
+use crate::apply::files::{self, Target};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock, Repo};
-use crate::legacy::{
+use crate::model::audit;
+use crate::model::config::{is_name, Config, CONFIG_FILE};
+use crate::model::metadata::{Metadata, ServiceState};
+use crate::model::version::Version;
+use crate::plan::problems_error;
+use crate::render::legacy::{
     self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
 };
-use crate::metadata::{Metadata, ServiceState};
-use crate::plan::problems_error;
 use crate::render::{self, Problem};
 use crate::ui;
-use crate::version::Version;
-use crate::write::{self, Target};
 
 pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     // STEP 1: the repository. One that has a promote.yaml is set up already: leave it alone.
@@ -211,9 +211,9 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     }
 
     // STEP 10: write, and say what was found.
-    let changes = write::plan(root, targets)?;
+    let changes = files::plan(root, targets)?;
     if !dry_run {
-        write::apply(root, &changes)?;
+        files::apply(root, &changes)?;
     }
     let mut written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     written.sort_by_key(|p| p != CONFIG_FILE);
@@ -736,9 +736,9 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
         .iter()
         .map(|(p, b)| (p.to_string(), Target::Write(b.to_vec())))
         .collect();
-    let changes = write::plan(root, targets)?;
+    let changes = files::plan(root, targets)?;
     if !dry_run {
-        write::apply(root, &changes)?;
+        files::apply(root, &changes)?;
     }
     if ui::mode().json {
         let written: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();

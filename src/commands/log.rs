@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::audit::{self, Record};
 use crate::error::{exit, Outcome, UserError};
+use crate::model::audit::{self, Record};
 use crate::plan::Ctx;
 use crate::ui;
 
@@ -60,7 +60,7 @@ pub fn run(
             Some(f) => format!("{} {f} -> {}", r.action, r.env),
             None => format!("{} {}", r.action, r.env),
         };
-        let esc = crate::trust::escape_line;
+        let esc = crate::fs::trust::escape_line;
         out.push_str(&format!(
             "{}  {}  {}\n",
             esc(&r.id),
@@ -112,7 +112,7 @@ pub fn run(
 /// previews' logs too. Every problem is reported, not only the first.
 fn verify_logs(
     ctx: &Ctx,
-    envs: &[&crate::config::Environment],
+    envs: &[&crate::model::config::Environment],
     previews: bool,
     json: bool,
 ) -> Outcome {
@@ -124,8 +124,8 @@ fn verify_logs(
         logs += 1;
         let log = std::fs::read(config.abs(&e.deploy_log)).unwrap_or_default();
         total += audit::records(&log).len();
-        problems.extend(crate::anchor::problems(config, &ctx.repo, e)?);
-        problems.extend(crate::anchor::history_problems(
+        problems.extend(crate::plan::anchor::problems(config, &ctx.repo, e)?);
+        problems.extend(crate::plan::anchor::history_problems(
             &ctx.repo,
             &config.root,
             &e.deploy_log,
@@ -149,10 +149,10 @@ fn verify_logs(
             };
             logs += 1;
             total += audit::records(&log).len();
-            problems.extend(crate::anchor::log_problems(config, &ctx.repo, &path)?.0);
+            problems.extend(crate::plan::anchor::log_problems(config, &ctx.repo, &path)?.0);
             // `preview down` deletes a preview's log with its directory: only rewrites count.
             problems.extend(
-                crate::anchor::history_problems(&ctx.repo, &config.root, &path)?
+                crate::plan::anchor::history_problems(&ctx.repo, &config.root, &path)?
                     .into_iter()
                     .filter(|p| !p.ends_with("deleted it")),
             );
@@ -162,7 +162,7 @@ fn verify_logs(
         // One problem a line, the first on the `error:` line.
         let list: Vec<String> = problems
             .iter()
-            .map(|p| crate::trust::escape_line(p))
+            .map(|p| crate::fs::trust::escape_line(p))
             .collect();
         return Err(UserError::new(list.join("\n"))
             .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did")

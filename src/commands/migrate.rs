@@ -16,16 +16,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
 
-use crate::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
+use crate::apply::files::{self, Target};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock};
-use crate::legacy;
-use crate::metadata::Metadata;
+use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
+use crate::model::metadata::Metadata;
+use crate::model::version::Version;
 use crate::plan::{problems_error, Ctx};
+use crate::render::legacy;
 use crate::render::{self, list_files, Problem};
 use crate::ui;
-use crate::version::Version;
-use crate::write::{self, Target};
 
 /// One environment as it is, in the legacy layout.
 struct Before<'a> {
@@ -78,7 +78,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         paths.extend([env.dir.clone(), env.metadata.clone()]);
     }
     if !dry_run {
-        crate::preflight::can_commit(&ctx)?;
+        crate::commands::preflight::can_commit(&ctx)?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -262,7 +262,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             targets.insert(new_path, Target::Write(bytes));
         }
     }
-    let changes = write::plan(&root, targets)?;
+    let changes = files::plan(&root, targets)?;
 
     // STEP 7: write and commit, all or nothing.
     let shared = templates

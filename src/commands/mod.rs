@@ -1,5 +1,7 @@
 //! One orchestrator per subcommand, each reading top to bottom like the steps of the script it replaces.
 
+pub mod preflight;
+
 use std::path::Path;
 
 use crate::cli::Request;
@@ -22,7 +24,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
     // A change a killed run left unfinished is repaired before anything else reads the tree
     // (`check` reports it instead; `recover` is the explicit form).
     if !matches!(request, Request::Check { .. } | Request::Recover { .. }) {
-        crate::journal::recover_first(dir)?;
+        crate::apply::journal::recover_first(dir)?;
     }
     match request {
         Request::Render {
@@ -72,7 +74,7 @@ pub fn dispatch(dir: &Path, request: Request) -> Outcome {
         // `--output json` reaches them through ui::mode(), set before a command runs.
         Request::Init { dry_run, .. } => init::run(dir, dry_run),
         Request::Migrate { dry_run, .. } => migrate::run(dir, dry_run),
-        Request::Completions { shell } => crate::clidocs::completions(shell),
-        Request::Man { dir: out, command } => crate::clidocs::man(dir, out.as_deref(), &command),
+        Request::Completions { shell } => crate::cli::docs::completions(shell),
+        Request::Man { dir: out, command } => crate::cli::docs::man(dir, out.as_deref(), &command),
     }
 }

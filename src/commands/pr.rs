@@ -16,14 +16,14 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::audit::{self, Record};
 use crate::cli::PrMode;
-use crate::config::{Approval, Config};
 use crate::error::{exit, Outcome, UserError};
+use crate::git::pr::{self, BranchPush, Worktree};
 use crate::git::{self, Lock};
-use crate::gitpr::{self, BranchPush, Worktree};
-use crate::hosting::{self, Kind};
-use crate::metadata::Metadata;
+use crate::model::audit::{self, Record};
+use crate::model::config::{Approval, Config};
+use crate::model::hosting::{self, Kind};
+use crate::model::metadata::Metadata;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
 use crate::ui;
 
@@ -279,8 +279,8 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     let base = up.merge.trim_start_matches("refs/heads/").to_string();
     let upstream = git::fetch(root, &up)?;
     let branch = replay.branch(&ctx.config);
-    let existing = match gitpr::remote_branch(root, &up.remote, &branch)? {
-        Some(_) => Some(gitpr::fetch_branch(root, &up.remote, &branch)?),
+    let existing = match pr::remote_branch(root, &up.remote, &branch)? {
+        Some(_) => Some(pr::fetch_branch(root, &up.remote, &branch)?),
         None => None,
     };
 
@@ -324,9 +324,9 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
                 // The branch keeps its own commit: describe that one (its record, its base).
                 let mut kept = plan;
                 kept.record =
-                    gitpr::file_at(root, old, &wctx.config.env(&kept.request.env)?.deploy_log)
+                    pr::file_at(root, old, &wctx.config.env(&kept.request.env)?.deploy_log)
                         .and_then(|log| audit::records(&log).pop());
-                let old_base = gitpr::parent(root, old)?;
+                let old_base = pr::parent(root, old)?;
                 let body = body(&wctx.config, &kept, &base, &old_base, old);
                 let plan = kept;
                 let pr = link(
@@ -360,7 +360,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     };
     drop(wt);
     ui::trace("pr: worktree removed");
-    let said = match gitpr::push_branch(
+    let said = match pr::push_branch(
         root,
         &up.remote,
         &commit,
@@ -414,7 +414,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
 /// write. Nothing is left out where the config does not parse (the plan then says why) or where a
 /// directory holds something the request reads.
 fn unread(root: &Path, upstream: &str, replay: &Replay) -> (Vec<String>, Vec<String>) {
-    let config = gitpr::file_at(root, upstream, crate::config::CONFIG_FILE)
+    let config = pr::file_at(root, upstream, crate::model::config::CONFIG_FILE)
         .and_then(|text| String::from_utf8(text).ok())
         .and_then(|text| Config::parse(root, &text).ok());
     let Some(config) = config else {
@@ -452,7 +452,7 @@ fn unread(root: &Path, upstream: &str, replay: &Replay) -> (Vec<String>, Vec<Str
         .map(|e| e.dir.clone())
         .chain(config.previews.iter().map(|p| p.dir.clone()))
         .filter(|d| !read.iter().any(|r| overlaps(d, r)))
-        .filter(|d| !overlaps(d, crate::config::CONFIG_FILE))
+        .filter(|d| !overlaps(d, crate::model::config::CONFIG_FILE))
         .collect();
     skip.sort();
     skip.dedup();
@@ -472,10 +472,10 @@ fn staleness(
 ) -> Result<Option<String>> {
     let config = &wctx.config;
     let env = config.env(&plan.request.env)?;
-    let old_base = gitpr::parent(root, old)?;
+    let old_base = pr::parent(root, old)?;
     if old_base != upstream {
         let mut paths = vec![
-            crate::config::CONFIG_FILE.to_string(),
+            crate::model::config::CONFIG_FILE.to_string(),
             config.templates.clone(),
             env.dir.clone(),
             env.manifests.clone(),
@@ -484,7 +484,7 @@ fn staleness(
         if let Some(from) = &plan.request.from {
             paths.push(config.env(from)?.metadata.clone());
         }
-        let changed = gitpr::changed(root, &old_base, upstream, &paths)?;
+        let changed = pr::changed(root, &old_base, upstream, &paths)?;
         if let Some(first) = changed.first() {
             let more = match changed.len() {
                 1 => String::new(),
@@ -496,7 +496,7 @@ fn staleness(
         }
     }
     let old_record =
-        gitpr::file_at(root, old, &env.deploy_log).and_then(|log| audit::records(&log).pop());
+        pr::file_at(root, old, &env.deploy_log).and_then(|log| audit::records(&log).pop());
     let same = match (&old_record, &plan.record) {
         (Some(a), Some(b)) => same_change(a, b),
         _ => false,
@@ -527,7 +527,7 @@ impl Hosting {
         let configured = ctx.config.hosting.as_ref();
         let url = configured
             .and_then(|h| h.url.clone())
-            .or_else(|| gitpr::remote_url(&ctx.config.root, remote))?;
+            .or_else(|| pr::remote_url(&ctx.config.root, remote))?;
         let repo = hosting::parse_remote(&url)?;
         let kind = configured
             .and_then(|h| h.kind)
@@ -562,7 +562,7 @@ fn link(
 ) -> Result<Link> {
     let root = &ctx.config.root;
     let Some(h) = Hosting::resolve(ctx, remote) else {
-        let url = gitpr::remote_url(root, remote).unwrap_or_default();
+        let url = pr::remote_url(root, remote).unwrap_or_default();
         return Ok(Link {
             url: None,
             via: "none",
@@ -858,7 +858,7 @@ fn body(config: &Config, plan: &Plan, base: &str, upstream: &str, commit: &str) 
             "| service | {} now | after |\n| --- | --- | --- |\n",
             req.env
         ));
-        let v = |x: &Option<crate::version::Version>| {
+        let v = |x: &Option<crate::model::version::Version>| {
             x.as_ref()
                 .map(|v| format!("`{v}`"))
                 .unwrap_or_else(|| "(none)".into())
@@ -1041,7 +1041,7 @@ fn report(o: &Opened, json: bool) -> Result<()> {
 /// pipeline (those no other environment takes from): the setting, the CODEOWNERS line and the
 /// branch protection that make the hosting enforce it.
 pub(super) fn approval_advice(config: &Config) -> Option<String> {
-    let last: Vec<&crate::config::Environment> = config
+    let last: Vec<&crate::model::config::Environment> = config
         .environments
         .iter()
         .filter(|e| e.from.is_some())
@@ -1081,12 +1081,12 @@ pub fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
     let root = &ctx.config.root;
     let up = git::upstream(root)?;
     let branches: Vec<String> = if ctx.config.env(target).is_ok() {
-        gitpr::remote_branches(root, &up.remote, &format!("promote/{target}/"))?
+        pr::remote_branches(root, &up.remote, &format!("promote/{target}/"))?
             .into_iter()
             .map(|(b, _)| b)
             .collect()
     } else if target.starts_with("promote/") {
-        if gitpr::remote_branch(root, &up.remote, target)?.is_none() {
+        if pr::remote_branch(root, &up.remote, target)?.is_none() {
             return Err(
                 UserError::new(format!("`{target}` is not a branch on `{}`", up.remote))
                     .hint(format!(
@@ -1113,8 +1113,8 @@ pub fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
     }
     let mut all = Vec::new();
     for branch in branches {
-        let tip = gitpr::fetch_branch(root, &up.remote, &branch)?;
-        let message = gitpr::message(root, &tip)?;
+        let tip = pr::fetch_branch(root, &up.remote, &branch)?;
+        let message = pr::message(root, &tip)?;
         let replay: Replay = message
             .lines()
             .rev()
@@ -1150,13 +1150,13 @@ pub fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
 pub fn check_base(dir: &Path, base: &str) -> Outcome {
     let ctx = Ctx::open(dir)?;
     let root = &ctx.config.root;
-    let base_commit = gitpr::resolve(root, base)?;
+    let base_commit = pr::resolve(root, base)?;
     let config = &ctx.config;
     let mut problems: Vec<String> = Vec::new();
     let mut valid: Vec<String> = Vec::new();
     for env in &config.environments {
         let head_log = std::fs::read(config.abs(&env.deploy_log)).unwrap_or_default();
-        let base_log = gitpr::file_at(root, &base_commit, &env.deploy_log).unwrap_or_default();
+        let base_log = pr::file_at(root, &base_commit, &env.deploy_log).unwrap_or_default();
         if head_log == base_log {
             continue;
         }
@@ -1219,7 +1219,7 @@ pub fn check_base(dir: &Path, base: &str) -> Outcome {
                 let mut versions = BTreeMap::new();
                 for c in &r.changes {
                     if let Some(a) = &c.after {
-                        if let Ok(v) = crate::version::Version::parse(a) {
+                        if let Ok(v) = crate::model::version::Version::parse(a) {
                             versions.insert(c.service.clone(), v);
                         }
                     }

@@ -11,7 +11,7 @@
 //! A preview renders the preview template set (`previews.templates`, the shared templates by default)
 //! with `previews.values` and, over them, `namespace: pr-<slug>`, `host_prefix: <slug>.`, `branch` and
 //! `slug`. The branch name is data: it only ever reaches the file system as a slug (see
-//! [`crate::slug`]), and every path written is checked to lie inside `previews.dir`, through no
+//! [`crate::model::slug`]), and every path written is checked to lie inside `previews.dir`, through no
 //! symbolic link. `--push` runs through the same retry loop as `set-image --push`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,20 +23,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::change::{self, Push};
-use crate::audit::{self, Actor, Record, ServiceChange};
+use crate::apply::files::{self, Change, Target};
 use crate::cli::PreviewRequest;
-use crate::config::{merge, Config, Environment, Layout, Previews, CONFIG_FILE};
-use crate::diff::unified;
 use crate::error::{exit, Outcome, UserError};
-use crate::gates;
 use crate::git;
-use crate::metadata::ServiceState;
+use crate::model::audit::{self, Actor, Record, ServiceChange};
+use crate::model::config::{merge, Config, Environment, Layout, Previews, CONFIG_FILE};
+use crate::model::gates;
+use crate::model::metadata::ServiceState;
+use crate::model::slug;
+use crate::model::version::Version;
 use crate::plan::{problems_error, Ctx, VersionChange};
 use crate::render;
-use crate::slug;
 use crate::ui;
-use crate::version::Version;
-use crate::write::{self, Change, Target};
+use crate::ui::diff::unified;
 
 pub use crate::cli::PreviewOpts as Opts;
 
@@ -235,7 +235,7 @@ pub fn list(dir: &Path, json_out: bool) -> Outcome {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    ui::data(&crate::trust::escape(&out));
+    ui::data(&crate::fs::trust::escape(&out));
     Ok(exit::OK)
 }
 
@@ -722,7 +722,7 @@ fn plan_up(
     for f in files {
         targets.insert(f.path, Target::Write(f.bytes));
     }
-    let manifest_changes = write::plan(&config.root, targets.clone())?;
+    let manifest_changes = files::plan(&config.root, targets.clone())?;
     let changes = version_changes(&old, &new);
     if changes.is_empty() && manifest_changes.is_empty() {
         return Ok(Plan::empty("preview-up"));
@@ -733,7 +733,7 @@ fn plan_up(
     let log_path = format!("{dir}/deploy.log");
     // The preview's trail must verify before a record is added to it (#17); `preview down`, which
     // removes the preview with its log, stays possible.
-    let (broken, log, _, _) = crate::anchor::log_problems(config, &ctx.repo, &log_path)?;
+    let (broken, log, _, _) = crate::plan::anchor::log_problems(config, &ctx.repo, &log_path)?;
     if !broken.is_empty() {
         return Err(UserError::new(format!(
             "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
@@ -839,7 +839,7 @@ fn plan_up(
     Ok(Plan {
         action: "preview-up",
         items: vec![item],
-        files: write::plan(&config.root, targets)?,
+        files: files::plan(&config.root, targets)?,
         commit_message,
     })
 }
@@ -1011,7 +1011,7 @@ fn remove(
     let log_path = format!("{}/deploy.log", previews.dir);
     let mut log = std::fs::read(config.abs(&log_path)).unwrap_or_default();
     if !log.is_empty() && !log.ends_with(b"\n") {
-        log.push(b'\n'); // as `write::plan` will, before the first appended line
+        log.push(b'\n'); // as `files::plan` will, before the first appended line
     }
     let start = log.len();
     let mut targets = BTreeMap::new();
@@ -1079,7 +1079,7 @@ fn remove(
     Ok(Plan {
         action,
         items,
-        files: write::plan(&config.root, targets)?,
+        files: files::plan(&config.root, targets)?,
         commit_message,
     })
 }
@@ -1138,7 +1138,7 @@ fn apply(ctx: &Ctx, op: &Op, dry_run: bool) -> Result<Applied> {
     // STEP 1: refuse to run over uncommitted changes where the change would write.
     let previews = settings(&ctx.config)?;
     if !dry_run {
-        crate::preflight::can_commit(ctx)?;
+        crate::commands::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&guarded(previews, op)?)?;
         if !dirty.is_empty() {
             return Err(UserError::new(format!(
@@ -1234,7 +1234,7 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
                     ));
                 }
             }
-            ui::data(&crate::trust::escape(&out));
+            ui::data(&crate::fs::trust::escape(&out));
         }
         return Ok(exit::OK);
     }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use crate::apply::journal;
 use crate::error::{exit, Outcome};
 use crate::git::{self, Lock, Repo};
-use crate::journal;
 use crate::ui;
 
 pub fn run(dir: &Path, dry_run: bool) -> Outcome {

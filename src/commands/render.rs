@@ -4,14 +4,14 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::apply::files;
+use crate::cache::state::{self, RenderState};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::Lock;
-use crate::metadata::Metadata;
+use crate::model::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
 use crate::render::{render_sets, validate_files};
-use crate::state::{self, RenderState};
 use crate::ui;
-use crate::write;
 
 /// `check`: list what would change, exit 3 if anything would; `dry_run`: the same list, exit 0.
 pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) -> Outcome {
@@ -64,7 +64,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
         let files = r.files.len();
         let targets = manifest_targets(config, env, r.files.clone())?;
         let paths: Vec<&String> = targets.keys().collect();
-        let current = write::read_current(&config.root, &paths)?;
+        let current = files::read_current(&config.root, &paths)?;
         problems.extend(
             validate_files(&r.files, |f| {
                 current.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
@@ -72,7 +72,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
             .into_iter()
             .map(|p| (env.name.clone(), p)),
         );
-        let env_changes = write::plan_against(&current, targets);
+        let env_changes = files::plan_against(&current, targets);
         if env_changes.is_empty() && env_problems == 0 {
             clean.push((*env, key, files, snapshot));
         } else {
@@ -89,7 +89,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     if !problems.is_empty() {
         return Err(problems_error(
             "nothing was written; cannot render:",
-            &crate::problems::group(problems),
+            &crate::render::problems::group(problems),
         ));
     }
 
@@ -138,7 +138,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     // STEP 4: refuse to overwrite uncommitted edits.
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !paths.is_empty() {
-        crate::preflight::has_commits(
+        crate::commands::preflight::has_commits(
             &ctx,
             "promote overwrites only files whose content git holds",
         )?;
@@ -154,7 +154,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     }
 
     // STEP 5: write.
-    write::apply(&config.root, &changes)?;
+    files::apply(&config.root, &changes)?;
     if json {
         report_json(true)?;
         return Ok(exit::OK);

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::audit;
 use crate::error::{exit, Outcome, UserError};
-use crate::gates::{self, Gates};
-use crate::metadata::Metadata;
+use crate::model::audit;
+use crate::model::gates::{self, Gates};
+use crate::model::metadata::Metadata;
+use crate::model::version::Version;
 use crate::plan::{ChangeRequest, Ctx};
 use crate::report::{self, EnvInput, Input};
 use crate::ui;
-use crate::version::Version;
 
 pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome {
     // STEP 1: the window, before anything is read, so a typo fails fast.
@@ -140,8 +140,8 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
 
 /// An environment's metadata and deploy.log, its chain checked.
 fn read_env(
-    config: &crate::config::Config,
-    e: &crate::config::Environment,
+    config: &crate::model::config::Config,
+    e: &crate::model::config::Environment,
 ) -> anyhow::Result<EnvInput> {
     let meta = Metadata::load(config, e)?;
     let log = match std::fs::read(config.abs(&e.deploy_log)) {

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::audit;
 use crate::error::{exit, Outcome};
-use crate::metadata::Metadata;
+use crate::model::audit;
+use crate::model::metadata::Metadata;
 use crate::plan::Ctx;
 use crate::ui;
 
@@ -39,9 +39,9 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
     };
 
     // Which gates hold each waiting version, and until when (the command gate is not run here).
-    let mut held: Vec<Vec<crate::gates::Refusal>> = Vec::new();
+    let mut held: Vec<Vec<crate::model::gates::Refusal>> = Vec::new();
     for (i, e) in config.environments.iter().enumerate() {
-        let versions: std::collections::BTreeMap<String, crate::version::Version> = config
+        let versions: std::collections::BTreeMap<String, crate::model::version::Version> = config
             .services
             .iter()
             .filter_map(|s| waiting(i, &s.name).map(|v| (s.name.clone(), v)))
@@ -158,6 +158,6 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
         };
         out.push_str(&format!("  {:ew$}  {what}\n", e.name));
     }
-    ui::data(&crate::trust::escape(&out));
+    ui::data(&crate::fs::trust::escape(&out));
     Ok(exit::OK)
 }

@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::audit::Record;
-use crate::gates::parse_time;
+use crate::model::audit::Record;
+use crate::model::gates::parse_time;
 
 /// One environment's log, for the figures.
 #[derive(Debug, Clone, Copy)]
@@ -253,8 +253,8 @@ fn lead_times(logs: &[EnvLog], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<
                 version: version.to_string(),
                 services,
                 dev_env: dev_env.to_string(),
-                dev_at: crate::audit::timestamp(dev_at),
-                prod_at: crate::audit::timestamp(prod_at),
+                dev_at: crate::model::audit::timestamp(dev_at),
+                prod_at: crate::model::audit::timestamp(prod_at),
                 seconds: (prod_at - dev_at).num_seconds().max(0),
             });
         }
@@ -266,7 +266,7 @@ fn lead_times(logs: &[EnvLog], start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, ServiceChange};
+    use crate::model::audit::{Actor, ServiceChange};
 
     fn t(s: &str) -> DateTime<Utc> {
         parse_time(s).unwrap()

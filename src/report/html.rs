@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use super::{actor, clean, human_secs, text::services, Age, Cell, EnvState, Input, Report};
-use crate::audit::Record;
-use crate::gates::parse_time;
+use crate::model::audit::Record;
+use crate::model::gates::parse_time;
 
 /// Timeline rows per environment (the newest); `promote log ENV` has every record.
 pub const TIMELINE_MAX: usize = 100;
@@ -50,7 +50,7 @@ fn time(s: &str) -> String {
     match parse_time(s) {
         Ok(t) => format!(
             "<time datetime=\"{}\">{}</time>",
-            crate::audit::timestamp(t),
+            crate::model::audit::timestamp(t),
             t.format("%Y-%m-%d %H:%M UTC")
         ),
         Err(_) => esc(s),
@@ -806,7 +806,7 @@ mod tests {
 
     #[test]
     fn a_command_gate_is_never_called_passed() {
-        use crate::metadata::{Metadata, ServiceState};
+        use crate::model::metadata::{Metadata, ServiceState};
         use crate::report::{build, EnvInput};
         let meta = |env: &str, v: &str| {
             let mut m = Metadata {
@@ -816,7 +816,7 @@ mod tests {
             m.services.insert(
                 "api".into(),
                 ServiceState {
-                    version: crate::version::Version::parse(v).unwrap(),
+                    version: crate::model::version::Version::parse(v).unwrap(),
                     image: format!("r/api:{v}"),
                     from: None,
                     commit: None,

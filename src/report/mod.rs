@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::audit::Record;
-use crate::gates::{parse_time, Refusal};
-use crate::metadata::{Hold, Metadata};
+use crate::model::audit::Record;
+use crate::model::gates::{parse_time, Refusal};
+use crate::model::metadata::{Hold, Metadata};
 
 pub mod figures;
 pub mod html;
@@ -184,7 +184,7 @@ pub fn clean(s: &str) -> Cow<'_, str> {
 
 /// A duration for people (`3h12m`, `2d4h`), for seconds.
 pub fn human_secs(secs: i64) -> String {
-    crate::gates::human(Duration::seconds(secs))
+    crate::model::gates::human(Duration::seconds(secs))
 }
 
 /// Builds the report.
@@ -237,7 +237,7 @@ pub fn build(input: &Input) -> Report {
                 Cell {
                     service: svc.clone(),
                     since: here.map(|s| s.updated.clone()),
-                    first_seen: seen.map(crate::audit::timestamp),
+                    first_seen: seen.map(crate::model::audit::timestamp),
                     age_seconds: seen.map(|t| (now - t).num_seconds().max(0)),
                     held: if wait.is_some() {
                         e.refusals
@@ -290,12 +290,12 @@ pub fn build(input: &Input) -> Report {
         })
         .collect();
     Report {
-        generated: crate::audit::timestamp(now),
+        generated: crate::model::audit::timestamp(now),
         head: input.head.clone(),
         window: Window {
             since: input.since.clone(),
-            from: crate::audit::timestamp(start),
-            to: crate::audit::timestamp(now),
+            from: crate::model::audit::timestamp(start),
+            to: crate::model::audit::timestamp(now),
         },
         environments,
         figures: figures::compute(&logs, start, now),
@@ -366,9 +366,9 @@ fn earliest<K: std::hash::Hash + Eq>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, ServiceChange};
-    use crate::metadata::ServiceState;
-    use crate::version::Version;
+    use crate::model::audit::{Actor, ServiceChange};
+    use crate::model::metadata::ServiceState;
+    use crate::model::version::Version;
 
     fn meta(env: &str, services: &[(&str, &str, &str)]) -> Metadata {
         let mut m = Metadata {

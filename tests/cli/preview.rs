@@ -124,7 +124,7 @@ fn assert_chained(text: &str) {
     for line in text.lines() {
         let r: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(r["prev"], prev.as_str(), "{text}");
-        prev = promote::audit::sha256_hex(line.as_bytes());
+        prev = promote::model::audit::sha256_hex(line.as_bytes());
     }
 }
 
@@ -285,7 +285,7 @@ fn up_again_updates_the_preview_in_place() {
     assert_chained(&log);
     assert_eq!(
         meta2["audit_head"],
-        promote::audit::sha256_hex(log.lines().last().unwrap().as_bytes()).as_str()
+        promote::model::audit::sha256_hex(log.lines().last().unwrap().as_bytes()).as_str()
     );
 
     // The same SHA again: nothing to change, no commit.
@@ -629,7 +629,10 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
         }
         let v = json(&r);
         let slug = v["previews"][0]["slug"].as_str().unwrap().to_string();
-        assert!(promote::slug::is_valid(&slug), "{name:?} -> {slug:?}");
+        assert!(
+            promote::model::slug::is_valid(&slug),
+            "{name:?} -> {slug:?}"
+        );
         assert!(format!("pr-{slug}").len() <= 63, "{name:?} -> {slug:?}");
         assert!(
             slugs.insert(slug.clone()),

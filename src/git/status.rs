@@ -210,7 +210,7 @@ struct Entries<'a> {
 
 /// The index, as read by `gitindex` or, where that declines, by libgit2.
 enum Index {
-    Own(std::sync::Arc<crate::gitindex::Snapshot>),
+    Own(std::sync::Arc<crate::git::index::Snapshot>),
     Libgit2(git2::Index),
 }
 
@@ -290,7 +290,7 @@ impl<'r> Scan<'r> {
             .and_then(|c| c.get_string("extensions.objectformat").ok())
             .is_none_or(|f| f.eq_ignore_ascii_case("sha1"));
         let own = (sha1 && !flag("core.ignorecase", false))
-            .then(|| crate::gitindex::read_shared(&path))
+            .then(|| crate::git::index::read_shared(&path))
             .flatten();
         crate::ui::trace("dirty check: index parsed");
         let index = match own {

@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::apply::files::Change;
 use crate::error::UserError;
-use crate::gitwrite::blob_id;
-use crate::write::Change;
+use crate::git::write::blob_id;
 
 const REGULAR: &str = "100644";
 const EXECUTABLE: &str = "100755";

@@ -1,6 +1,11 @@
 //! Templates + values + versions -> manifests, in memory. Nothing here touches the disk except to read
 //! templates. Every problem is collected (not just the first) so a user fixes them in one round.
 
+pub mod legacy;
+pub mod problems;
+pub mod yamlcheck;
+pub mod yamltype;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,9 +15,9 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{ErrorKind, UndefinedBehavior};
 use serde_json::{json, Value as Json};
 
-use crate::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
-use crate::imageref::ImageRef;
-use crate::version::Version;
+use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
+use crate::model::imageref::ImageRef;
+use crate::model::version::Version;
 
 /// One rendered file.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +27,7 @@ pub struct OutFile {
     pub bytes: Vec<u8>,
     /// Repository-relative path of the template it came from.
     pub template: String,
-    /// The template's blob id, when a legacy render asked to learn (see `crate::memo`) found that
+    /// The template's blob id, when a legacy render asked to learn (see `crate::cache::memo`) found that
     /// the output does not depend on versions.
     pub version_free: Option<git2::Oid>,
 }
@@ -194,7 +199,7 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
                     if kind.is_symlink() {
                         let rel = entry.path();
                         let rel = rel.strip_prefix(root).unwrap_or(&rel);
-                        return Err(crate::trust::link_error(root, &rel.to_string_lossy()));
+                        return Err(crate::fs::trust::link_error(root, &rel.to_string_lossy()));
                     }
                     found.push((entry.path(), kind.is_dir()));
                 }
@@ -420,9 +425,9 @@ fn yaml_fragment(value: &Value) -> String {
             if value.is_safe() {
                 s.to_string()
             } else if plain_safe(s) {
-                if crate::yamltype::ambiguous(s) {
+                if crate::render::yamltype::ambiguous(s) {
                     // Whether it needs quotes depends on where it is printed: see `resolve_quotes`.
-                    crate::yamltype::mark(s)
+                    crate::render::yamltype::mark(s)
                 } else {
                     s.to_string()
                 }
@@ -439,7 +444,7 @@ fn yaml_fragment(value: &Value) -> String {
 /// Does a string value print exactly as it is (not quoted)? `promote migrate` decides with it where a
 /// converted sed placeholder needs `|safe` to stay byte-identical.
 pub fn prints_as_is(s: &str) -> bool {
-    plain_safe(s) && !crate::yamltype::ambiguous(s)
+    plain_safe(s) && !crate::render::yamltype::ambiguous(s)
 }
 
 fn plain_safe(s: &str) -> bool {
@@ -632,7 +637,7 @@ fn render_one(
 ) -> std::result::Result<String, Vec<Problem>> {
     let name = tmpl.name();
     match render_capped(tmpl, &fast) {
-        Ok(s) => return Ok(crate::yamltype::resolve_quotes(s)),
+        Ok(s) => return Ok(crate::render::yamltype::resolve_quotes(s)),
         Err(e) => {
             if let Some(p) = exhausted(&e, name) {
                 return Err(vec![p]);
@@ -644,7 +649,7 @@ fn render_one(
     let mut seen = BTreeSet::new();
     for _ in 0..100 {
         let err = match render_capped(tmpl, &ctx) {
-            Ok(s) if missing.is_empty() => return Ok(crate::yamltype::resolve_quotes(s)),
+            Ok(s) if missing.is_empty() => return Ok(crate::render::yamltype::resolve_quotes(s)),
             Ok(_) => return Err(missing),
             Err(e) => e,
         };
@@ -782,7 +787,7 @@ pub fn render_legacy_except(
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
             if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
-                return Err(crate::trust::link_error(
+                return Err(crate::fs::trust::link_error(
                     &config.root,
                     &format!("{}/{name}", env.dir),
                 ));
@@ -800,7 +805,7 @@ pub fn render_legacy_except(
     let opened = match names.is_empty() {
         true => None,
         false => Some(
-            crate::fsat::Dir::open(&dir).with_context(|| format!("cannot open `{}`", env.dir))?,
+            crate::fs::at::Dir::open(&dir).with_context(|| format!("cannot open `{}`", env.dir))?,
         ),
     };
     let chunks = par_chunks(&names, |chunk| -> Result<Vec<Rendered>> {
@@ -813,7 +818,7 @@ pub fn render_legacy_except(
                 None => std::fs::read(config.root.join(&source)),
             }
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => crate::trust::link_error(&config.root, &source),
+                Some(libc::ELOOP) => crate::fs::trust::link_error(&config.root, &source),
                 _ => anyhow::Error::new(e).context(format!("cannot read `{source}`")),
             })?;
             let hits = sub.find(&bytes);
@@ -840,7 +845,7 @@ pub fn render_legacy_except(
                 path: output.clone(),
                 bytes: text,
                 template: source.clone(),
-                version_free: learn.then(|| crate::gitwrite::blob_id(&bytes)),
+                version_free: learn.then(|| crate::git::write::blob_id(&bytes)),
             });
             for r in &mut out {
                 r.files.extend(file.clone());
@@ -891,7 +896,7 @@ impl<'a> Substituter<'a> {
         for s in &config.services {
             // The first service declared with an image is the one it stands for.
             service_of_image
-                .entry(crate::imageref::canonical_repository(&s.image))
+                .entry(crate::model::imageref::canonical_repository(&s.image))
                 .or_insert(s.name.as_str());
         }
         Substituter {
@@ -916,9 +921,9 @@ impl<'a> Substituter<'a> {
 
     /// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
     fn image_before(&self, out: &[u8]) -> Option<String> {
-        let image = crate::legacy::image_before(out)?;
+        let image = crate::render::legacy::image_before(out)?;
         self.service_of_image
-            .get(&crate::imageref::canonical_repository(image))
+            .get(&crate::model::imageref::canonical_repository(image))
             .map(|s| s.to_string())
     }
 
@@ -1074,7 +1079,7 @@ pub fn validate_manifest(path: &str, bytes: &[u8], problems: &mut Vec<Problem>) 
     }
     // Almost every manifest is clean: a walk that builds nothing says so, and only the others are
     // looked at closely (which also words their problems).
-    if crate::yamlcheck::clean(text) {
+    if crate::render::yamlcheck::clean(text) {
         return;
     }
     let starts = doc_start_lines(text);
@@ -1347,7 +1352,11 @@ mod tests {
         assert_eq!(f("a/b&c|d\\e"), "a/b&c|d\\e");
         assert_eq!(f("line1\nkind: Secret"), "\"line1\\nkind: Secret\"");
         assert_eq!(f("*.example.com"), "\"*.example.com\"");
-        assert_eq!(f(""), crate::yamltype::mark(""), "resolved by its place");
+        assert_eq!(
+            f(""),
+            crate::render::yamltype::mark(""),
+            "resolved by its place"
+        );
         assert_eq!(f("a: b"), "\"a: b\"");
         assert_eq!(yaml_fragment(&Value::from(3)), "3");
         assert_eq!(

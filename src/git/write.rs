@@ -18,8 +18,8 @@
 //! A sketch of the caller:
 //!
 //! ```ignore
-//! let commit = gitwrite::write_commit(&repo, head, &updates, &author, &committer, &message)?;
-//! let lock = gitwrite::update_index(&repo, workdir, &gitwrite::index_changes(&updates))?;
+//! let commit = crate::git::write::write_commit(&repo, head, &updates, &author, &committer, &message)?;
+//! let lock = crate::git::write::update_index(&repo, workdir, &crate::git::write::index_changes(&updates))?;
 //! // Move the branch (compare-and-swap from `head`; a failure drops `lock`, leaving the index
 //! // as it was), then:
 //! lock.commit()?;
@@ -50,7 +50,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use git2::{IndexEntry, IndexTime, ObjectType, Odb, OdbLookupFlags, Oid, Repository};
 use sha1::{Digest, Sha1};
 
-use crate::gitindex;
+use crate::git::index;
 
 /// A regular file's mode.
 pub const REGULAR: u32 = 0o100644;
@@ -896,14 +896,14 @@ fn write_index(
             .collect()
     };
     let parse = || match &bytes {
-        Some(bytes) => gitindex::parse_full(bytes).ok_or_else(|| {
+        Some(bytes) => index::parse_full(bytes).ok_or_else(|| {
             Unsupported(format!(
                 "`{}` is an index this writer does not handle (split, sparse, with a required \
                  extension, or damaged)",
                 index.display()
             ))
         }),
-        None => Ok(gitindex::Parsed {
+        None => Ok(index::Parsed {
             version: 2,
             entries: Vec::new(),
             ranges: Vec::new(),
@@ -1061,7 +1061,7 @@ fn write_index(
     let ext = parsed.extensions;
     while at + 8 <= ext.len() {
         let signature = &ext[at..at + 4];
-        let size = gitindex::be32(ext, at + 4).expect("in bounds") as usize;
+        let size = index::be32(ext, at + 4).expect("in bounds") as usize;
         let data = &ext[at + 8..at + 8 + size];
         at += 8 + size;
         match signature {
@@ -1155,7 +1155,7 @@ fn stage(e: &IndexEntry) -> u16 {
     (e.flags >> 12) & 3
 }
 
-/// git's variable-length integer (see `gitindex::varint`).
+/// git's variable-length integer (see `index::varint`).
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     let mut buf = [0u8; 10];
     let mut at = buf.len() - 1;
@@ -1695,12 +1695,12 @@ mod tests {
 
     /// The cache tree's nodes: path -> valid.
     fn cache_tree(index: &[u8]) -> BTreeMap<String, bool> {
-        let parsed = gitindex::parse_full(index).unwrap();
+        let parsed = index::parse_full(index).unwrap();
         let ext = parsed.extensions;
         let mut at = 0;
         let mut nodes = BTreeMap::new();
         while at < ext.len() {
-            let size = gitindex::be32(ext, at + 4).unwrap() as usize;
+            let size = index::be32(ext, at + 4).unwrap() as usize;
             if &ext[at..at + 4] == b"TREE" {
                 let data = &ext[at + 8..at + 8 + size];
                 let mut i = 0;
@@ -1755,7 +1755,7 @@ mod tests {
         let old_tree = cache_tree(&old);
         assert_eq!(old_tree.get("keep/deep"), Some(&true), "{old_tree:?}");
         assert_eq!(old_tree.get("half"), Some(&true), "{old_tree:?}");
-        let old_entries = gitindex::read(&index).unwrap();
+        let old_entries = index::read(&index).unwrap();
 
         let repo = Repository::open(d).unwrap();
         let updates = the_change();
@@ -1777,7 +1777,7 @@ mod tests {
 
         // Everything about our index first: `git status` and `git write-tree` rewrite it.
         let new = fs::read(&index).unwrap();
-        let ours = gitindex::read(&index).unwrap();
+        let ours = index::read(&index).unwrap();
         let debug = git(d, &["ls-files", "-s", "--debug"]);
         assert_eq!(fs::read(&index).unwrap(), new);
         let expected_version: u32 = version.parse().unwrap();
@@ -1786,11 +1786,11 @@ mod tests {
         } else {
             expected_version
         };
-        assert_eq!(gitindex::be32(&new, 4), Some(expected_version));
+        assert_eq!(index::be32(&new, 4), Some(expected_version));
         assert!(!new.windows(4).any(|w| w == b"UNTR"), "UNTR is dropped");
         // Our own dirty check agrees that the work tree is clean.
         assert_eq!(
-            crate::status::dirty(&repo, &["".to_string()]).unwrap(),
+            crate::git::status::dirty(&repo, &["".to_string()]).unwrap(),
             if intent_to_add {
                 vec!["ita.yaml".to_string()]
             } else {
@@ -1816,7 +1816,7 @@ mod tests {
         let mut args = vec!["update-index", "--add", "--remove", "--"];
         args.extend(&paths);
         with_other(&args);
-        let theirs = gitindex::read(&other).unwrap();
+        let theirs = index::read(&other).unwrap();
         for u in &updates {
             let find = |list: &[IndexEntry]| {
                 list.iter().find(|e| e.path == u.path.as_bytes()).map(|e| {
@@ -1954,7 +1954,7 @@ mod tests {
         let lock = update_index_within(&repo, d, &index_changes(&updates), wait).unwrap();
         release.join().unwrap();
         lock.commit().unwrap();
-        let entries = gitindex::read(&d.join(".git/index")).unwrap();
+        let entries = index::read(&d.join(".git/index")).unwrap();
         let e = entries.iter().find(|e| e.path == b"mod.yaml").unwrap();
         assert_eq!(e.id, blob_id(b"new\n"));
     }
@@ -2024,7 +2024,7 @@ mod tests {
             git_full(d, &["diff-files", "--quiet"], None).status.code(),
             Some(1)
         );
-        let before = gitindex::read(&d.join(".git/index")).unwrap();
+        let before = index::read(&d.join(".git/index")).unwrap();
 
         let repo = Repository::open(d).unwrap();
         let updates = [upsert("a-b", "changed\n", REGULAR)];
@@ -2033,7 +2033,7 @@ mod tests {
             .unwrap()
             .commit()
             .unwrap();
-        let entries = gitindex::read(&d.join(".git/index")).unwrap();
+        let entries = index::read(&d.join(".git/index")).unwrap();
         let size = |p: &str| {
             entries
                 .iter()

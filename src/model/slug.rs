@@ -14,8 +14,8 @@
 
 use anyhow::Result;
 
-use crate::audit::sha256_hex;
 use crate::error::UserError;
+use crate::model::audit::sha256_hex;
 
 /// The namespace prefix of a preview.
 pub const PREFIX: &str = "pr-";

@@ -1,5 +1,8 @@
 //! The command line. Only this module knows clap: it turns arguments into a [`Request`].
 
+pub mod docs;
+pub mod env;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

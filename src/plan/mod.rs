@@ -2,23 +2,25 @@
 //! returns exactly the file changes a command would make. Every check happens here, before anything
 //! is written.
 
+pub mod anchor;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::audit::{self, Actor, Record, ServiceChange};
-use crate::config::{is_manifest_name, Config, Environment, Layout};
+use crate::apply::files::{self, Change, Target};
+use crate::cache::memo::Memo;
 use crate::error::UserError;
-use crate::gates::{self, Refusal};
+use crate::git::status::Listing;
 use crate::git::{self, Repo};
-use crate::memo::Memo;
-use crate::metadata::{Hold, Metadata, ServiceState};
+use crate::model::audit::{self, Actor, Record, ServiceChange};
+use crate::model::config::{is_manifest_name, Config, Environment, Layout};
+use crate::model::gates::{self, Refusal};
+use crate::model::metadata::{Hold, Metadata, ServiceState};
+use crate::model::version::Version;
 use crate::render::{self, list_files, Problem};
-use crate::status::Listing;
-use crate::version::Version;
-use crate::write::{self, Change, Target};
 
 /// The repository and its config, opened once per command.
 pub struct Ctx {
@@ -86,7 +88,7 @@ fn current_manifests(
     index: Option<&[git2::IndexEntry]>,
 ) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
     let (Some(old), Some(entries)) = (old, index) else {
-        return write::read_current(&config.root, paths);
+        return files::read_current(&config.root, paths);
     };
     let under = |p: &str| {
         [&env.manifests, &env.dir].iter().any(|d| {
@@ -106,7 +108,7 @@ fn current_manifests(
                 }
                 let i = entries.partition_point(|e| e.path.as_slice() < p.as_bytes());
                 let e = entries.get(i).filter(|e| e.path == p.as_bytes())?;
-                ((e.flags >> 12) & 3 == 0 && e.id == crate::gitwrite::blob_id(bytes))
+                ((e.flags >> 12) & 3 == 0 && e.id == crate::git::write::blob_id(bytes))
                     .then(|| ((*p).clone(), bytes.clone()))
             })
             .collect::<Vec<_>>()
@@ -124,7 +126,7 @@ fn current_manifests(
             None => rest.push(*p),
         }
     }
-    current.extend(write::read_current(&config.root, &rest)?);
+    current.extend(files::read_current(&config.root, &rest)?);
     Ok(current)
 }
 
@@ -398,7 +400,7 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
     targets.insert(env.metadata.clone(), Target::Write(meta.to_bytes()));
     targets.insert(env.deploy_log.clone(), Target::Append(line.into_bytes()));
     files.retain(|c| !targets.contains_key(&c.path));
-    files.extend(write::plan(&config.root, targets)?);
+    files.extend(files::plan(&config.root, targets)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     crate::ui::trace("planned");
     let commit_message = commit_message(&req, &versions, &record);
@@ -434,7 +436,7 @@ fn manifest_changes(
     let index = match checked {
         Some((repo, _)) if unfiltered(config, env, repo) => {
             let git_dir = repo.git_dir();
-            crate::gitindex::read_shared(&git_dir.join("index")).map(|e| (git_dir, e))
+            crate::git::index::read_shared(&git_dir.join("index")).map(|e| (git_dir, e))
         }
         _ => None,
     };
@@ -442,7 +444,7 @@ fn manifest_changes(
     // Legacy templates that do not use versions, known to render to what their manifests hold.
     let mut memo = match &index {
         Some((git_dir, entries)) if config.layout == Layout::Legacy && !old.is_empty() => {
-            let key = crate::state::key(config, env, &BTreeMap::new());
+            let key = crate::cache::state::key(config, env, &BTreeMap::new());
             let mut memo = Memo::load(git_dir, env, key);
             crate::ui::trace("render: memo loaded");
             let settled = memo.settled(env, &entries.entries);
@@ -490,7 +492,7 @@ fn manifest_changes(
         index.as_ref().map(|(_, e)| e.entries.as_slice()),
     )?;
     if let Some(o) = old_targets {
-        let drift = write::plan_against(&disk, o);
+        let drift = files::plan_against(&disk, o);
         if !drift.is_empty() {
             let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
             return Err(UserError::new(format!(
@@ -521,7 +523,7 @@ fn manifest_changes(
         memo.learn(&after.files);
         memo.save();
     }
-    Ok(write::plan_against(&disk, new_targets))
+    Ok(files::plan_against(&disk, new_targets))
 }
 
 fn short(v: &Option<Version>) -> String {
@@ -599,7 +601,7 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
 
 /// How an environment gets versions, following the pipeline: the start of the pipeline by
 /// `set-image`, any other by a promotion from the environment it takes from.
-pub fn versions_hint(env: &crate::config::Environment) -> String {
+pub fn versions_hint(env: &crate::model::config::Environment) -> String {
     match &env.from {
         Some(from) => format!(
             "promote into it first: `promote to {}` (it takes from `{from}`)",

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
-use crate::audit;
-use crate::config::{Config, Environment};
 use crate::git::Repo;
-use crate::metadata::Metadata;
+use crate::model::audit;
+use crate::model::config::{Config, Environment};
+use crate::model::metadata::Metadata;
 
 /// Everything wrong with `env`'s audit trail that a change would build on, each naming the file.
 /// Empty: the chain verifies, extends what HEAD holds, and the metadata agrees with it.
@@ -191,7 +191,7 @@ pub fn history_problems(repo: &Repo, root: &std::path::Path, path: &str) -> Resu
                 problems.push(format!(
                     "`{path}`: commit {} ({}) {what}",
                     &id[..id.len().min(12)],
-                    crate::trust::escape_line(subject)
+                    crate::fs::trust::escape_line(subject)
                 ));
             }
         }
@@ -253,8 +253,8 @@ mod tests {
         let mut meta = Metadata::default();
         meta.services.insert(
             "api".into(),
-            crate::metadata::ServiceState {
-                version: crate::version::Version::parse("aaaaaaa").unwrap(),
+            crate::model::metadata::ServiceState {
+                version: crate::model::version::Version::parse("aaaaaaa").unwrap(),
                 image: "r.io/a/api:aaaaaaa".into(),
                 from: None,
                 commit: None,
@@ -263,7 +263,7 @@ mod tests {
         );
         assert!(disagreements(&env, &meta, log.as_bytes()).is_empty());
         meta.services.get_mut("api").unwrap().version =
-            crate::version::Version::parse("bbbbbbb").unwrap();
+            crate::model::version::Version::parse("bbbbbbb").unwrap();
         let d = disagreements(&env, &meta, log.as_bytes());
         assert_eq!(d.len(), 1);
         assert!(

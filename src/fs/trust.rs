@@ -11,8 +11,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::config::Config;
 use crate::error::UserError;
+use crate::model::config::Config;
 
 /// The refusal for a symbolic link at `rel` (repository-relative), naming where it points.
 pub fn link_error(root: &Path, rel: &str) -> anyhow::Error {
@@ -51,7 +51,7 @@ pub fn no_link(root: &Path, rel: &str) -> Result<()> {
 /// previews directory) for symbolic links: a few `lstat` calls per environment.
 pub fn check_config_paths(config: &Config) -> Result<()> {
     let root = &config.root;
-    no_link(root, crate::config::CONFIG_FILE)?;
+    no_link(root, crate::model::config::CONFIG_FILE)?;
     no_link(root, &config.templates)?;
     for env in &config.environments {
         for p in [

@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{Config, Environment, Layout};
+use crate::model::config::{Config, Environment, Layout};
+use crate::model::version::Version;
 use crate::render::par_chunks;
-use crate::version::Version;
 
 const FILE: &str = "promote/render-state";
 const HEADER: &str = "promote render-state 2";
@@ -62,7 +62,7 @@ impl Stamp {
         mode: 0,
     };
 
-    fn from_stat(s: crate::fsat::Stat) -> Stamp {
+    fn from_stat(s: crate::fs::at::Stat) -> Stamp {
         Stamp {
             size: s.size,
             mtime: s.mtime,
@@ -179,7 +179,7 @@ impl GitIndex {
         let path = git_dir.join("index");
         let m = std::fs::metadata(&path).ok()?;
         Some(GitIndex {
-            entries: crate::gitindex::read(&path)?,
+            entries: crate::git::index::read(&path)?,
             mtime: (m.mtime(), m.mtime_nsec()),
         })
     }
@@ -276,12 +276,12 @@ fn stamp_all(root: &Path, paths: &[&str]) -> Vec<Option<Stamp>> {
     fn parent(p: &str) -> (&str, &str) {
         p.rsplit_once('/').unwrap_or(("", p))
     }
-    let mut dirs: std::collections::HashMap<&str, Option<crate::fsat::Dir>> =
+    let mut dirs: std::collections::HashMap<&str, Option<crate::fs::at::Dir>> =
         std::collections::HashMap::new();
     for p in paths {
         let (dir, _) = parent(p);
         dirs.entry(dir)
-            .or_insert_with(|| crate::fsat::Dir::open(&root.join(dir)).ok());
+            .or_insert_with(|| crate::fs::at::Dir::open(&root.join(dir)).ok());
     }
     par_chunks(paths, |chunk| {
         chunk

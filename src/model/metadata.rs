@@ -7,9 +7,9 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::config::{Config, Environment};
 use crate::error::UserError;
-use crate::version::Version;
+use crate::model::config::{Config, Environment};
+use crate::model::version::Version;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::imageref::ImageRef;
+use crate::model::imageref::ImageRef;
 
 /// `true` if `validate_manifest` would find no problem in the YAML `text` (for `.yaml` files; JSON
 /// is not handled here).

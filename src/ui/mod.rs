@@ -6,6 +6,8 @@
 //!
 //! Color only when the stream is a terminal and `NO_COLOR` is unset.
 
+pub mod diff;
+
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -66,7 +68,7 @@ pub fn result(s: &str) {
     if m.quiet || m.json {
         return;
     }
-    data(&format!("{}\n", crate::trust::escape(s)));
+    data(&format!("{}\n", crate::fs::trust::escape(s)));
 }
 
 /// A status line (or lines) for stderr, in one write. Not with `-q`.
@@ -74,7 +76,7 @@ pub fn status(s: &str) {
     if mode().quiet {
         return;
     }
-    status_raw(&crate::trust::escape(s));
+    status_raw(&crate::fs::trust::escape(s));
 }
 
 /// [`status`] of text promote made itself (with its own color codes): not escaped.
@@ -98,14 +100,14 @@ pub fn hint(s: &str) {
         return;
     }
     let label = paint("hint:", "36", color_stderr());
-    status_raw(&format!("{label} {}", crate::trust::escape(s)));
+    status_raw(&format!("{label} {}", crate::fs::trust::escape(s)));
 }
 
 /// A warning line for stderr (also with `-q`: a warning is about safety).
 pub fn warn(s: &str) {
     progress_clear();
     let label = paint("warning:", "33", color_stderr());
-    let s = crate::trust::escape(s);
+    let s = crate::fs::trust::escape(s);
     let _ = writeln!(std::io::stderr().lock(), "{label} {s}");
 }
 
@@ -235,16 +237,16 @@ pub fn report(err: &anyhow::Error) -> i32 {
     let label = paint("error:", "31;1", color);
     if let Some(user) = err.downcast_ref::<UserError>() {
         // Messages carry user-supplied and recorded text: no control characters reach the terminal.
-        let _ = writeln!(e, "{label} {}", crate::trust::escape(&user.message));
+        let _ = writeln!(e, "{label} {}", crate::fs::trust::escape(&user.message));
         for h in &user.hints {
-            let h = crate::trust::escape(h);
+            let h = crate::fs::trust::escape(h);
             let _ = writeln!(e, "{} {h}", paint("hint:", "36", color));
         }
         return user.code;
     }
-    let _ = writeln!(e, "{label} {}", crate::trust::escape(&err.to_string()));
+    let _ = writeln!(e, "{label} {}", crate::fs::trust::escape(&err.to_string()));
     for cause in err.chain().skip(1) {
-        let cause = crate::trust::escape(&cause.to_string());
+        let cause = crate::fs::trust::escape(&cause.to_string());
         let _ = writeln!(e, "  caused by: {cause}");
     }
     crate::error::exit::FAILURE

@@ -50,7 +50,7 @@ impl Dir {
             libc::openat(
                 self.fd.as_raw_fd(),
                 c.as_ptr(),
-                // A symbolic link is not followed (ELOOP): see `crate::trust`.
+                // A symbolic link is not followed (ELOOP): see `crate::fs::trust`.
                 libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
             )
         };

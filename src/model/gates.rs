@@ -216,7 +216,7 @@ pub fn check_freeze(gates: &Gates, env: &str, now: DateTime<Utc>) -> Vec<Refusal
                 gate: "freeze".into(),
                 service: None,
                 reason: format!("`{env}` is frozen ({})", f.describe()),
-                until: Some(crate::audit::timestamp(end)),
+                until: Some(crate::model::audit::timestamp(end)),
             })
         })
         .collect()
@@ -244,7 +244,7 @@ pub fn check_soak(
             human(ran),
             human(soak)
         ),
-        until: Some(crate::audit::timestamp(since + soak)),
+        until: Some(crate::model::audit::timestamp(since + soak)),
     })
 }
 

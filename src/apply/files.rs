@@ -54,7 +54,7 @@ pub fn read_current<S: AsRef<str> + Sync>(
                 let p = p.as_ref();
                 let bytes = match read_opt(&root.join(p)) {
                     Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                        return Err(crate::trust::link_error(root, p))
+                        return Err(crate::fs::trust::link_error(root, p))
                     }
                     r => r.with_context(|| format!("cannot read `{p}`"))?,
                 };
@@ -102,7 +102,7 @@ pub fn plan_against(
     out
 }
 
-/// The bytes of a file, None when absent. A symbolic link is not followed (ELOOP): see `crate::trust`.
+/// The bytes of a file, None when absent. A symbolic link is not followed (ELOOP): see `crate::fs::trust`.
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
@@ -242,7 +242,7 @@ impl Staged<'_> {
         for i in 0..staged.len() {
             if i == half {
                 // A test-only fault between two renames: half the files are in place.
-                if let Err(e) = crate::journal::failpoint("swap-half") {
+                if let Err(e) = crate::apply::journal::failpoint("swap-half") {
                     let _ = done.undo();
                     cleanup(root, &staged[i..]);
                     return Err(e);
@@ -599,8 +599,8 @@ impl Spares {
     }
 }
 
-/// Open directories by path, for system calls that name files relative to them (`crate::fsat`).
-type Dirs = std::collections::HashMap<PathBuf, Option<crate::fsat::Dir>>;
+/// Open directories by path, for system calls that name files relative to them (`crate::fs::at`).
+type Dirs = std::collections::HashMap<PathBuf, Option<crate::fs::at::Dir>>;
 
 /// Swaps the files at `a` and `b`, atomically (`renameat2(RENAME_EXCHANGE)`); `false` where the
 /// system or file system cannot, and nothing was changed.
@@ -612,7 +612,7 @@ fn exchange(dirs: &mut Dirs, a: &Path, b: &Path) -> bool {
         let fd = match (p.parent(), p.file_name()) {
             (Some(parent), Some(name)) => dirs
                 .entry(parent.to_path_buf())
-                .or_insert_with(|| crate::fsat::Dir::open(parent).ok())
+                .or_insert_with(|| crate::fs::at::Dir::open(parent).ok())
                 .as_ref()
                 .map(|d| (d.raw(), name)),
             _ => None,

@@ -4,6 +4,13 @@
 //! hooks and signing are honoured exactly as `git commit` would. The identity always comes from
 //! `git var` (environment, config, `includeIf`); push always goes through `git`.
 
+pub mod cli;
+pub mod fast;
+pub mod index;
+pub mod pr;
+pub mod status;
+pub mod write;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,18 +54,18 @@ impl Repo {
     /// `gitfast` allows: libgit2 and our own readers where everything about the repository is on
     /// the allow-list, the `git` binary otherwise (and with `PROMOTE_GIT=cli`).
     pub fn discover(start: &Path) -> Result<Repo> {
-        use crate::gitfast;
-        let mode = gitfast::mode()?;
+        use crate::git::fast;
+        let mode = fast::mode()?;
         let why_cli = match mode {
-            gitfast::Mode::Cli => Some("`PROMOTE_GIT=cli`".to_string()),
-            gitfast::Mode::Auto => gitfast::env_reason(),
+            fast::Mode::Cli => Some("`PROMOTE_GIT=cli`".to_string()),
+            fast::Mode::Auto => fast::env_reason(),
         };
         if let Some(why) = why_cli {
             return Repo::through_git(start, &why);
         }
         // The config as git reads it, while libgit2 opens the repository.
         let dir = start.to_path_buf();
-        let config = std::thread::spawn(move || gitfast::read_config(&dir));
+        let config = std::thread::spawn(move || fast::read_config(&dir));
         // git checks an object's id against its content only in `git fsck`; libgit2 does it at
         // every read by default, which is most of the cost of reading HEAD's trees.
         git2::opts::strict_hash_verification(false);
@@ -83,9 +90,9 @@ impl Repo {
         let root = root.canonicalize().unwrap_or(root);
         let git_dir = repo.path().to_path_buf();
         let common_dir = repo.commondir().to_path_buf();
-        let why = gitfast::config_reason(&config)
-            .or_else(|| gitfast::layout_reason(&root, &git_dir, &common_dir))
-            .or_else(|| gitfast::hook_reason(&gitfast::hooks_dir(&config, &root, &common_dir)));
+        let why = fast::config_reason(&config)
+            .or_else(|| fast::layout_reason(&root, &git_dir, &common_dir))
+            .or_else(|| fast::hook_reason(&fast::hooks_dir(&config, &root, &common_dir)));
         if let Some(why) = why {
             return Repo::through_git(start, &why);
         }
@@ -106,7 +113,7 @@ impl Repo {
     fn through_git(start: &Path, why: &str) -> Result<Repo> {
         crate::ui::trace(&format!("git backend: the git binary ({why})"));
         absolute_git_env(start);
-        let found = crate::gitcli::discover(start)?;
+        let found = crate::git::cli::discover(start)?;
         FAST.lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(r, _)| r != &found.root);
@@ -126,7 +133,7 @@ impl Repo {
     /// The commit HEAD points at, if there is one.
     pub fn head(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
-            return crate::gitcli::head(&self.root);
+            return crate::git::cli::head(&self.root);
         };
         repo.head()
             .ok()?
@@ -138,7 +145,7 @@ impl Repo {
     /// The current branch's short name, if HEAD is on a branch.
     pub fn branch(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
-            return crate::gitcli::branch(&self.root);
+            return crate::git::cli::branch(&self.root);
         };
         let head = repo.head().ok()?;
         if head.is_branch() {
@@ -156,12 +163,15 @@ impl Repo {
 
     /// [`Repo::dirty`], and the files it found in the directories it listed (nothing listed
     /// through `git`).
-    pub fn dirty_listing(&self, paths: &[String]) -> Result<(Vec<String>, crate::status::Listing)> {
+    pub fn dirty_listing(
+        &self,
+        paths: &[String],
+    ) -> Result<(Vec<String>, crate::git::status::Listing)> {
         match &self.repo {
-            Some(repo) => crate::status::dirty_listing(repo, paths),
+            Some(repo) => crate::git::status::dirty_listing(repo, paths),
             None => Ok((
-                crate::gitcli::dirty(&self.root, paths)?,
-                crate::status::Listing::default(),
+                crate::git::cli::dirty(&self.root, paths)?,
+                crate::git::status::Listing::default(),
             )),
         }
     }
@@ -190,7 +200,7 @@ impl Repo {
     pub fn head_ref(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
             let out =
-                crate::gitcli::bytes(&self.root, &["symbolic-ref", "--quiet", "HEAD"]).ok()?;
+                crate::git::cli::bytes(&self.root, &["symbolic-ref", "--quiet", "HEAD"]).ok()?;
             let name = String::from_utf8_lossy(&out).trim().to_string();
             return (!name.is_empty()).then_some(name);
         };
@@ -201,7 +211,7 @@ impl Repo {
     /// A file's bytes in commit `id`, if it exists there.
     pub fn read_at(&self, id: &str, path: &str) -> Option<Vec<u8>> {
         let Some(repo) = &self.repo else {
-            return crate::gitcli::bytes(
+            return crate::git::cli::bytes(
                 &self.root,
                 &["cat-file", "blob", &format!("{id}:{path}")],
             )
@@ -215,7 +225,7 @@ impl Repo {
     /// A file's bytes at HEAD, if it exists there.
     pub fn read_at_head(&self, path: &str) -> Option<Vec<u8>> {
         let Some(repo) = &self.repo else {
-            return crate::gitcli::read_at_head(&self.root, path);
+            return crate::git::cli::read_at_head(&self.root, path);
         };
         let tree = repo.head().ok()?.peel_to_tree().ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
@@ -423,7 +433,7 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
 /// alone: in-process from what [`prepare_commit`] prepared, else with `git`. Returns the commit id.
 pub fn finish_commit(
     root: &Path,
-    changes: &[crate::write::Change],
+    changes: &[crate::apply::files::Change],
     prepared: Option<Prepared>,
     message: &str,
 ) -> Result<String> {
@@ -449,11 +459,11 @@ pub fn finish_commit(
 /// it can run while the files are renamed into place. [`Prepared::finish`] is the second half.
 pub fn prepare_commit(
     root: &Path,
-    changes: &[crate::write::Change],
+    changes: &[crate::apply::files::Change],
     executable: &[Option<bool>],
     message: &str,
 ) -> Result<Option<Prepared>> {
-    use crate::gitwrite;
+    use crate::git::write;
     if !fast_allowed(root) || std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
         return Ok(None);
     }
@@ -469,7 +479,7 @@ pub fn prepare_commit(
             .filter(|c| c.after.is_some())
             .map(|c| c.path.clone())
             .collect();
-        std::thread::spawn(move || crate::gitfast::converted(&root, &paths))
+        std::thread::spawn(move || fast::converted(&root, &paths))
     };
     // HEAD must be a branch with a commit: `refs/heads/<name>`.
     let Some(branch) = repo
@@ -487,12 +497,12 @@ pub fn prepare_commit(
     let mut updates = Vec::with_capacity(changes.len());
     for (c, exec) in changes.iter().zip(executable) {
         let mode = match (&c.after, exec) {
-            (None, _) => gitwrite::REGULAR,
+            (None, _) => write::REGULAR,
             (Some(_), None) => return Ok(None),
-            (Some(_), Some(true)) => gitwrite::EXECUTABLE,
-            (Some(_), Some(false)) => gitwrite::REGULAR,
+            (Some(_), Some(true)) => write::EXECUTABLE,
+            (Some(_), Some(false)) => write::REGULAR,
         };
-        updates.push(gitwrite::Update {
+        updates.push(write::Update {
             path: c.path.clone(),
             content: c.after.clone(),
             mode,
@@ -506,7 +516,7 @@ pub fn prepare_commit(
     };
     // `git commit -F` cleans the message up this way (`commit.cleanup=whitespace`).
     let message = git2::message_prettify(message, None).context("cannot clean up the message")?;
-    let commit = match gitwrite::write_commit(
+    let commit = match write::write_commit(
         &repo,
         parent,
         &updates,
@@ -530,7 +540,7 @@ pub fn prepare_commit(
 }
 
 fn unsupported(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<crate::gitwrite::Unsupported>().is_some()
+    e.downcast_ref::<write::Unsupported>().is_some()
 }
 
 /// A commit whose objects are written (see [`prepare_commit`]): nothing refers to it yet.
@@ -539,7 +549,7 @@ pub struct Prepared {
     branch: String,
     parent: git2::Oid,
     commit: git2::Oid,
-    updates: Vec<crate::gitwrite::Update>,
+    updates: Vec<write::Update>,
     subject: String,
     converted: std::thread::JoinHandle<Result<Vec<String>>>,
 }
@@ -548,7 +558,7 @@ impl Prepared {
     /// With the files in place: the index updated for these paths, then the branch moved (if it
     /// is still where it was). `None` (nothing changed) where `git` must do it after all.
     pub fn finish(self, root: &Path) -> Result<Option<String>> {
-        use crate::gitwrite;
+        use crate::git::write;
         let Prepared {
             repo,
             branch,
@@ -574,20 +584,20 @@ impl Prepared {
             }
             Err(_) => return Ok(None),
         }
-        let entries = gitwrite::index_changes(&updates);
-        let lock = match gitwrite::update_index(&repo, root, &entries) {
+        let entries = write::index_changes(&updates);
+        let lock = match write::update_index(&repo, root, &entries) {
             Ok(lock) => lock,
             // The pack written is harmless: unreachable objects, as a failed `git commit` leaves.
             Err(e) if unsupported(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
         crate::ui::trace("commit: objects and index written");
-        crate::journal::failpoint("index-written")?;
+        crate::apply::journal::failpoint("index-written")?;
         // Moves the branch only if it is still where we started (another process may have
         // committed meanwhile); the lock is dropped, and the index left as it was, if not.
         repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
             .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
-        crate::journal::failpoint("ref-moved")?;
+        crate::apply::journal::failpoint("ref-moved")?;
         if let Err(e) = lock.commit() {
             // The commit is made; only the index is behind. Let git bring it up to date.
             let mut list = String::new();
@@ -653,7 +663,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
     let stage = ["update-index", "--add", "--remove", "-z", "--stdin"];
     waiting_for_index(root, || git_with_input(root, &stage, Some(&list)))?;
     crate::ui::trace("commit: staged");
-    crate::journal::failpoint("index-written")?;
+    crate::apply::journal::failpoint("index-written")?;
     let plan = CommitPlan::read(root)?;
     let (Some(parent), None) = (&plan.head, &plan.needs_git_commit) else {
         if let Some(why) = &plan.needs_git_commit {
@@ -696,7 +706,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
     .with_context(|| {
         format!("HEAD moved while promote committed; `{commit}` is left unreferenced")
     })?;
-    crate::journal::failpoint("ref-moved")?;
+    crate::apply::journal::failpoint("ref-moved")?;
     crate::ui::trace("commit: committed");
     // `git commit` ends with `gc --auto` (it detaches itself when there is work to do).
     let _ = git(root, &["gc", "--auto", "--quiet"]);
@@ -735,7 +745,7 @@ impl CommitPlan {
         let mut lines = out.lines();
         let git_dir = PathBuf::from(lines.next().unwrap_or_default());
         let hooks = PathBuf::from(lines.next().unwrap_or_default());
-        let config = crate::gitfast::read_config(root)?;
+        let config = fast::read_config(root)?;
         let on = |key: &str| {
             config.get(key).is_some_and(|v| {
                 !matches!(
@@ -744,7 +754,7 @@ impl CommitPlan {
                 )
             })
         };
-        let needs_git_commit = crate::gitfast::hook_reason(&hooks)
+        let needs_git_commit = fast::hook_reason(&hooks)
             .or_else(|| on("commit.gpgsign").then(|| "`commit.gpgSign`".to_string()))
             .or_else(|| {
                 config
@@ -753,7 +763,7 @@ impl CommitPlan {
             });
         Ok(CommitPlan {
             git_dir,
-            head: crate::gitcli::head(root),
+            head: crate::git::cli::head(root),
             needs_git_commit,
         })
     }
@@ -808,7 +818,7 @@ fn git_commit_only(root: &Path, paths: &[String], message: &str) -> Result<Strin
     let done = waiting_for_index(root, || git_with_input(root, &args, Some(message)));
     let _ = std::fs::remove_file(&list);
     done?;
-    crate::journal::failpoint("ref-moved")?;
+    crate::apply::journal::failpoint("ref-moved")?;
     crate::ui::trace("commit: committed");
     Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
 }

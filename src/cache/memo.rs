@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
-use crate::config::Environment;
+use crate::model::config::Environment;
 use crate::render::{legacy_output, OutFile};
 
 const HEADER: &str = "promote render-memo 1";
@@ -87,8 +87,10 @@ impl Memo {
                 continue;
             }
             if let Some(t) = f.version_free {
-                self.kept
-                    .insert(f.template.clone(), (t, crate::gitwrite::blob_id(&f.bytes)));
+                self.kept.insert(
+                    f.template.clone(),
+                    (t, crate::git::write::blob_id(&f.bytes)),
+                );
             }
         }
     }

@@ -12,12 +12,12 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value as Json};
 
-use crate::audit;
-use crate::config::{is_manifest_name, is_name, Config, Environment};
-use crate::imageref::{self, ImageRef};
-use crate::metadata::Metadata;
+use crate::model::audit;
+use crate::model::config::{is_manifest_name, is_name, Config, Environment};
+use crate::model::imageref::{self, ImageRef};
+use crate::model::metadata::Metadata;
+use crate::model::version::Version;
 use crate::render::{self, Problem};
-use crate::version::Version;
 
 /// The metadata file of the sed flow (ArgoCD ignores the name), which is also promote's legacy default.
 pub const METADATA_FILE: &str = "metadata.json.noargo";

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::error::UserError;
-use crate::gates::Gates;
-use crate::imageref;
+use crate::model::gates::Gates;
+use crate::model::imageref;
 
 pub const CONFIG_FILE: &str = "promote.yaml";
 
@@ -119,7 +119,7 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHosting {
-    kind: Option<crate::hosting::Kind>,
+    kind: Option<crate::model::hosting::Kind>,
     url: Option<String>,
 }
 
@@ -229,7 +229,7 @@ pub enum Approval {
 #[derive(Debug, Clone, Serialize)]
 pub struct Hosting {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub kind: Option<crate::hosting::Kind>,
+    pub kind: Option<crate::model::hosting::Kind>,
     /// The repository's web address (`https://git.acme.example/platform/config`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -250,7 +250,7 @@ pub struct Previews {
 impl Config {
     /// Reads `promote.yaml` at `root`.
     pub fn load(root: &Path) -> Result<Config> {
-        crate::trust::no_link(root, CONFIG_FILE)?;
+        crate::fs::trust::no_link(root, CONFIG_FILE)?;
         let path = root.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -266,7 +266,7 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
         };
         let config = Self::parse(root, &text)?;
-        crate::trust::check_config_paths(&config)?;
+        crate::fs::trust::check_config_paths(&config)?;
         Ok(config)
     }
 
