@@ -2,14 +2,17 @@
 //!
 //! Data flows one way: config -> plan -> render -> write -> commit. Each stage returns plain data.
 
+pub mod adopt;
 pub mod apply;
 pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod failpoint;
 pub mod fs;
 pub mod git;
 pub mod model;
+pub mod par;
 pub mod plan;
 pub mod render;
 pub mod report;

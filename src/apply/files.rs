@@ -7,33 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-/// What should be at a path after the change.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    Write(Vec<u8>),
-    /// Append these bytes to the file as it is (deploy.log): never rewrites what is there.
-    Append(Vec<u8>),
-    Delete,
-}
-
-/// One file's change, with the bytes before (None: absent) and after (None: deleted).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    pub path: String,
-    pub before: Option<Vec<u8>>,
-    pub after: Option<Vec<u8>>,
-}
-
-impl Change {
-    /// What the change does to its file: `create`, `delete` or `update`.
-    pub fn action(&self) -> &'static str {
-        match (&self.before, &self.after) {
-            (None, _) => "create",
-            (_, None) => "delete",
-            _ => "update",
-        }
-    }
-}
+pub use crate::model::change::{Change, Target};
 
 /// Computes what would change: reads every target's current bytes and drops those already as wanted.
 pub fn plan(root: &Path, targets: BTreeMap<String, Target>) -> Result<Vec<Change>> {
@@ -47,14 +21,14 @@ pub fn read_current<S: AsRef<str> + Sync>(
     root: &Path,
     paths: &[S],
 ) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
-    let chunks = crate::render::par_chunks(paths, |chunk| -> Result<Vec<_>> {
+    let chunks = crate::par::chunks(paths, |chunk| -> Result<Vec<_>> {
         chunk
             .iter()
             .map(|p| {
                 let p = p.as_ref();
                 let bytes = match read_opt(&root.join(p)) {
                     Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                        return Err(crate::fs::trust::link_error(root, p))
+                        return Err(crate::fs::links::link_error(root, p))
                     }
                     r => r.with_context(|| format!("cannot read `{p}`"))?,
                 };
@@ -161,7 +135,7 @@ pub fn stage_all<'a>(root: &'a Path, changes: &'a [Change]) -> Result<Staged<'a>
             .filter(|(_, c)| c.after.is_some() && c.before.is_some())
             .map_while(|(i, _)| spares.pop().map(|spare| (i, spare)))
             .collect();
-        let done = crate::render::par_chunks(&jobs, |chunk| {
+        let done = crate::par::chunks(&jobs, |chunk| {
             chunk
                 .iter()
                 .filter_map(|(i, spare)| {
@@ -242,7 +216,7 @@ impl Staged<'_> {
         for i in 0..staged.len() {
             if i == half {
                 // A test-only fault between two renames: half the files are in place.
-                if let Err(e) = crate::apply::journal::failpoint("swap-half") {
+                if let Err(e) = crate::failpoint::check("swap-half") {
                     let _ = done.undo();
                     cleanup(root, &staged[i..]);
                     return Err(e);

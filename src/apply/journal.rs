@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::apply::files::Change;
 use crate::error::UserError;
 use crate::git::write::blob_id;
+use crate::model::change::Change;
 
 const REGULAR: &str = "100644";
 const EXECUTABLE: &str = "100755";
@@ -90,7 +90,7 @@ impl Journal {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let files = crate::render::par_chunks(changes, |chunk| {
+        let files = crate::par::chunks(changes, |chunk| {
             chunk
                 .iter()
                 .map(|c| {
@@ -154,7 +154,7 @@ fn mode_of(_: &Path) -> bool {
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("the journal has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    failpoint("journal-write")?;
+    crate::failpoint::check("journal-write")?;
     let tmp = dir.join(format!("journal.{}.tmp", std::process::id()));
     let written = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
@@ -715,33 +715,4 @@ pub fn incomplete(report: &Report) -> UserError {
         report.text()
     ))
     .hint("fix what is named above (free disk space, finish the other git process), then run `promote recover`")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Failpoints.
-
-/// FOR TESTS ONLY: `PROMOTE_FAILPOINT=<name>[:error|:exit|:enospc]` makes the run fail at the
-/// failpoint `name`: with an error (`error`, the default), as if killed (`exit`: the process ends
-/// at once with code 137, no destructor or cleanup runs, as under SIGKILL), or with a full disk
-/// (`enospc`: an I/O error ENOSPC). An environment variable, read here only, rather than a cargo
-/// feature, so the integration tests drive the very binary `cargo build` makes; unset, it costs
-/// one lookup per run.
-pub fn failpoint(name: &str) -> Result<()> {
-    static SPEC: std::sync::OnceLock<Option<(String, String)>> = std::sync::OnceLock::new();
-    let spec = SPEC.get_or_init(|| {
-        let v = std::env::var("PROMOTE_FAILPOINT").ok()?;
-        let (n, mode) = v.split_once(':').unwrap_or((&v, "error"));
-        Some((n.to_string(), mode.to_string()))
-    });
-    match spec {
-        Some((n, mode)) if n == name => match mode.as_str() {
-            "exit" => std::process::exit(137),
-            "enospc" => Err(
-                anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOSPC))
-                    .context(format!("failpoint `{name}`")),
-            ),
-            _ => Err(anyhow::anyhow!("failpoint `{name}`")),
-        },
-        _ => Ok(()),
-    }
 }

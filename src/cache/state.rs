@@ -24,7 +24,6 @@ use sha2::{Digest, Sha256};
 
 use crate::model::config::{Config, Environment, Layout};
 use crate::model::version::Version;
-use crate::render::par_chunks;
 
 const FILE: &str = "promote/render-state";
 const HEADER: &str = "promote render-state 2";
@@ -283,7 +282,7 @@ fn stamp_all(root: &Path, paths: &[&str]) -> Vec<Option<Stamp>> {
         dirs.entry(dir)
             .or_insert_with(|| crate::fs::at::Dir::open(&root.join(dir)).ok());
     }
-    par_chunks(paths, |chunk| {
+    crate::par::chunks(paths, |chunk| {
         chunk
             .iter()
             .map(|p| {
@@ -512,7 +511,7 @@ pub fn snapshot(
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     let stamped: Vec<(&String, Option<Stamp>)> =
         paths.iter().zip(state.stamps(root, &refs)).collect();
-    let stamps = par_chunks(&stamped, |chunk| {
+    let stamps = crate::par::chunks(&stamped, |chunk| {
         chunk
             .iter()
             .map(|&(p, stamp)| {

@@ -15,6 +15,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value as Json};
 
+use crate::adopt::legacy::{
+    self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
+};
 use crate::apply::files::{self, Target};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock, Repo};
@@ -23,9 +26,6 @@ use crate::model::config::{is_name, Config, CONFIG_FILE};
 use crate::model::metadata::{Metadata, ServiceState};
 use crate::model::version::Version;
 use crate::plan::problems_error;
-use crate::render::legacy::{
-    self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
-};
 use crate::render::{self, Problem};
 use crate::ui;
 

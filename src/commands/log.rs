@@ -60,7 +60,7 @@ pub fn run(
             Some(f) => format!("{} {f} -> {}", r.action, r.env),
             None => format!("{} {}", r.action, r.env),
         };
-        let esc = crate::fs::trust::escape_line;
+        let esc = crate::ui::escape::escape_line;
         out.push_str(&format!(
             "{}  {}  {}\n",
             esc(&r.id),
@@ -162,7 +162,7 @@ fn verify_logs(
         // One problem a line, the first on the `error:` line.
         let list: Vec<String> = problems
             .iter()
-            .map(|p| crate::fs::trust::escape_line(p))
+            .map(|p| crate::ui::escape::escape_line(p))
             .collect();
         return Err(UserError::new(list.join("\n"))
             .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did")

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::Value as Json;
 
+use crate::adopt::legacy;
 use crate::apply::files::{self, Target};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock};
@@ -23,7 +24,6 @@ use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG
 use crate::model::metadata::Metadata;
 use crate::model::version::Version;
 use crate::plan::{problems_error, Ctx};
-use crate::render::legacy;
 use crate::render::{self, list_files, Problem};
 use crate::ui;
 
@@ -332,7 +332,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let message = format!(
         "promote migrate: the sed layout -> native templates\n\n{summary}.\nManifests move from `<env>/` to `environments/<env>/manifests/`, metadata and deploy.log to\n`environments/<env>/`.\n\nPromote-Action: migrate\n"
     );
-    let commit = super::change::write_and_commit(&ctx, &changes, &message)?;
+    let commit = crate::apply::write_and_commit(&ctx.repo, &ctx.config.root, &changes, &message)?;
     if ui::mode().json {
         report_json(Some(&commit))?;
     }

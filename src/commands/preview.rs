@@ -235,7 +235,7 @@ pub fn list(dir: &Path, json_out: bool) -> Outcome {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    ui::data(&crate::fs::trust::escape(&out));
+    ui::data(&crate::ui::escape::escape(&out));
     Ok(exit::OK)
 }
 
@@ -1160,7 +1160,12 @@ fn apply(ctx: &Ctx, op: &Op, dry_run: bool) -> Result<Applied> {
     }
 
     // STEP 3: write the files, then commit exactly those files.
-    let commit = change::write_and_commit(ctx, &plan.files, &plan.commit_message)?;
+    let commit = crate::apply::write_and_commit(
+        &ctx.repo,
+        &ctx.config.root,
+        &plan.files,
+        &plan.commit_message,
+    )?;
     Ok(Applied::Committed(plan, commit))
 }
 
@@ -1234,7 +1239,7 @@ fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>) -> Outcom
                     ));
                 }
             }
-            ui::data(&crate::fs::trust::escape(&out));
+            ui::data(&crate::ui::escape::escape(&out));
         }
         return Ok(exit::OK);
     }

@@ -158,6 +158,6 @@ pub fn run(dir: &Path, json_out: bool) -> Outcome {
         };
         out.push_str(&format!("  {:ew$}  {what}\n", e.name));
     }
-    ui::data(&crate::fs::trust::escape(&out));
+    ui::data(&crate::ui::escape::escape(&out));
     Ok(exit::OK)
 }

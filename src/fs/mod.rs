@@ -1,4 +1,4 @@
 //! The file system, confined: operations relative to an open directory, and no symbolic link followed.
 
 pub mod at;
-pub mod trust;
+pub mod links;

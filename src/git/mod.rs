@@ -433,7 +433,7 @@ pub fn identity(root: &Path) -> Result<(String, String)> {
 /// alone: in-process from what [`prepare_commit`] prepared, else with `git`. Returns the commit id.
 pub fn finish_commit(
     root: &Path,
-    changes: &[crate::apply::files::Change],
+    changes: &[crate::model::change::Change],
     prepared: Option<Prepared>,
     message: &str,
 ) -> Result<String> {
@@ -459,7 +459,7 @@ pub fn finish_commit(
 /// it can run while the files are renamed into place. [`Prepared::finish`] is the second half.
 pub fn prepare_commit(
     root: &Path,
-    changes: &[crate::apply::files::Change],
+    changes: &[crate::model::change::Change],
     executable: &[Option<bool>],
     message: &str,
 ) -> Result<Option<Prepared>> {
@@ -592,12 +592,12 @@ impl Prepared {
             Err(e) => return Err(e),
         };
         crate::ui::trace("commit: objects and index written");
-        crate::apply::journal::failpoint("index-written")?;
+        crate::failpoint::check("index-written")?;
         // Moves the branch only if it is still where we started (another process may have
         // committed meanwhile); the lock is dropped, and the index left as it was, if not.
         repo.reference_matching(&branch, commit, true, parent, &format!("commit: {subject}"))
             .with_context(|| format!("cannot move `{branch}` to the new commit"))?;
-        crate::apply::journal::failpoint("ref-moved")?;
+        crate::failpoint::check("ref-moved")?;
         if let Err(e) = lock.commit() {
             // The commit is made; only the index is behind. Let git bring it up to date.
             let mut list = String::new();
@@ -663,7 +663,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
     let stage = ["update-index", "--add", "--remove", "-z", "--stdin"];
     waiting_for_index(root, || git_with_input(root, &stage, Some(&list)))?;
     crate::ui::trace("commit: staged");
-    crate::apply::journal::failpoint("index-written")?;
+    crate::failpoint::check("index-written")?;
     let plan = CommitPlan::read(root)?;
     let (Some(parent), None) = (&plan.head, &plan.needs_git_commit) else {
         if let Some(why) = &plan.needs_git_commit {
@@ -706,7 +706,7 @@ pub fn commit(root: &Path, paths: &[String], message: &str) -> Result<String> {
     .with_context(|| {
         format!("HEAD moved while promote committed; `{commit}` is left unreferenced")
     })?;
-    crate::apply::journal::failpoint("ref-moved")?;
+    crate::failpoint::check("ref-moved")?;
     crate::ui::trace("commit: committed");
     // `git commit` ends with `gc --auto` (it detaches itself when there is work to do).
     let _ = git(root, &["gc", "--auto", "--quiet"]);
@@ -818,7 +818,7 @@ fn git_commit_only(root: &Path, paths: &[String], message: &str) -> Result<Strin
     let done = waiting_for_index(root, || git_with_input(root, &args, Some(message)));
     let _ = std::fs::remove_file(&list);
     done?;
-    crate::apply::journal::failpoint("ref-moved")?;
+    crate::failpoint::check("ref-moved")?;
     crate::ui::trace("commit: committed");
     Ok(git(root, &["rev-parse", "HEAD"])?.trim().to_string())
 }

@@ -729,7 +729,7 @@ impl<'r> Scan<'r> {
     /// The dirty paths, once the suspects are hashed and libgit2 has decided on what is left.
     fn finish(mut self) -> Result<BTreeSet<Vec<u8>>> {
         let workdir = &self.workdir;
-        let clean = par_map(&self.hash, 64, |s| {
+        let clean = crate::par::map(&self.hash, 64, |s| {
             same_content(&workdir.join(os_path(&s.path)), s)
         });
         for (s, clean) in self.hash.iter().zip(clean) {
@@ -784,7 +784,7 @@ fn list(abs: &Path, stat: bool) -> Vec<Item> {
         .filter_map(|i| i.file_type().ok().map(|t| (i, t)))
         .filter(|(_, t)| t.is_dir() || is_file(*t))
         .collect();
-    let metas = par_map(&items, 256, |(item, kind)| {
+    let metas = crate::par::map(&items, 256, |(item, kind)| {
         if stat && is_file(*kind) {
             item.metadata().ok()
         } else {
@@ -801,25 +801,6 @@ fn list(abs: &Path, stat: bool) -> Vec<Item> {
             meta,
         })
         .collect()
-}
-
-/// `f` over `items`, on several threads if there are at least `min` items.
-fn par_map<T: Sync, R: Send>(items: &[T], min: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || items.len() < min {
-        return items.iter().map(f).collect();
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let chunks: Vec<_> = items
-            .chunks(items.len().div_ceil(threads))
-            .map(|chunk| s.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        chunks
-            .into_iter()
-            .flat_map(|c| c.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// What libgit2 lists as a file: a regular file or a symlink (not a fifo, socket or device).

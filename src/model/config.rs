@@ -247,10 +247,27 @@ pub struct Previews {
     pub values: Json,
 }
 
+impl Environment {
+    /// How an environment gets versions, following the pipeline: the start of the pipeline by
+    /// `set-image`, any other by a promotion from the environment it takes from.
+    pub fn versions_hint(&self) -> String {
+        match &self.from {
+            Some(from) => format!(
+                "promote into it first: `promote to {}` (it takes from `{from}`)",
+                self.name
+            ),
+            None => format!(
+                "set them first: `promote set-image {} --sha <sha>` (the start of the pipeline)",
+                self.name
+            ),
+        }
+    }
+}
+
 impl Config {
     /// Reads `promote.yaml` at `root`.
     pub fn load(root: &Path) -> Result<Config> {
-        crate::fs::trust::no_link(root, CONFIG_FILE)?;
+        crate::fs::links::no_link(root, CONFIG_FILE)?;
         let path = root.join(CONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -266,7 +283,7 @@ impl Config {
             Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
         };
         let config = Self::parse(root, &text)?;
-        crate::fs::trust::check_config_paths(&config)?;
+        check_links(&config)?;
         Ok(config)
     }
 
@@ -787,6 +804,30 @@ pub fn line_of(text: &str, path: &[&str]) -> Option<usize> {
         return found;
     }
     found
+}
+
+/// Checks every path the config names (templates, each environment's directories and files, the
+/// previews directory) for symbolic links: a few `lstat` calls per environment.
+fn check_links(config: &Config) -> Result<()> {
+    let root = &config.root;
+    crate::fs::links::no_link(root, CONFIG_FILE)?;
+    crate::fs::links::no_link(root, &config.templates)?;
+    for env in &config.environments {
+        for p in [
+            &env.dir,
+            &env.manifests,
+            &env.templates,
+            &env.metadata,
+            &env.deploy_log,
+        ] {
+            crate::fs::links::no_link(root, p)?;
+        }
+    }
+    if let Some(p) = &config.previews {
+        crate::fs::links::no_link(root, &p.dir)?;
+        crate::fs::links::no_link(root, &p.templates)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! image references, preview slugs and where the repository is hosted. Plain data, parsed strictly.
 
 pub mod audit;
+pub mod change;
 pub mod config;
 pub mod gates;
 pub mod hosting;

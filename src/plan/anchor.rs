@@ -191,7 +191,7 @@ pub fn history_problems(repo: &Repo, root: &std::path::Path, path: &str) -> Resu
                 problems.push(format!(
                     "`{path}`: commit {} ({}) {what}",
                     &id[..id.len().min(12)],
-                    crate::fs::trust::escape_line(subject)
+                    crate::ui::escape::escape_line(subject)
                 ));
             }
         }

@@ -96,7 +96,7 @@ fn current_manifests(
                 .is_some_and(|r| r.starts_with('/'))
         })
     };
-    let proven: Vec<Option<(String, Vec<u8>)>> = render::par_chunks(paths, |chunk| {
+    let proven: Vec<Option<(String, Vec<u8>)>> = crate::par::chunks(paths, |chunk| {
         chunk
             .iter()
             .map(|p| {
@@ -599,21 +599,6 @@ fn commit_message(req: &ChangeRequest, versions: &[VersionChange], record: &Reco
     msg
 }
 
-/// How an environment gets versions, following the pipeline: the start of the pipeline by
-/// `set-image`, any other by a promotion from the environment it takes from.
-pub fn versions_hint(env: &crate::model::config::Environment) -> String {
-    match &env.from {
-        Some(from) => format!(
-            "promote into it first: `promote to {}` (it takes from `{from}`)",
-            env.name
-        ),
-        None => format!(
-            "set them first: `promote set-image {} --sha <sha>` (the start of the pipeline)",
-            env.name
-        ),
-    }
-}
-
 /// The source environment of a promotion into `env`: the one it takes from. `--from` may name it,
 /// but nothing else is accepted (no skipping environments).
 pub fn source_env<'a>(
@@ -667,7 +652,7 @@ pub fn promotion(
             "`{}` runs no versions yet: there is nothing to promote from it",
             source.name
         ))
-        .hint(versions_hint(source))
+        .hint(source.versions_hint())
         .into());
     }
     let mut versions = BTreeMap::new();
@@ -685,7 +670,7 @@ pub fn promotion(
                         "`{}` does not run `{svc}`: there is no version to promote",
                         source.name
                     ))
-                    .hint(versions_hint(source))
+                    .hint(source.versions_hint())
                     .into())
                 }
             }

@@ -1,7 +1,6 @@
 //! Templates + values + versions -> manifests, in memory. Nothing here touches the disk except to read
 //! templates. Every problem is collected (not just the first) so a user fixes them in one round.
 
-pub mod legacy;
 pub mod problems;
 pub mod yamlcheck;
 pub mod yamltype;
@@ -129,7 +128,7 @@ pub fn render_sets(
 /// Validates rendered files (YAML, Kubernetes objects, image references), except those `skip`
 /// says are already known to be good. Each problem names the template the file was rendered from.
 pub fn validate_files(files: &[OutFile], skip: impl Fn(&OutFile) -> bool + Sync) -> Vec<Problem> {
-    par_chunks(files, |chunk| {
+    crate::par::chunks(files, |chunk| {
         let mut problems = Vec::new();
         for f in chunk {
             if skip(f) {
@@ -149,28 +148,6 @@ pub fn validate_files(files: &[OutFile], skip: impl Fn(&OutFile) -> bool + Sync)
     .collect()
 }
 
-/// Runs `work` on consecutive chunks of `items`, one thread per chunk (as many as the machine has
-/// cores, at most 8, and only for work big enough to pay for a thread); results in order.
-pub fn par_chunks<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = cores.min(8).min(items.len() / 64).max(1);
-    if threads == 1 {
-        return vec![work(items)];
-    }
-    let size = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> = items
-            .chunks(size)
-            .map(|chunk| scope.spawn(move || work(chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Native layout: minijinja.
 
@@ -185,7 +162,7 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
     // service is a thousand directories).
     let mut level = vec![base.clone()];
     while !level.is_empty() {
-        let listed = par_chunks(&level, |chunk| -> Result<Vec<(PathBuf, bool)>> {
+        let listed = crate::par::chunks(&level, |chunk| -> Result<Vec<(PathBuf, bool)>> {
             let mut found = Vec::new();
             for d in chunk {
                 let entries = std::fs::read_dir(d)
@@ -199,7 +176,7 @@ pub fn list_files(root: &Path, dir: &str) -> Result<Vec<String>> {
                     if kind.is_symlink() {
                         let rel = entry.path();
                         let rel = rel.strip_prefix(root).unwrap_or(&rel);
-                        return Err(crate::fs::trust::link_error(root, &rel.to_string_lossy()));
+                        return Err(crate::fs::links::link_error(root, &rel.to_string_lossy()));
                     }
                     found.push((entry.path(), kind.is_dir()));
                 }
@@ -473,7 +450,7 @@ fn render_native(
     // Every template file is read once (overrides and partials too, so `include` can reach any of
     // them). Each is compiled when it is used and dropped after: memory stays flat in the number of
     // templates. Files no template set renders here are compiled once, to report syntax errors.
-    let read: Vec<(String, std::io::Result<String>)> = par_chunks(&names, |chunk| {
+    let read: Vec<(String, std::io::Result<String>)> = crate::par::chunks(&names, |chunk| {
         chunk
             .iter()
             .map(|n| (n.clone(), std::fs::read_to_string(config.root.join(n))))
@@ -547,7 +524,7 @@ fn render_native(
         })
         .collect();
 
-    let chunks = par_chunks(&templates, |chunk| {
+    let chunks = crate::par::chunks(&templates, |chunk| {
         let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
         for t in chunk {
             let Some(src) = sources.get(&t.source) else {
@@ -787,7 +764,7 @@ pub fn render_legacy_except(
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().to_string();
             if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
-                return Err(crate::fs::trust::link_error(
+                return Err(crate::fs::links::link_error(
                     &config.root,
                     &format!("{}/{name}", env.dir),
                 ));
@@ -808,7 +785,7 @@ pub fn render_legacy_except(
             crate::fs::at::Dir::open(&dir).with_context(|| format!("cannot open `{}`", env.dir))?,
         ),
     };
-    let chunks = par_chunks(&names, |chunk| -> Result<Vec<Rendered>> {
+    let chunks = crate::par::chunks(&names, |chunk| -> Result<Vec<Rendered>> {
         let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
         for name in chunk {
             let source = format!("{}/{name}", env.dir);
@@ -818,7 +795,7 @@ pub fn render_legacy_except(
                 None => std::fs::read(config.root.join(&source)),
             }
             .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => crate::fs::trust::link_error(&config.root, &source),
+                Some(libc::ELOOP) => crate::fs::links::link_error(&config.root, &source),
                 _ => anyhow::Error::new(e).context(format!("cannot read `{source}`")),
             })?;
             let hits = sub.find(&bytes);
@@ -921,7 +898,7 @@ impl<'a> Substituter<'a> {
 
     /// The service whose image is written right before a placeholder (`<image>:COMMIT_SHA`).
     fn image_before(&self, out: &[u8]) -> Option<String> {
-        let image = crate::render::legacy::image_before(out)?;
+        let image = image_before(out)?;
         self.service_of_image
             .get(&crate::model::imageref::canonical_repository(image))
             .map(|s| s.to_string())
@@ -999,7 +976,7 @@ impl<'a> Substituter<'a> {
                                             self.env.name
                                         ),
                                     )
-                                    .hint(crate::plan::versions_hint(self.env)),
+                                    .hint(self.env.versions_hint()),
                                 );
                             }
                             None
@@ -1334,6 +1311,18 @@ fn collect_images(v: &serde_yaml::Value, out: &mut Vec<String>) {
 /// Would ArgoCD read this file as a manifest? (Used by `check` on synced directories.)
 pub fn is_manifest_file(path: &str) -> bool {
     is_manifest_name(path)
+}
+
+/// The image right before a value, the way the legacy renderer finds it: the text after the last
+/// space, quote, `=` or `,`, up to a `:` that ends it.
+pub fn image_before(out: &[u8]) -> Option<&str> {
+    let before = out.strip_suffix(b":")?;
+    let start = before
+        .iter()
+        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    std::str::from_utf8(&before[start..]).ok()
 }
 
 #[cfg(test)]

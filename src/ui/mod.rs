@@ -7,6 +7,7 @@
 //! Color only when the stream is a terminal and `NO_COLOR` is unset.
 
 pub mod diff;
+pub mod escape;
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -68,7 +69,7 @@ pub fn result(s: &str) {
     if m.quiet || m.json {
         return;
     }
-    data(&format!("{}\n", crate::fs::trust::escape(s)));
+    data(&format!("{}\n", crate::ui::escape::escape(s)));
 }
 
 /// A status line (or lines) for stderr, in one write. Not with `-q`.
@@ -76,7 +77,7 @@ pub fn status(s: &str) {
     if mode().quiet {
         return;
     }
-    status_raw(&crate::fs::trust::escape(s));
+    status_raw(&crate::ui::escape::escape(s));
 }
 
 /// [`status`] of text promote made itself (with its own color codes): not escaped.
@@ -100,14 +101,14 @@ pub fn hint(s: &str) {
         return;
     }
     let label = paint("hint:", "36", color_stderr());
-    status_raw(&format!("{label} {}", crate::fs::trust::escape(s)));
+    status_raw(&format!("{label} {}", crate::ui::escape::escape(s)));
 }
 
 /// A warning line for stderr (also with `-q`: a warning is about safety).
 pub fn warn(s: &str) {
     progress_clear();
     let label = paint("warning:", "33", color_stderr());
-    let s = crate::fs::trust::escape(s);
+    let s = crate::ui::escape::escape(s);
     let _ = writeln!(std::io::stderr().lock(), "{label} {s}");
 }
 
@@ -237,16 +238,16 @@ pub fn report(err: &anyhow::Error) -> i32 {
     let label = paint("error:", "31;1", color);
     if let Some(user) = err.downcast_ref::<UserError>() {
         // Messages carry user-supplied and recorded text: no control characters reach the terminal.
-        let _ = writeln!(e, "{label} {}", crate::fs::trust::escape(&user.message));
+        let _ = writeln!(e, "{label} {}", crate::ui::escape::escape(&user.message));
         for h in &user.hints {
-            let h = crate::fs::trust::escape(h);
+            let h = crate::ui::escape::escape(h);
             let _ = writeln!(e, "{} {h}", paint("hint:", "36", color));
         }
         return user.code;
     }
-    let _ = writeln!(e, "{label} {}", crate::fs::trust::escape(&err.to_string()));
+    let _ = writeln!(e, "{label} {}", crate::ui::escape::escape(&err.to_string()));
     for cause in err.chain().skip(1) {
-        let cause = crate::fs::trust::escape(&cause.to_string());
+        let cause = crate::ui::escape::escape(&cause.to_string());
         let _ = writeln!(e, "  caused by: {cause}");
     }
     crate::error::exit::FAILURE

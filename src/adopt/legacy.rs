@@ -335,18 +335,6 @@ impl Occurrence {
     }
 }
 
-/// The image right before a value, the way the legacy renderer finds it: the text after the last
-/// space, quote, `=` or `,`, up to a `:` that ends it.
-pub fn image_before(out: &[u8]) -> Option<&str> {
-    let before = out.strip_suffix(b":")?;
-    let start = before
-        .iter()
-        .rposition(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'=' | b','))
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    std::str::from_utf8(&before[start..]).ok()
-}
-
 /// The service a file is named after (`api-deployment.yaml.tpl` -> `api`), the longest that fits.
 pub fn file_service<'a>(
     file_name: &str,
@@ -454,7 +442,7 @@ fn align_file(
                 line: n,
                 token: name,
                 value: value.to_vec(),
-                image_before: image_before(&o[..vs]).map(str::to_string),
+                image_before: crate::render::image_before(&o[..vs]).map(str::to_string),
             });
         }
     }
@@ -1289,7 +1277,7 @@ pub fn to_jinja(
             continue;
         };
         let (expr, value) = if key == "version" {
-            let by_image = image_before(&out).and_then(|img| {
+            let by_image = crate::render::image_before(&out).and_then(|img| {
                 config
                     .services
                     .iter()
