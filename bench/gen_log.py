@@ -51,7 +51,13 @@ def main():
         last = text.rstrip("\n").rsplit("\n", 1)[-1] if text.strip() else None
         prev = hashlib.sha256(last.encode()).hexdigest() if last is not None else "0" * 64
         logs[env] = {"path": path, "lines": [], "prev": prev}
-    running = {env: {} for env in ENVS}
+    # Every record's `before` is what the environment ran: its metadata's versions to start with.
+    metas = {}
+    for env in ENVS:
+        with open(os.path.join(a.repo, "environments", env, "metadata.json"), encoding="utf-8") as f:
+            metas[env] = json.load(f)
+    running = {env: {s: m["version"] for s, m in metas[env]["services"].items()} for env in ENVS}
+    changed = {env: {} for env in ENVS}
     step = dt.timedelta(seconds=a.days * 86400 / max(a.records, 1))
     actor = {"name": "Bench CI", "email": "ci@bench.example.com"}
 
@@ -65,6 +71,8 @@ def main():
             if k in extra:
                 rec[k] = extra[k]
         rec["prev"] = logs[env]["prev"]
+        for c in changes:
+            changed[env][c["service"]] = (rec["time"], extra.get("commit"), rec.get("from"))
         out = seal(rec)
         logs[env]["lines"].append(out)
         logs[env]["prev"] = hashlib.sha256(out.encode()).hexdigest()
@@ -114,6 +122,25 @@ def main():
     for env in ENVS:
         with open(logs[env]["path"], "a", encoding="utf-8") as f:
             f.write("".join(l + "\n" for l in logs[env]["lines"]))
+    # The metadata as promote leaves it: what the last record of each service set, and the log's
+    # last line named (`audit_head`), so that `promote log --verify` accepts the repository.
+    for env in ENVS:
+        meta = metas[env]
+        for svc, (time, commit, frm) in changed[env].items():
+            v = running[env].get(svc)
+            state = meta["services"][svc]
+            image = state["image"].rsplit(":", 1)[0]
+            new = {"version": v, "image": f"{image}:{v}"}
+            if frm:
+                new["from"] = frm
+            if commit:
+                new["commit"] = commit
+            new["updated"] = time
+            meta["services"][svc] = new
+        if logs[env]["lines"]:
+            meta["audit_head"] = logs[env]["prev"]
+        with open(os.path.join(a.repo, "environments", env, "metadata.json"), "w", encoding="utf-8") as f:
+            f.write(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     total = sum(len(l["lines"]) for l in logs.values())
     per_env = ", ".join(f"{e} {len(logs[e]['lines'])}" for e in ENVS)
     print(f"{a.repo}: {total} records over {a.days} days ({per_env})")

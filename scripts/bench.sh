@@ -412,6 +412,7 @@ bench_report() { # SERVICES RECORDS
     say "report: $n services, $records deploy.log records"
     gen "$R" "$n" native
     python3 "$BENCH/gen_log.py" "$R" --records "$records" --end "$PROMOTE_NOW" >/dev/null
+    "$PROMOTE" -C "$R" render >/dev/null 2>&1 || die "promote render failed on the repository bench/gen_log.py wrote"
     git -C "$R" commit -q -a -m "deploy logs: $records records"
     PRE[$R]=$(head_of "$R")
     "$PROMOTE" -C "$R" log --verify >/dev/null 2>&1 || die "bench/gen_log.py wrote logs that \`promote log --verify\` refuses"
