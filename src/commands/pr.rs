@@ -13,7 +13,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::cli::PrMode;
@@ -27,190 +26,13 @@ use crate::model::metadata::Metadata;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
 use crate::ui;
 
-use super::change::{self, Applied, Opts};
+use super::apply_change::{self, Applied};
+use super::request::Replay;
+use crate::cli::ChangeOpts as Opts;
 
 /// The trailer that records the request in a pull request's commit, so `promote pr refresh` can
 /// make it again on a new base.
 const REQUEST_TRAILER: &str = "Promote-Request: ";
-
-/// A request as the user made it (not its result): what `--pr` replays on the upstream head, and
-/// what `pr refresh` replays on a new base.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "kebab-case")]
-pub enum Replay {
-    To {
-        env: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        from: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        only: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-    SetImage {
-        env: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sha: Option<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        pairs: Vec<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-    Rollback {
-        env: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        to: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-    Hold {
-        env: String,
-        reason: String,
-    },
-    Unhold {
-        env: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-}
-
-impl Replay {
-    pub fn env(&self) -> &str {
-        match self {
-            Replay::To { env, .. }
-            | Replay::SetImage { env, .. }
-            | Replay::Rollback { env, .. }
-            | Replay::Hold { env, .. }
-            | Replay::Unhold { env, .. } => env,
-        }
-    }
-
-    /// The request, made from the repository `ctx` opens.
-    pub fn make(&self, ctx: &Ctx) -> Result<ChangeRequest> {
-        match self {
-            Replay::To {
-                env,
-                from,
-                only,
-                message,
-            } => plan::promotion(ctx, env, from.as_deref(), only, message.clone()),
-            Replay::SetImage {
-                env,
-                sha,
-                pairs,
-                message,
-            } => change::set_image_request(ctx, env, sha.as_deref(), pairs, message.clone()),
-            Replay::Rollback { env, to, message } => {
-                plan::rollback(ctx, env, to.as_deref(), message.clone())
-            }
-            Replay::Hold { env, reason } => plan::hold(ctx, env, Some(reason.clone()), None),
-            Replay::Unhold { env, message } => plan::hold(ctx, env, None, message.clone()),
-        }
-    }
-
-    /// The command that makes this request by pull request, for hints.
-    pub fn command_line(&self) -> String {
-        match self {
-            Replay::To { env, only, .. } if only.is_empty() => format!("promote to {env} --pr"),
-            Replay::To { env, only, .. } => {
-                format!("promote to {env} --only {} --pr", only.join(","))
-            }
-            Replay::SetImage {
-                env, sha, pairs, ..
-            } => {
-                let mut s = format!("promote set-image {env}");
-                if let Some(sha) = sha {
-                    s.push_str(&format!(" --sha {sha}"));
-                }
-                for p in pairs {
-                    s.push_str(&format!(" {p}"));
-                }
-                s + " --pr"
-            }
-            Replay::Rollback { env, to: None, .. } => format!("promote rollback {env} --pr"),
-            Replay::Rollback {
-                env, to: Some(t), ..
-            } => {
-                format!("promote rollback {env} --to {t} --pr")
-            }
-            Replay::Hold { env, .. } => format!("promote hold {env} --reason \"...\" --pr"),
-            Replay::Unhold { env, .. } => format!("promote unhold {env} --pr"),
-        }
-    }
-
-    /// promote's branch for this request: `promote/<env>/<what was asked>`. The same request gives
-    /// the same branch (so running it again updates its pull request); the part after the
-    /// environment is readable where it can be, else a hash of the request.
-    pub fn branch(&self, config: &Config) -> String {
-        let env = self.env();
-        let id = match self {
-            Replay::To { from, only, .. } => {
-                let source = from
-                    .clone()
-                    .or_else(|| config.env(env).ok().and_then(|e| e.from.clone()));
-                let mut id = format!("from-{}", source.unwrap_or_default());
-                if !only.is_empty() {
-                    let mut only = only.clone();
-                    only.sort();
-                    only.dedup();
-                    id.push_str(&format!("-only-{}", only.join("-")));
-                }
-                id
-            }
-            Replay::SetImage { sha, pairs, .. } => {
-                let mut parts: Vec<String> = sha.iter().cloned().collect();
-                let mut pairs = pairs.clone();
-                pairs.sort();
-                parts.extend(pairs.iter().map(|p| p.replacen('=', "-", 1)));
-                format!("set-image-{}", parts.join("-"))
-            }
-            Replay::Rollback { to: None, .. } => "rollback".into(),
-            Replay::Rollback { to: Some(t), .. } => format!("rollback-to-{t}"),
-            Replay::Hold { .. } => "hold".into(),
-            Replay::Unhold { .. } => "unhold".into(),
-        };
-        format!("promote/{env}/{}", ref_safe(&id))
-    }
-}
-
-/// `id` if it is a short, plain ref name component; otherwise its readable start and a hash.
-fn ref_safe(id: &str) -> String {
-    let plain = id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' || c == '_')
-        && !id.contains("..")
-        && !id.ends_with('.')
-        && !id.ends_with(".lock");
-    if plain && id.len() <= 60 {
-        return id.to_string();
-    }
-    let hash = &audit::sha256_hex(id.as_bytes())[..12];
-    let head: String = id
-        .chars()
-        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.')
-        .take(40)
-        .collect::<String>()
-        .replace("..", "-");
-    format!("{}-{hash}", head.trim_end_matches(['-', '.']))
-}
-
-/// Refuses a direct commit into an environment with `approval: pr` (the hosting's branch
-/// protection is what enforces it; this saves a rejected push and says what to run instead).
-pub(super) fn refuse_direct(ctx: &Ctx, replay: &Replay) -> Result<()> {
-    let env = ctx.config.env(replay.env())?;
-    if env.approval != Approval::Pr {
-        return Ok(());
-    }
-    Err(UserError::new(format!(
-        "`{}` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written",
-        env.name
-    ))
-    .hint(format!(
-        "open one: `{}` (your checkout is not touched); `--pr=auto` opens one only where it is required",
-        replay.command_line()
-    ))
-    .into())
-}
 
 /// `--pr`: the change as a pull request. `None` when `--pr=auto` and the environment does not
 /// require one (the caller then commits as usual).
@@ -294,7 +116,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
         "{REQUEST_TRAILER}{}",
         serde_json::to_string(replay).context("cannot record the request")?
     ));
-    let applied = change::apply(&wctx, req, false, override_gates)?;
+    let applied = apply_change::apply(&wctx, req, false, override_gates)?;
     let (plan, commit) = match applied {
         Applied::NoOp(plan) => {
             return Ok(Opened {
@@ -755,7 +577,7 @@ fn gitlab_push_options(base: &str, title: &str, plan: &Plan) -> Vec<String> {
     let versions: Vec<String> = plan
         .versions
         .iter()
-        .map(|c| one_line(&change::version_line(c)))
+        .map(|c| one_line(&apply_change::version_line(c)))
         .collect();
     let mut description = format!("promote `{}`", plan.request.env);
     if !versions.is_empty() {
@@ -973,7 +795,7 @@ fn line_counts(before: Option<&[u8]>, after: Option<&[u8]>) -> (usize, usize) {
 fn report(o: &Opened, json: bool) -> Result<()> {
     let plan = &o.plan;
     if json {
-        let mut s = change::summary(plan, o.commit.as_deref(), false);
+        let mut s = apply_change::summary(plan, o.commit.as_deref(), false);
         s["pushed"] = json!(matches!(o.state, State::Created | State::Updated));
         s["branch"] = json!(o.branch);
         s["base"] = json!(o.base);
@@ -1005,7 +827,7 @@ fn report(o: &Opened, json: bool) -> Result<()> {
         plan.commit_message.lines().next().unwrap_or("")
     );
     for c in &plan.versions {
-        text.push_str(&format!("\n  {}", change::version_line(c)));
+        text.push_str(&format!("\n  {}", apply_change::version_line(c)));
     }
     ui::result(&text);
     let pushed = match o.state {
@@ -1269,19 +1091,6 @@ pub fn check_base(dir: &Path, base: &str) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn branch_ids_are_ref_safe_and_stable() {
-        assert_eq!(ref_safe("from-staging"), "from-staging");
-        assert_eq!(ref_safe("set-image-api-a252dcc"), "set-image-api-a252dcc");
-        let digest = ref_safe("set-image-api-1.2@sha256:0123");
-        assert!(digest.starts_with("set-image-api-1.2-"), "{digest}");
-        assert_eq!(digest, ref_safe("set-image-api-1.2@sha256:0123"));
-        assert_ne!(digest, ref_safe("set-image-api-1.2@sha256:0124"));
-        let long = ref_safe(&"x".repeat(100));
-        assert!(long.len() < 60, "{long}");
-        assert!(ref_safe("a..b").contains('-'));
-    }
 
     #[test]
     fn requests_survive_the_trailer() {

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::commands::change::{self, Push};
+use crate::commands::push::{with_push, Push};
 use crate::error::{exit, Outcome, UserError};
 use crate::plan::Ctx;
 use crate::ui;
@@ -21,7 +21,7 @@ pub(super) enum Applied {
 }
 
 pub(super) fn run(dir: &Path, op: &Op, opts: &Opts) -> Outcome {
-    let (applied, push) = change::with_push(dir, opts.push && !opts.dry_run, |ctx| {
+    let (applied, push) = with_push(dir, opts.push && !opts.dry_run, |ctx| {
         let applied = apply(ctx, op, opts.dry_run)?;
         let commit = match &applied {
             Applied::Committed(_, c) => Some(c.clone()),
