@@ -3,7 +3,7 @@
 //! `version_line`), shared by the direct path (`change.rs`) and the pull-request path (`pr.rs`).
 
 use crate::error::UserError;
-use crate::git::{self};
+use crate::git;
 use crate::model::version::Version;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
 use crate::ui;

@@ -284,4 +284,24 @@ mod tests {
         assert!(long.len() < 60, "{long}");
         assert!(ref_safe("a..b").contains('-'));
     }
+
+    #[test]
+    fn requests_survive_the_trailer() {
+        for r in [
+            Replay::To {
+                env: "prod".into(),
+                from: None,
+                only: vec!["api".into()],
+                message: Some("line one\nline two".into()),
+            },
+            Replay::Hold {
+                env: "prod".into(),
+                reason: "incident 42".into(),
+            },
+        ] {
+            let line = serde_json::to_string(&r).unwrap();
+            assert!(!line.contains('\n'));
+            assert_eq!(serde_json::from_str::<Replay>(&line).unwrap(), r);
+        }
+    }
 }
