@@ -2,8 +2,7 @@
 //! and whether an existing branch still holds it (on a base it is valid on) or is rebuilt.
 
 use super::body::body;
-use super::link::{gitlab_push_options, installed, link, Hosting};
-use super::*;
+use super::link::{gitlab_push_options, installed, link, Hosting, Link};
 use crate::commands::apply_change::{self, Applied};
 use crate::commands::request::Replay;
 use crate::error::UserError;
@@ -16,6 +15,49 @@ use crate::plan::{Ctx, Plan};
 use crate::ui;
 use anyhow::{Context, Result};
 use std::path::Path;
+
+/// The trailer that records the request in a pull request's commit, so `promote pr refresh` can
+/// make it again on a new base.
+pub(super) const REQUEST_TRAILER: &str = "Promote-Request: ";
+
+/// What `open` did with a request.
+pub(super) struct Opened {
+    pub(super) branch: String,
+    pub(super) base: String,
+    /// The upstream head the change was planned on.
+    pub(super) upstream: String,
+    pub(super) state: State,
+    /// The plan (`None` only when the request is in effect upstream).
+    pub(super) plan: Plan,
+    /// The pull request's commit (new or, when unchanged, the one already pushed).
+    pub(super) commit: Option<String>,
+    /// Why an existing branch was rebuilt.
+    pub(super) why: Option<String>,
+    pub(super) pr: Option<Link>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum State {
+    /// The environment already runs what was asked, upstream: no branch was touched.
+    InEffect,
+    /// A new branch.
+    Created,
+    /// The branch existed and was rebuilt.
+    Updated,
+    /// The branch existed and still holds this change on a base it is valid on.
+    Unchanged,
+}
+
+impl State {
+    pub(super) fn word(self) -> &'static str {
+        match self {
+            State::InEffect => "in-effect",
+            State::Created => "created",
+            State::Updated => "updated",
+            State::Unchanged => "unchanged",
+        }
+    }
+}
 
 /// Makes (or brings up to date) the pull request for `replay`.
 pub(super) fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Opened> {

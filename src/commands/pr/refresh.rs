@@ -1,6 +1,7 @@
 //! `promote pr refresh TARGET`: replay promote's open requests on the new upstream head.
 
-use super::*;
+use super::open::{open, REQUEST_TRAILER};
+use super::report::report;
 use crate::commands::request::Replay;
 use crate::error::{exit, Outcome, UserError};
 use crate::git::pr;

@@ -11,8 +11,11 @@ use crate::plan::Ctx;
 use crate::ui;
 use crate::ui::diff::unified;
 
-use super::Opts;
+use super::down::plan_down;
+use super::gc::plan_gc;
+use super::up::plan_up;
 use super::{plan::*, state::*};
+use crate::cli::PreviewOpts as Opts;
 
 pub(super) enum Applied {
     NoOp(Plan),
@@ -179,4 +182,26 @@ pub(super) fn item_line(it: &Item) -> String {
         s.push_str(&format!("    {r}\n"));
     }
     s
+}
+
+fn build(ctx: &Ctx, op: &Op) -> Result<Plan> {
+    let config = &ctx.config;
+    let previews = settings(config)?;
+    let plan = match op {
+        Op::Up {
+            branch,
+            version,
+            message,
+        } => plan_up(ctx, previews, branch, version, message.clone())?,
+        Op::Down { branch, message } => plan_down(ctx, previews, branch, message.clone())?,
+        Op::Gc {
+            older_than,
+            keep,
+            message,
+        } => plan_gc(ctx, previews, *older_than, keep.as_ref(), message.clone())?,
+    };
+    for c in &plan.files {
+        ensure_inside(config, &previews.dir, &c.path)?;
+    }
+    Ok(plan)
 }

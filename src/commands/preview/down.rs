@@ -1,26 +1,16 @@
 //! `promote preview down BRANCH`, and the removal of previews that `gc` shares.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::Result;
 
 use crate::apply::files::{self, Target};
-use crate::error::Outcome;
 use crate::model::audit::{self, Record};
 use crate::model::config::Previews;
 use crate::model::slug;
 use crate::plan::Ctx;
 
-use super::Opts;
-use super::{apply::*, plan::*, state::*};
-
-/// `promote preview down BRANCH`.
-pub fn down(dir: &Path, branch: &str, opts: &Opts) -> Outcome {
-    slug::slug(branch)?;
-    let message = opts.message.clone();
-    run(dir, &Op::Down { branch, message }, opts)
-}
+use super::{plan::*, state::*};
 
 /// The targets that remove a preview: every committed file in its directory.
 pub(super) fn removal(ctx: &Ctx, dir: &str, targets: &mut BTreeMap<String, Target>) -> Result<()> {

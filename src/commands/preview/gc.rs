@@ -1,61 +1,18 @@
 //! `promote preview gc`: remove the previews whose branch is gone or that are idle.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::error::{exit, Outcome, UserError};
+use crate::error::UserError;
 use crate::model::audit;
 use crate::model::config::Previews;
 use crate::model::gates;
 use crate::plan::Ctx;
 use crate::ui;
 
-use super::Opts;
-use super::{apply::*, down::*, plan::*, state::*};
-
-/// `promote preview gc [--older-than D] [--keep B...] [--keep-file F]`.
-pub fn gc(
-    dir: &Path,
-    older_than: Option<&str>,
-    keep: &[String],
-    keep_file: Option<&str>,
-    opts: &Opts,
-) -> Outcome {
-    // STEP 1: what counts as stale, read once (stdin cannot be read again on a push retry).
-    let older_than = match older_than {
-        Some(s) => {
-            let d = gates::parse_duration(s)
-                .map_err(|e| UserError::new(format!("--older-than: {e}")))?;
-            if d <= chrono::Duration::zero() {
-                return Err(UserError::new(format!(
-                    "--older-than: `{s}` is not a positive duration"
-                ))
-                .into());
-            }
-            Some(d)
-        }
-        None => None,
-    };
-    let keep = keep_list(keep, keep_file)?;
-    if older_than.is_none() && keep.is_none() {
-        return Err(UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
-            .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
-            .code(exit::USAGE)
-            .into());
-    }
-    run(
-        dir,
-        &Op::Gc {
-            older_than,
-            keep,
-            message: opts.message.clone(),
-        },
-        opts,
-    )
-}
+use super::{down::*, plan::*, state::*};
 
 /// The branches `--keep` and `--keep-file` name; `None` when neither was given.
 pub(super) fn keep_list(

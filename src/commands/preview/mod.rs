@@ -25,21 +25,28 @@ mod up;
 use std::path::Path;
 
 use crate::cli::PreviewRequest;
+use crate::error::{exit, UserError};
+use crate::model::version::Version;
+use crate::model::{gates, slug};
+
 use crate::error::Outcome;
+use apply::run;
+use gc::keep_list;
+use plan::Op;
 
 pub use crate::cli::PreviewOpts as Opts;
 
 pub fn dispatch(dir: &Path, request: PreviewRequest) -> Outcome {
     match request {
-        PreviewRequest::Up { branch, sha, opts } => up::up(dir, &branch, &sha, &opts),
-        PreviewRequest::Down { branch, opts } => down::down(dir, &branch, &opts),
+        PreviewRequest::Up { branch, sha, opts } => up(dir, &branch, &sha, &opts),
+        PreviewRequest::Down { branch, opts } => down(dir, &branch, &opts),
         PreviewRequest::List { json } => list::list(dir, json),
         PreviewRequest::Gc {
             older_than,
             keep,
             keep_file,
             opts,
-        } => gc::gc(
+        } => gc(
             dir,
             older_than.as_deref(),
             &keep,
@@ -47,4 +54,67 @@ pub fn dispatch(dir: &Path, request: PreviewRequest) -> Outcome {
             &opts,
         ),
     }
+}
+
+/// `promote preview up BRANCH --sha SHA`.
+pub fn up(dir: &Path, branch: &str, sha: &str, opts: &Opts) -> Outcome {
+    let version = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
+    slug::slug(branch)?;
+    run(
+        dir,
+        &Op::Up {
+            branch,
+            version,
+            message: opts.message.clone(),
+        },
+        opts,
+    )
+}
+
+/// `promote preview down BRANCH`.
+pub fn down(dir: &Path, branch: &str, opts: &Opts) -> Outcome {
+    slug::slug(branch)?;
+    let message = opts.message.clone();
+    run(dir, &Op::Down { branch, message }, opts)
+}
+
+/// `promote preview gc [--older-than D] [--keep B...] [--keep-file F]`.
+pub fn gc(
+    dir: &Path,
+    older_than: Option<&str>,
+    keep: &[String],
+    keep_file: Option<&str>,
+    opts: &Opts,
+) -> Outcome {
+    // STEP 1: what counts as stale, read once (stdin cannot be read again on a push retry).
+    let older_than = match older_than {
+        Some(s) => {
+            let d = gates::parse_duration(s)
+                .map_err(|e| UserError::new(format!("--older-than: {e}")))?;
+            if d <= chrono::Duration::zero() {
+                return Err(UserError::new(format!(
+                    "--older-than: `{s}` is not a positive duration"
+                ))
+                .into());
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let keep = keep_list(keep, keep_file)?;
+    if older_than.is_none() && keep.is_none() {
+        return Err(UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
+            .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
+            .code(exit::USAGE)
+            .into());
+    }
+    run(
+        dir,
+        &Op::Gc {
+            older_than,
+            keep,
+            message: opts.message.clone(),
+        },
+        opts,
+    )
 }

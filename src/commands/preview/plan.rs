@@ -13,8 +13,6 @@ use crate::model::slug;
 use crate::model::version::Version;
 use crate::plan::{Ctx, VersionChange};
 
-use super::{down::*, gc::*, state::*, up::*};
-
 pub(super) enum Op<'a> {
     Up {
         branch: &'a str,
@@ -150,28 +148,6 @@ pub(super) fn guarded(previews: &Previews, op: &Op) -> Result<Vec<String>> {
         }
         Op::Gc { .. } => vec![previews.dir.clone()],
     })
-}
-
-pub(super) fn build(ctx: &Ctx, op: &Op) -> Result<Plan> {
-    let config = &ctx.config;
-    let previews = settings(config)?;
-    let plan = match op {
-        Op::Up {
-            branch,
-            version,
-            message,
-        } => plan_up(ctx, previews, branch, version, message.clone())?,
-        Op::Down { branch, message } => plan_down(ctx, previews, branch, message.clone())?,
-        Op::Gc {
-            older_than,
-            keep,
-            message,
-        } => plan_gc(ctx, previews, *older_than, keep.as_ref(), message.clone())?,
-    };
-    for c in &plan.files {
-        ensure_inside(config, &previews.dir, &c.path)?;
-    }
-    Ok(plan)
 }
 
 /// Subject, body, the reason, and trailers (one `Promote-Env`/`Promote-Branch`/`Promote-Record`

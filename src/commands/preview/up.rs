@@ -1,13 +1,12 @@
 //! `promote preview up BRANCH --sha SHA`: render the preview of a branch at one version.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::apply::files::{self, Target};
-use crate::error::{Outcome, UserError};
+use crate::error::UserError;
 use crate::model::audit;
 use crate::model::config::{merge, Config, Environment, Layout, Previews};
 use crate::model::metadata::ServiceState;
@@ -16,23 +15,7 @@ use crate::model::version::Version;
 use crate::plan::{problems_error, Ctx};
 use crate::render;
 
-use super::Opts;
-use super::{apply::*, plan::*, state::*};
-
-/// `promote preview up BRANCH --sha SHA`.
-pub fn up(dir: &Path, branch: &str, sha: &str, opts: &Opts) -> Outcome {
-    let version = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
-    slug::slug(branch)?;
-    run(
-        dir,
-        &Op::Up {
-            branch,
-            version,
-            message: opts.message.clone(),
-        },
-        opts,
-    )
-}
+use super::{plan::*, state::*};
 
 /// Which slug `branch` has or gets: its own preview under any candidate, else the first free one.
 pub(super) fn locate(
