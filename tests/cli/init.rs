@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{corpus_dir, redact, snapshot, Repo};
+use crate::snapshot;
+use crate::support::{corpus_dir, redact, Repo};
 
 /// What the old script did for one file: `sed -e 's/A/a/g' -e ... template > output`, with the real sed.
 pub(crate) fn sed(repo: &Repo, template: &str, output: &str, subs: &[(&str, &str)]) {
@@ -251,9 +252,9 @@ fn init_adopts_a_sed_repository_without_changing_a_rendered_byte() {
     // The same explanation; only the last line differs (what was, or would be, written).
     let explained = |s: &str| s.trim_end().rsplit_once('\n').unwrap().0.to_string();
     assert_eq!(explained(&dry.stdout), explained(&run.stdout));
-    snapshot("init/classic.txt", &output(&run, &repo));
-    snapshot("init/classic-promote.yaml", &repo.read("promote.yaml"));
-    snapshot(
+    snapshot!("init/classic.txt", &output(&run, &repo));
+    snapshot!("init/classic-promote.yaml", &repo.read("promote.yaml"));
+    snapshot!(
         "init/classic-dev-metadata.json",
         &redact(&repo, &repo.read("dev/metadata.json.noargo")),
     );
@@ -309,7 +310,7 @@ fn init_refuses_a_hand_edited_rendered_file_naming_it() {
     repo.commit_all("a quick fix in prod");
 
     let run = repo.promote(&["init"]).expect(1);
-    snapshot("init/hand-edit.txt", &output(&run, &repo));
+    snapshot!("init/hand-edit.txt", &output(&run, &repo));
     assert!(run.stderr.contains("`prod/api-deployment.yaml` (line 10): differs from its template `prod/api-deployment.yaml.tpl`"), "{}", run.stderr);
     assert!(!repo.exists("promote.yaml"));
     assert_eq!(repo.read("prod/api-deployment.yaml"), edited);
@@ -338,7 +339,7 @@ fn init_refuses_a_placeholder_with_two_values_in_one_environment() {
     repo.commit_all("drift");
 
     let run = repo.promote(&["init"]).expect(1);
-    snapshot("init/conflicts.txt", &output(&run, &repo));
+    snapshot!("init/conflicts.txt", &output(&run, &repo));
     assert!(run.stderr.contains("`dev/web-deployment.yaml` (line 5): placeholder `NAMESPACE_PLACEHOLDER` stands for `acme-dv` here, but `acme-dev`"), "{}", run.stderr);
     assert!(
         run.stderr.contains(
@@ -414,7 +415,7 @@ fn migrate_moves_to_the_native_layout_in_one_commit_byte_for_byte() {
     assert_eq!(repo.head(), head);
 
     let run = repo.promote(&["migrate"]).ok();
-    snapshot("init/migrate.txt", &output(&run, &repo));
+    snapshot!("init/migrate.txt", &output(&run, &repo));
     assert_eq!(repo.status(), "", "everything is in the commit");
     assert_eq!(
         repo.git(&["rev-list", "--count", &format!("{head}..HEAD")])
@@ -442,8 +443,8 @@ fn migrate_moves_to_the_native_layout_in_one_commit_byte_for_byte() {
         !config.contains("layout:") && !config.contains("placeholders:"),
         "{config}"
     );
-    snapshot("init/migrated-promote.yaml", &config);
-    snapshot(
+    snapshot!("init/migrated-promote.yaml", &config);
+    snapshot!(
         "init/migrated-api-deployment.yaml",
         &repo.read("templates/api/deployment.yaml"),
     );
@@ -541,7 +542,7 @@ fn init_and_migrate_other_placeholder_names_crlf_and_untemplated_services() {
     let before: BTreeMap<String, Vec<u8>> = tree(&repo, &["develop", "QA", "production"]);
 
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/other-names.txt", &output(&run, &repo));
+    snapshot!("init/other-names.txt", &output(&run, &repo));
     let config = repo.read("promote.yaml");
     for needle in [
         "  __TAG__: version\n",
@@ -691,7 +692,7 @@ fn corpus_templates_adopt_and_migrate_byte_for_byte() {
     assert!(String::from_utf8_lossy(&rendered[1]["otel.yaml"]).contains("project: {{PROJECT_ID}}"));
 
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/corpus.txt", &output(&run, &repo));
+    snapshot!("init/corpus.txt", &output(&run, &repo));
     let config = repo.read("promote.yaml");
     assert!(
         config.contains(
@@ -762,7 +763,7 @@ fn corpus_templates_adopt_and_migrate_byte_for_byte() {
 fn init_in_an_empty_repository_scaffolds_a_working_example() {
     let repo = Repo::new();
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/empty.txt", &output(&run, &repo));
+    snapshot!("init/empty.txt", &output(&run, &repo));
     assert_eq!(
         repo.read("promote.yaml"),
         std::fs::read_to_string(crate::support::crate_dir().join("promote.yaml")).unwrap()

@@ -5,7 +5,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::support::{redact, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{redact, Repo, Run, NOW};
 
 const CONFIG: &str = "\
 registry: r.example.com/acme
@@ -221,11 +222,11 @@ fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     assert_eq!(recs[0]["env"], "pr-feature-login-page");
     assert_chained(&log);
 
-    snapshot(
+    snapshot!(
         "preview/up-metadata.json",
         &redact(&repo, &repo.read(&format!("{dir}/metadata.json"))),
     );
-    snapshot(
+    snapshot!(
         "preview/up-commit.txt",
         &redact(
             &repo,
@@ -374,9 +375,9 @@ fn list_shows_every_preview() {
     )
     .ok();
     let text = repo.promote(&["preview", "list"]).ok();
-    snapshot("preview/list.txt", &text.stdout);
+    snapshot!("preview/list.txt", &text.stdout);
     let j = repo.promote(&["preview", "list", "--output", "json"]).ok();
-    snapshot("preview/list.json", &j.stdout);
+    snapshot!("preview/list.json", &j.stdout);
     let v = json(&j);
     assert_eq!(v["previews"].as_array().unwrap().len(), 3);
 }
@@ -651,7 +652,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
         table.push_str(&format!("{shown:50} {slug}\n"));
     }
     assert!(!repo.exists("pwned") && !repo.base.join("tmp").exists());
-    snapshot("preview/hostile-branches.txt", &table);
+    snapshot!("preview/hostile-branches.txt", &table);
 
     // Every one of them can be taken down again, and the tree ends as it began.
     for name in &names {

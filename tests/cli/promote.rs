@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{redact, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{redact, Repo, Run, NOW};
 
 const SERVICES: [&str; 3] = ["api", "web", "worker"];
 
@@ -370,7 +371,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     );
     assert_manifests(&repo, "dev", ["a252dcc"; 3]);
     assert_metadata(&repo, "dev", ["a252dcc"; 3], None, &config_commit);
-    snapshot(
+    snapshot!(
         "promote/flow-dev-metadata.json",
         &scrub(&repo, &repo.read("environments/dev/metadata.json")),
     );
@@ -422,7 +423,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     assert_eq!(touched(&repo).len(), 5);
     assert_manifests(&repo, "staging", ["a252dcc"; 3]);
     assert_metadata(&repo, "staging", ["a252dcc"; 3], Some("dev"), &on);
-    snapshot(
+    snapshot!(
         "promote/flow-staging-metadata.json",
         &scrub(&repo, &repo.read("environments/staging/metadata.json")),
     );
@@ -467,7 +468,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     assert_eq!(touched(&repo).len(), 5);
     assert_manifests(&repo, "prod", ["a252dcc"; 3]);
     assert_metadata(&repo, "prod", ["a252dcc"; 3], Some("staging"), &on);
-    snapshot(
+    snapshot!(
         "promote/flow-prod-metadata.json",
         &scrub(&repo, &repo.read("environments/prod/metadata.json")),
     );
@@ -566,7 +567,7 @@ fn skipping_an_environment_is_refused() {
         unknown.stderr
     );
 
-    snapshot(
+    snapshot!(
         "promote/refused-skips.txt",
         &transcript(
             &repo,
@@ -721,7 +722,7 @@ fn uncommitted_changes_in_the_target_are_refused() {
         "{}",
         run.stderr
     );
-    snapshot(
+    snapshot!(
         "promote/refused-dirty.txt",
         &transcript(&repo, &[(&["to", "staging"], &run)]),
     );
@@ -820,7 +821,7 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
         !repo.exists("environments/staging"),
         "no directory is left behind"
     );
-    snapshot(
+    snapshot!(
         "promote/hook-failed.txt",
         &transcript(&repo, &[(&["to", "staging"], &run)]),
     );
@@ -1085,7 +1086,7 @@ fn log_verify_catches_edited_and_deleted_records() {
         middle.stderr
     );
 
-    snapshot(
+    snapshot!(
         "promote/verify-tampered.txt",
         &transcript(
             &repo,
@@ -1141,13 +1142,13 @@ fn the_commit_of_a_promotion_is_exactly_the_change() {
         "--stat",
         "HEAD",
     ]);
-    snapshot("promote/commit-staging-prod.txt", &scrub(&repo, &show));
+    snapshot!("promote/commit-staging-prod.txt", &scrub(&repo, &show));
     let status = repo.git(&["show", "--format=", "--name-status", "HEAD"]);
-    snapshot("promote/commit-staging-prod-files.txt", &status);
+    snapshot!("promote/commit-staging-prod-files.txt", &status);
 
     // The record is the one the trailer names, and the one line the commit adds to deploy.log.
     let line = log_lines(&repo, "prod").pop().unwrap();
-    snapshot(
+    snapshot!(
         "promote/record-staging-prod.jsonl",
         &scrub(&repo, &format!("{line}\n")),
     );
@@ -1191,7 +1192,7 @@ fn diff_shows_exactly_what_the_promotion_commits() {
     let before = State::of(&repo);
 
     let text = repo.promote(&["diff", "prod"]).ok();
-    snapshot("promote/diff-prod.txt", &scrub(&repo, &text.stdout));
+    snapshot!("promote/diff-prod.txt", &scrub(&repo, &text.stdout));
     assert_eq!(text.stderr, "");
     let pending = repo.promote(&["diff", "prod", "--exit-code"]).expect(3);
     assert_eq!(pending.stdout, text.stdout);
@@ -1315,7 +1316,7 @@ fn status_shows_environments_as_columns_and_marks_waiting_versions() {
     );
 
     let text = repo.promote(&["status"]).ok();
-    snapshot("promote/status.txt", &text.stdout);
+    snapshot!("promote/status.txt", &text.stdout);
     let lines: Vec<&str> = text.stdout.lines().collect();
     let cells = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>().join(" ");
     assert_eq!(cells(0), "SERVICE dev staging prod");
@@ -1372,7 +1373,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     );
 
     let all = repo.promote(&["log"]).ok();
-    snapshot("promote/log.txt", &all.stdout);
+    snapshot!("promote/log.txt", &all.stdout);
     let heads: Vec<&str> = all.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(heads.len(), 5);
     let times: Vec<&str> = heads
@@ -1390,7 +1391,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     );
 
     let one = repo.promote(&["log", "prod", "-n", "1"]).ok();
-    snapshot("promote/log-prod-1.txt", &one.stdout);
+    snapshot!("promote/log-prod-1.txt", &one.stdout);
     let prod = records(&repo, "prod");
     assert!(
         one.stdout.starts_with(&format!(
@@ -1510,7 +1511,7 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
     let pairs: Vec<(&[&str], &Run)> = cases.iter().copied().zip(&runs).collect();
-    snapshot("promote/set-image-errors.txt", &transcript(&repo, &pairs));
+    snapshot!("promote/set-image-errors.txt", &transcript(&repo, &pairs));
     assert_eq!(records(&repo, "dev").len(), 1);
 }
 

@@ -4,7 +4,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use crate::support::{corpus_dir, redact, snapshot, Repo};
+use crate::snapshot;
+use crate::support::{corpus_dir, redact, Repo};
 
 const REGISTRY: &str = "reg.example.com/acme";
 
@@ -216,7 +217,7 @@ fn native_layout_renders_shared_templates_values_overrides_and_excludes() {
         run.stderr, "",
         "render's results (what it wrote) go to stdout"
     );
-    snapshot("render/native-render.txt", &redact(&repo, &run.stdout));
+    snapshot!("render/native-render.txt", &redact(&repo, &run.stdout));
 
     // dev excludes web/hpa.yaml; prod renders it. Shared templates under a service's directory are
     // flattened to `<service>-<file>`.
@@ -391,7 +392,7 @@ spec:
 ",
     );
     let run = repo.promote(&["render"]).expect(1);
-    snapshot("render/strict-undefined.txt", &redact(&repo, &run.stderr));
+    snapshot!("render/strict-undefined.txt", &redact(&repo, &run.stderr));
     for needle in [
         "`templates/api/deployment.yaml` (line 6): uses undefined value `values.replicas`",
         "`templates/api/deployment.yaml` (line 14): uses undefined value `values.resources.cpu`",
@@ -433,7 +434,7 @@ spec:
 ",
     );
     let run = repo.promote(&["render"]).expect(1);
-    snapshot(
+    snapshot!(
         "render/strict-undefined-shallow.txt",
         &redact(&repo, &run.stderr),
     );
@@ -1227,7 +1228,7 @@ fn hand_edited_manifest_is_reported_as_drift() {
     repo.commit_all("hotfix: scale api by hand");
 
     let run = repo.promote(&["check"]).expect(1);
-    snapshot(
+    snapshot!(
         "render/drift-check.txt",
         &redact(
             &repo,
@@ -1256,7 +1257,7 @@ fn invalid_image_reference_is_an_error_naming_the_file() {
     );
     repo.commit_all("a broken image line");
     let run = repo.promote(&["render"]).expect(1);
-    snapshot("render/invalid-image.txt", &redact(&repo, &run.stderr));
+    snapshot!("render/invalid-image.txt", &redact(&repo, &run.stderr));
     assert!(
         run.stderr
             .contains("`environments/dev/manifests/api-deployment.yaml`"),
@@ -1426,7 +1427,7 @@ fn check_reports_non_manifest_files_in_synced_directories() {
     repo.write("environments/dev/manifests/values.yaml", "replicas: 3\n");
     repo.commit_all("stray files");
     let run = repo.promote(&["check"]).expect(1);
-    snapshot(
+    snapshot!(
         "render/check-non-manifest.txt",
         &redact(
             &repo,
@@ -1518,7 +1519,7 @@ fn config_errors_name_the_line() {
     }
     assert!(out.contains("`promote.yaml` (line 6, column 5)"), "{out}");
     assert!(out.contains("`promote.yaml` (line 4, column 1)"), "{out}");
-    snapshot("render/config-unknown-key.txt", &out);
+    snapshot!("render/config-unknown-key.txt", &out);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{crate_dir, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{crate_dir, Repo, Run, NOW};
 
 /// api and web, dev -> staging -> prod; prod needs 24 hours of soak in staging.
 fn repo() -> Repo {
@@ -115,7 +116,7 @@ fn figures_as_text_and_json() {
     let repo = history();
     let text = repo.promote(&["report"]).ok();
     assert_eq!(text.stderr, "");
-    snapshot("report/text", &text.stdout);
+    snapshot!("report/text", &text.stdout);
 
     let run = repo.promote(&["report", "--output", "json"]).ok();
     let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
