@@ -2,13 +2,11 @@
 //! repository (three services, dev -> staging -> prod), built here so these tests depend on nothing but
 //! themselves.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::snapshot;
-use crate::support::{redact, Repo, Run, NOW};
+use crate::support::{redact, Case, Repo, Run, State, NOW};
 
 const SERVICES: [&str; 3] = ["api", "web", "worker"];
 
@@ -88,107 +86,23 @@ spec:
 
 /// The config repository, committed, with no environment deployed yet.
 fn config_repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    for svc in SERVICES {
-        repo.write(&format!("templates/{svc}/deployment.yaml"), template(svc));
-    }
-    repo.commit_all("config");
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .templates(&SERVICES, "deployment.yaml", template)
+        .commit()
+        .repo()
 }
 
 /// The config repository with dev running `a252dcc` everywhere (what CI does after the first build).
 fn pipeline() -> Repo {
     let repo = config_repo();
-    repo.promote(&["set-image", "dev", "--sha", "a252dcc"]).ok();
+    repo.run(&["set-image", "dev", "--sha", "a252dcc"])
+        .succeeds();
     repo
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/// Every file and directory of the work tree (outside `.git`), with the files' bytes; directories end
-/// in `/`. Comparing two of these shows any write, leftover temp file or leftover directory.
-fn tree(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &std::path::Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let path = format!("{rel}{name}");
-            if entry.file_type().unwrap().is_dir() {
-                out.insert(format!("{path}/"), Vec::new());
-                walk(&entry.path(), &format!("{path}/"), out);
-            } else {
-                out.insert(path, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&repo.path, "", &mut out);
-    out
-}
-
-/// Everything a refused or failed command must leave as it was.
-struct State {
-    head: String,
-    status: String,
-    index: String,
-    files: BTreeMap<String, Vec<u8>>,
-}
-
-impl State {
-    fn of(repo: &Repo) -> State {
-        State {
-            head: repo.head(),
-            status: repo.status(),
-            index: repo.git(&["ls-files", "--stage"]),
-            files: tree(repo),
-        }
-    }
-
-    /// Panics naming what changed since `self` (HEAD, status, index, each file), if anything did.
-    fn assert_unchanged(&self, repo: &Repo, what: &str) {
-        let now = State::of(repo);
-        let mut changed = Vec::new();
-        if now.head != self.head {
-            changed.push("HEAD moved".to_string());
-        }
-        if now.status != self.status {
-            changed.push(format!(
-                "git status:\n{}--- became\n{}",
-                self.status, now.status
-            ));
-        }
-        if now.index != self.index {
-            changed.push("the index".to_string());
-        }
-        for path in self.files.keys().chain(now.files.keys()) {
-            if self.files.get(path) != now.files.get(path) && !changed.contains(path) {
-                changed.push(path.clone());
-            }
-        }
-        assert!(
-            changed.is_empty(),
-            "{what} changed:\n{}",
-            changed.join("\n")
-        );
-    }
-}
-
-/// Runs a command that must fail with exit 1 and change nothing: HEAD, status, index, files.
-fn refused(repo: &Repo, args: &[&str]) -> Run {
-    let before = State::of(repo);
-    let run = repo.promote(args).expect(1);
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    before.assert_unchanged(
-        repo,
-        &format!("`promote {}` ({})", args.join(" "), run.stderr.trim()),
-    );
-    run
-}
 
 /// Runs a command that must make exactly one commit on top of HEAD and leave `git status` as it was
 /// (clean, unless the test put something unrelated there).
@@ -216,14 +130,6 @@ fn one_commit_env(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
-/// A command that must change nothing and say so: exit 0, no commit, no write.
-fn no_op(repo: &Repo, args: &[&str]) -> Run {
-    let before = State::of(repo);
-    let run = repo.promote(args).ok();
-    before.assert_unchanged(repo, &format!("`promote {}`", args.join(" ")));
-    run
-}
-
 /// The parent of HEAD.
 fn parent(repo: &Repo) -> String {
     repo.git(&["rev-parse", "HEAD^"]).trim().to_string()
@@ -238,28 +144,10 @@ fn touched(repo: &Repo) -> Vec<String> {
         .collect()
 }
 
-fn metadata(repo: &Repo, env: &str) -> Value {
-    serde_json::from_str(&repo.read(&format!("environments/{env}/metadata.json"))).unwrap()
-}
-
-fn version(repo: &Repo, env: &str, svc: &str) -> String {
-    metadata(repo, env)["services"][svc]["version"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn log_lines(repo: &Repo, env: &str) -> Vec<String> {
     repo.read(&format!("environments/{env}/deploy.log"))
         .lines()
         .map(str::to_string)
-        .collect()
-}
-
-fn records(repo: &Repo, env: &str) -> Vec<Value> {
-    log_lines(repo, env)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
@@ -273,7 +161,8 @@ fn sha256(s: &str) -> String {
 /// The manifests of `env` are exactly the three services at these versions.
 fn assert_manifests(repo: &Repo, env: &str, versions: [&str; 3]) {
     let dir = format!("environments/{env}/manifests/");
-    let files: Vec<String> = tree(repo)
+    let files: Vec<String> = repo
+        .tree()
         .keys()
         .filter(|p| p.starts_with(&dir) && !p.ends_with('/'))
         .cloned()
@@ -294,7 +183,7 @@ fn assert_manifests(repo: &Repo, env: &str, versions: [&str; 3]) {
 
 /// The metadata of `env` agrees with its deploy.log and names the commit the change was made on.
 fn assert_metadata(repo: &Repo, env: &str, versions: [&str; 3], from: Option<&str>, on: &str) {
-    let m = metadata(repo, env);
+    let m = repo.metadata(env);
     assert_eq!(m["environment"], env);
     for (svc, v) in SERVICES.iter().zip(versions) {
         let s = &m["services"][svc];
@@ -375,7 +264,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         "promote/flow-dev-metadata.json",
         &scrub(&repo, &repo.read("environments/dev/metadata.json")),
     );
-    let dev = records(&repo, "dev");
+    let dev = repo.records("dev");
     assert_eq!(dev.len(), 1);
     let r = &dev[0];
     assert_eq!(
@@ -401,7 +290,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         );
     }
     assert!(!repo.exists("environments/staging") && !repo.exists("environments/prod"));
-    let dev_files = tree(&repo);
+    let dev_files = repo.tree();
 
     // to staging.
     let on = repo.head();
@@ -427,7 +316,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         "promote/flow-staging-metadata.json",
         &scrub(&repo, &repo.read("environments/staging/metadata.json")),
     );
-    let staging = records(&repo, "staging");
+    let staging = repo.records("staging");
     assert_eq!(staging.len(), 1);
     assert_eq!(
         (staging[0]["action"].as_str(), staging[0]["from"].as_str()),
@@ -472,7 +361,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         "promote/flow-prod-metadata.json",
         &scrub(&repo, &repo.read("environments/prod/metadata.json")),
     );
-    let prod = records(&repo, "prod");
+    let prod = repo.records("prod");
     assert_eq!(prod.len(), 1);
     assert_eq!(
         (prod[0]["action"].as_str(), prod[0]["from"].as_str()),
@@ -494,7 +383,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     );
     let after = repo.read("environments/staging/deploy.log");
     assert!(after.starts_with(&before), "deploy.log is append-only");
-    let staging = records(&repo, "staging");
+    let staging = repo.records("staging");
     assert_eq!(staging.len(), 2);
     assert_eq!(
         staging[1]["prev"],
@@ -519,7 +408,7 @@ fn skipping_an_environment_is_refused() {
     let repo = pipeline();
 
     // staging has nothing yet: prod has nothing to take.
-    let empty = refused(&repo, &["to", "prod"]);
+    let empty = repo.refused(&["to", "prod"]);
     assert!(
         empty.stderr.contains("`staging` runs no versions yet"),
         "{}",
@@ -529,22 +418,22 @@ fn skipping_an_environment_is_refused() {
     one_commit(&repo, &["to", "staging"]);
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
 
-    let skip = refused(&repo, &["to", "prod", "--from", "dev"]);
+    let skip = repo.refused(&["to", "prod", "--from", "dev"]);
     assert!(
         skip.stderr
             .starts_with("error: `prod` takes versions only from `staging`, not from `dev`\n"),
         "{}",
         skip.stderr
     );
-    let skip_diff = refused(&repo, &["diff", "prod", "--from", "dev"]);
+    let skip_diff = repo.refused(&["diff", "prod", "--from", "dev"]);
     assert_eq!(
         skip_diff.stderr, skip.stderr,
         "`diff` refuses what `to` refuses"
     );
-    let skip_dry = refused(&repo, &["to", "prod", "--from", "dev", "--dry-run"]);
+    let skip_dry = repo.refused(&["to", "prod", "--from", "dev", "--dry-run"]);
     assert_eq!(skip_dry.stderr, skip.stderr);
 
-    let start = refused(&repo, &["to", "dev"]);
+    let start = repo.refused(&["to", "dev"]);
     assert!(
         start.stderr.contains("`dev` is the start of the pipeline"),
         "{}",
@@ -558,7 +447,7 @@ fn skipping_an_environment_is_refused() {
         start.stderr
     );
 
-    let unknown = refused(&repo, &["to", "prod", "--from", "stagign"]);
+    let unknown = repo.refused(&["to", "prod", "--from", "stagign"]);
     assert!(
         unknown
             .stderr
@@ -594,7 +483,7 @@ fn only_promotes_the_named_services() {
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
     let web = repo.read_bytes("environments/staging/manifests/web-deployment.yaml");
     let worker = repo.read_bytes("environments/staging/manifests/worker-deployment.yaml");
-    let meta_before = metadata(&repo, "staging");
+    let meta_before = repo.metadata("staging");
 
     let run = one_commit(&repo, &["to", "staging", "--only", "api"]);
     assert!(
@@ -620,14 +509,14 @@ fn only_promotes_the_named_services() {
         repo.read_bytes("environments/staging/manifests/worker-deployment.yaml"),
         worker
     );
-    let meta = metadata(&repo, "staging");
+    let meta = repo.metadata("staging");
     for svc in ["web", "worker"] {
         assert_eq!(
             meta["services"][svc], meta_before["services"][svc],
             "`{svc}` keeps its state"
         );
     }
-    let last = records(&repo, "staging").pop().unwrap();
+    let last = repo.records("staging").pop().unwrap();
     assert_eq!(
         last["changes"],
         serde_json::json!([{"service": "api", "before": "a252dcc", "after": "b3f1e2d"}])
@@ -642,7 +531,7 @@ fn only_promotes_the_named_services() {
     );
 
     // Several at once, comma-separated; an unknown one is named.
-    let typo = refused(&repo, &["to", "staging", "--only", "web,apx"]);
+    let typo = repo.refused(&["to", "staging", "--only", "web,apx"]);
     assert!(
         typo.stderr
             .contains("unknown service `apx` (did you mean `api`?)"),
@@ -661,18 +550,18 @@ fn promoting_again_is_a_no_op() {
     let repo = pipeline();
     one_commit(&repo, &["to", "staging"]);
 
-    let run = no_op(&repo, &["to", "staging"]);
+    let run = repo.no_op(&["to", "staging"]);
     assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
     assert_eq!(run.stderr, "");
-    let run = no_op(&repo, &["to", "staging", "--only", "api"]);
+    let run = repo.no_op(&["to", "staging", "--only", "api"]);
     assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
-    let run = no_op(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
+    let run = repo.no_op(&["set-image", "dev", "--sha", "a252dcc"]);
     assert!(run.stdout.contains("nothing to change"), "{}", run.stdout);
-    let run = no_op(&repo, &["to", "staging", "--output", "json"]);
+    let run = repo.no_op(&["to", "staging", "--output", "json"]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["changes"], serde_json::json!([]));
     assert_eq!(json["commit"], Value::Null);
-    assert_eq!(records(&repo, "staging").len(), 1, "no record for a no-op");
+    assert_eq!(repo.records("staging").len(), 1, "no record for a no-op");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,7 +576,7 @@ fn uncommitted_changes_in_the_target_are_refused() {
     let edited = "environments/staging/manifests/web-deployment.yaml";
     let hand = format!("{}# scaled by hand\n", repo.read(edited));
     repo.write(edited, &hand);
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr
             .starts_with("error: `staging` has uncommitted changes:\n"),
@@ -703,7 +592,7 @@ fn uncommitted_changes_in_the_target_are_refused() {
 
     // Staged counts too, and so does an untracked file; each is named.
     repo.git(&["add", edited]);
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr.contains(&format!("\n  {edited}\n")),
         "{}",
@@ -711,7 +600,7 @@ fn uncommitted_changes_in_the_target_are_refused() {
     );
     repo.git(&["reset", "-q", "--", edited]);
     repo.write("environments/staging/NOTES.txt", "todo\n");
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr.contains("\n  environments/staging/NOTES.txt\n"),
         "{}",
@@ -728,7 +617,7 @@ fn uncommitted_changes_in_the_target_are_refused() {
     );
 
     // A dry run skips that check, but still will not plan a promotion over a hand-edited manifest.
-    let dry = refused(&repo, &["to", "staging", "--dry-run"]);
+    let dry = repo.refused(&["to", "staging", "--dry-run"]);
     assert!(
         dry.stderr.contains(&format!(
             "differ from what its templates render now:\n  {edited}\n"
@@ -764,7 +653,7 @@ fn uncommitted_source_metadata_is_not_promoted() {
     let run = repo.promote(&["to", "staging"]);
     if run.code == 0 {
         assert_eq!(
-            version(&repo, "staging", "api"),
+            repo.version("staging", "api"),
             "a252dcc",
             "promotes what dev runs as committed"
         );
@@ -804,7 +693,7 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
     repo.write("NOTES.md", "unrelated, untracked\n");
 
     // First promotion: every staging file would be new (directories included).
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr
             .starts_with("error: the commit failed; the working tree and index are as they were\n"),
@@ -831,14 +720,14 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
     one_commit(&repo, &["to", "staging"]);
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
     install_hook(&repo, "exit 1\n");
-    refused(&repo, &["to", "staging"]);
+    repo.refused(&["to", "staging"]);
     assert_eq!(repo.git(&["diff", "--cached"]), "");
     assert_eq!(repo.status(), "?? NOTES.md\n");
 
     // Nothing was poisoned: without the hook it goes through and the chain is intact.
     std::fs::remove_file(&hook).unwrap();
     one_commit(&repo, &["to", "staging"]);
-    assert_eq!(records(&repo, "staging").len(), 2);
+    assert_eq!(repo.records("staging").len(), 2);
     repo.promote(&["log", "--verify"]).ok();
 }
 
@@ -926,7 +815,7 @@ fn a_committed_hand_edit_is_drift_even_where_the_index_vouches_for_the_other_fil
             repo.write(".gitattributes", "*.yaml text\n");
             repo.commit_all("attributes");
         }
-        let run = refused(&repo, &["to", "staging"]);
+        let run = repo.refused(&["to", "staging"]);
         assert!(
             run.stderr.contains(&format!(
                 "differ from what its templates render now:\n  {edited}\n"
@@ -1392,7 +1281,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
 
     let one = repo.promote(&["log", "prod", "-n", "1"]).ok();
     snapshot!("promote/log-prod-1.txt", &one.stdout);
-    let prod = records(&repo, "prod");
+    let prod = repo.records("prod");
     assert!(
         one.stdout.starts_with(&format!(
             "{}  2026-11-24T10:00:00Z  promote staging -> prod\n",
@@ -1415,7 +1304,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     );
 
     // The record and the commit carry the CI's own identity; records made outside CI do not.
-    let dev = records(&repo, "dev");
+    let dev = repo.records("dev");
     assert_eq!(
         dev[1]["actor"],
         serde_json::json!({
@@ -1491,7 +1380,7 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
         &["set-image", "dev", "api="],
         &["set-image", "dev"],
     ];
-    let runs: Vec<Run> = cases.iter().map(|args| refused(&repo, args)).collect();
+    let runs: Vec<Run> = cases.iter().map(|args| repo.refused(args)).collect();
     let expect = [
         "`XYZ` is not a git SHA",
         "`abc` is not a git SHA",
@@ -1512,7 +1401,7 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
     }
     let pairs: Vec<(&[&str], &Run)> = cases.iter().copied().zip(&runs).collect();
     snapshot!("promote/set-image-errors.txt", &transcript(&repo, &pairs));
-    assert_eq!(records(&repo, "dev").len(), 1);
+    assert_eq!(repo.records("dev").len(), 1);
 }
 
 // 13. The lock (`.git/promote.lock`) is not tested here: a second run waits 10 s for it before

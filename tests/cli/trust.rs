@@ -2,11 +2,7 @@
 //! rewritten, rollbacks never delete by surprise, values keep their type, templates are bounded,
 //! terminal output is safe.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use crate::support::{Repo, Run};
+use crate::support::{Case, Repo};
 
 const CONFIG: &str = "\
 registry: registry.example.com/acme
@@ -52,69 +48,24 @@ spec:
 
 /// The config repository, committed, with no environment deployed yet.
 fn config_repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    for svc in ["api", "web"] {
-        repo.write(&format!("templates/{svc}/deployment.yaml"), template(svc));
-    }
-    repo.commit_all("config");
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .templates(&["api", "web"], "deployment.yaml", template)
+        .commit()
+        .repo()
 }
 
 /// dev at `a252dcc`, staging promoted from it, dev then at `b3f1e2d`.
 fn pipeline() -> Repo {
     let repo = config_repo();
-    repo.promote(&["set-image", "dev", "--sha", "a252dcc"]).ok();
-    repo.promote(&["to", "staging"]).ok();
-    repo.promote(&["set-image", "dev", "--sha", "b3f1e2d"]).ok();
-    repo
-}
-
-/// Every entry of the work tree outside `.git`: files with their bytes, links with their target
-/// (never followed), directories ending in `/`.
-fn tree(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &std::path::Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let path = format!("{rel}{name}");
-            let kind = entry.file_type().unwrap();
-            if kind.is_symlink() {
-                let to = std::fs::read_link(entry.path()).unwrap();
-                out.insert(format!("{path} -> {}", to.display()), Vec::new());
-            } else if kind.is_dir() {
-                out.insert(format!("{path}/"), Vec::new());
-                walk(&entry.path(), &format!("{path}/"), out);
-            } else {
-                out.insert(path, std::fs::read(entry.path()).unwrap());
-            }
-        }
+    for step in [
+        &["set-image", "dev", "--sha", "a252dcc"][..],
+        &["to", "staging"],
+        &["set-image", "dev", "--sha", "b3f1e2d"],
+    ] {
+        repo.run(step).succeeds();
     }
-    let mut out = BTreeMap::new();
-    walk(&repo.path, "", &mut out);
-    out
-}
-
-/// Runs a command that must be refused: exit 1, and nothing changed (HEAD, index, work tree).
-fn refused(repo: &Repo, args: &[&str]) -> Run {
-    let head = repo.head();
-    let status = repo.status();
-    let files = tree(repo);
-    let r = repo.promote(args).expect(1);
-    assert_eq!(repo.head(), head, "{args:?} committed");
-    assert_eq!(repo.status(), status, "{args:?} changed the index or tree");
-    assert_eq!(tree(repo), files, "{args:?} wrote files");
-    r
-}
-
-fn records(repo: &Repo, env: &str) -> Vec<Value> {
-    repo.read(&format!("environments/{env}/deploy.log"))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    repo
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +126,7 @@ fn assert_nothing_leaks(repo: &Repo, link: &str) {
     // (A command that does not read the linked file, such as `to staging` over a link in dev's
     // manifests, may commit: what it commits is checked below.)
     let _ = head;
-    for (path, bytes) in tree(repo) {
+    for (path, bytes) in repo.tree() {
         assert!(
             !String::from_utf8_lossy(&bytes).contains(MARKER),
             "`{path}` holds the outside file's text"
@@ -193,7 +144,7 @@ fn a_template_linked_outside_the_repository_is_refused_and_never_read() {
     let outside = outside_file(&repo);
     std::os::unix::fs::symlink(&outside, repo.file("templates/api/leak.yaml")).unwrap();
     repo.commit_all("a template that is a link");
-    let r = refused(&repo, &["render"]);
+    let r = repo.refused(&["render"]);
     assert!(
         r.stderr.contains(&format!(
             "`templates/api/leak.yaml` is a symbolic link (to `{}`)",
@@ -232,7 +183,7 @@ fn a_manifest_linked_outside_the_repository_is_refused() {
 #[test]
 fn an_environment_directory_linked_to_another_is_refused() {
     let repo = pipeline();
-    let dev_before = tree(&repo);
+    let dev_before = repo.tree();
     std::fs::remove_dir_all(repo.file("environments/staging")).unwrap();
     std::os::unix::fs::symlink("dev", repo.file("environments/staging")).unwrap();
     repo.commit_all("staging is dev");
@@ -242,7 +193,7 @@ fn an_environment_directory_linked_to_another_is_refused() {
         vec!["to", "staging"],
         vec!["check"],
     ] {
-        let r = refused(&repo, &args);
+        let r = repo.refused(&args);
         assert!(
             r.stderr
                 .contains("`environments/staging` is a symbolic link (to `dev`)"),
@@ -267,7 +218,7 @@ fn tampered(edit: impl Fn(&Repo)) -> Repo {
     let repo = pipeline();
     edit(&repo);
     repo.commit_all("tidy the log");
-    let r = refused(&repo, &["to", "staging"]);
+    let r = repo.refused(&["to", "staging"]);
     assert!(
         r.stderr.contains("refusing to change `staging`")
             && r.stderr.contains("environments/staging/deploy.log")
@@ -351,7 +302,7 @@ fn a_repair_is_explicit_loud_and_recorded() {
         "{}",
         r.stderr
     );
-    let recs = records(&repo, "staging");
+    let recs = repo.records("staging");
     assert_eq!(recs.len(), 1);
     let why = recs[0]["audit_repaired"].as_str().unwrap();
     assert!(why.starts_with("log lost in INC-7 ["), "{why}");
@@ -381,7 +332,7 @@ fn source_metadata_edited_to_a_version_it_never_ran_is_refused() {
         meta.replace("b3f1e2d", "deadbee"),
     );
     repo.commit_all("bump api by hand");
-    let r = refused(&repo, &["to", "staging"]);
+    let r = repo.refused(&["to", "staging"]);
     assert!(
         r.stderr.contains(
             "`environments/dev/metadata.json` says `api` runs deadbee, but the last record of `environments/dev/deploy.log` that changed it set b3f1e2d"
@@ -396,14 +347,14 @@ fn deleted_metadata_is_refused() {
     let repo = pipeline();
     std::fs::remove_file(repo.file("environments/dev/metadata.json")).unwrap();
     repo.commit_all("lose the metadata");
-    let r = refused(&repo, &["set-image", "dev", "--sha", "c0ffee1"]);
+    let r = repo.refused(&["set-image", "dev", "--sha", "c0ffee1"]);
     assert!(
         r.stderr
             .contains("`environments/dev/metadata.json` is missing, but `environments/dev/deploy.log` records 2 change(s) of `dev`"),
         "{}",
         r.stderr
     );
-    refused(&repo, &["to", "staging"]);
+    repo.refused(&["to", "staging"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +364,7 @@ fn deleted_metadata_is_refused() {
 fn a_rollback_that_removes_services_is_refused_unless_asked_for() {
     let repo = pipeline();
     repo.promote(&["to", "prod"]).ok();
-    let r = refused(&repo, &["rollback", "prod"]);
+    let r = repo.refused(&["rollback", "prod"]);
     assert!(
         r.stderr
             .contains("refusing: this rollback removes `api`, `web` from `prod`")
@@ -447,10 +398,7 @@ fn the_readme_rollback_examples_work() {
     let out = format!("{}{}", r.stdout, r.stderr);
     assert!(out.contains("api: b3f1e2d -> a252dcc"), "{out}");
     // To the state right after a record.
-    let first = records(&repo, "prod")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = repo.records("prod")[0]["id"].as_str().unwrap().to_string();
     repo.promote(&["to", "prod"]).ok();
     repo.promote(&["rollback", "prod", "--to", &first]).ok();
     assert!(repo
@@ -644,7 +592,7 @@ fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
     );
     repo.commit_all("unbounded templates");
     // (Without a bound this would not finish; how fast the bound trips is for `make bench`.)
-    let r = refused(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
+    let r = repo.refused(&["set-image", "dev", "--sha", "a252dcc"]);
     assert!(
         r.stderr.contains(
             "`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of"
@@ -707,7 +655,7 @@ fn a_preview_log_that_fails_verification_is_not_built_on_and_verify_reports_it()
         "{}",
         v.stderr
     );
-    let r = refused(&repo, &["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
+    let r = repo.refused(&["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
     assert!(
         r.stderr.contains("refusing to change preview") && r.stderr.contains(log),
         "{}",

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod case;
 mod snap;
+pub use case::{deployment, pod, Case, State};
 pub use snap::exact;
 
 /// The pinned clock for the tool (see `audit::now`).
