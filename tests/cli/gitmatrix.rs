@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{copy_tree, crate_dir, hermetic, Repo, Run};
+use crate::support::{copy_tree, crate_dir, executable, hermetic, Repo, Run};
 
 /// A repository set up one way: where promote runs, and the environment it and git run with.
 struct Setup {
@@ -94,12 +94,6 @@ fn fresh(init_args: &[&str]) -> Setup {
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn executable(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    write(path, text);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The changes each backend makes, in order.

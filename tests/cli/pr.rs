@@ -4,26 +4,18 @@
 //! real remote while every push lands here. `gh` and `glab`, which would talk to a hosting's API,
 //! are stand-in scripts on PATH that record their arguments and answer with a URL.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::support::Repo;
+use crate::support::{executable, pod, Case, Repo, Run};
 
 /// A config repo with services s1, s2 and dev -> staging -> prod (`prod_extra` is added under
 /// prod), dev and staging at `v1`, prod at `v0`, pushed to origin, which is known as `url`.
 fn setup(url: &str, prod_extra: &str) -> Repo {
-    let repo = Repo::new();
-    for s in ["s1", "s2"] {
-        repo.write(
-            &format!("templates/{s}/pod.yaml"),
-            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {s}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  containers:\n    - name: c\n      image: {{{{ image }}}}\n"),
-        );
-    }
-    repo.write(
-        "promote.yaml",
-        format!("registry: r.example.com/acme\nservices:\n  s1:\n  s2:\nenvironments:\n  dev:\n    values: {{namespace: dev}}\n  staging:\n    from: dev\n    values: {{namespace: staging}}\n  prod:\n    from: staging\n    values: {{namespace: prod}}\n{prod_extra}"),
-    );
-    repo.commit_all("config");
+    let repo = Case::native(&["s1", "s2"])
+        .templates(&["s1", "s2"], "pod.yaml", pod)
+        .config_append(prod_extra)
+        .commit()
+        .repo();
     // prod first gets 0000000 directly (before any `approval: pr` applies), then dev and staging move on.
     let cfg = repo.read("promote.yaml");
     repo.write("promote.yaml", cfg.replace("    approval: pr\n", ""));
@@ -82,9 +74,7 @@ case "$1 $2" in
 esac
 "#;
     for (name, text) in [("gh", gh), ("glab", glab)] {
-        let p = bin.join(name);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        executable(&bin.join(name), text);
     }
     bin
 }
@@ -96,10 +86,6 @@ fn path_with(bin: Option<&Path>) -> String {
         Some(b) => format!("{}:{sys}", b.display()),
         None => sys,
     }
-}
-
-fn json(run: &crate::support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
 /// The commit a branch points at on origin.
@@ -148,7 +134,7 @@ fn pr_opens_with_gh_on_promotes_own_branch_and_leaves_the_checkout_alone() {
             &[("PATH", &path)],
         )
         .ok();
-    let v = json(&run);
+    let v = Run::json(&run);
     assert_eq!(v["branch"], "promote/prod/from-staging", "{v}");
     assert_eq!(v["base"], "main");
     assert_eq!(v["state"], "created");
@@ -215,7 +201,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     let repo = setup(GITHUB, "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let first = json(
+    let first = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--pr", "--output", "json"],
@@ -236,7 +222,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
             ],
         )
         .ok();
-    let v = json(&again);
+    let v = Run::json(&again);
     assert_eq!(v["state"], "unchanged", "{v}");
     assert_eq!(v["commit"], first["commit"]);
     assert_eq!(v["pushed"], false);
@@ -257,7 +243,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     repo.promote(&["set-image", "dev", "--sha", "2222222"]).ok();
     repo.promote(&["to", "staging"]).ok();
     repo.git(&["push", "-q"]);
-    let moved = json(
+    let moved = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--pr", "--output", "json"],
@@ -335,7 +321,7 @@ fn approval_pr_refuses_a_direct_commit_and_auto_opens_a_pr_only_where_required()
     assert!(!repo.base.join("gh.log").exists(), "no PR for staging");
     repo.git(&["push", "-q"]);
     // ...and prod gets a pull request.
-    let prod = json(
+    let prod = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--pr=auto", "--output", "json"],
@@ -363,15 +349,13 @@ fn gitlab_without_glab_opens_the_merge_request_with_push_options() {
     run(&["config", "receive.advertisePushOptions", "true"]);
     // The hook records the push options and answers as GitLab does.
     let hook = origin.join("hooks/pre-receive");
-    std::fs::write(
+    executable(
         &hook,
         "#!/bin/sh\ni=0\nwhile [ $i -lt \"${GIT_PUSH_OPTION_COUNT:-0}\" ]; do\n  eval \"echo \\\"\\$GIT_PUSH_OPTION_$i\\\"\" >> ../push-options.log\n  i=$((i+1))\ndone\ncat > /dev/null\necho\necho 'View merge request for promote/prod/from-staging:'\necho '  https://gitlab.example.com/acme/config/-/merge_requests/9'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
 
     // A PATH without the stand-ins: no glab.
-    let v = json(
+    let v = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--pr", "--output", "json"],
@@ -407,7 +391,7 @@ fn gitlab_with_glab_creates_then_updates_the_merge_request() {
     let repo = setup("git@gitlab.example.com:acme/config.git", "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let v = json(
+    let v = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--pr", "--output", "json"],
@@ -550,7 +534,7 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
     let repo = setup(GITHUB, "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let pr = json(
+    let pr = Run::json(
         &repo
             .promote_env(
                 &["to", "prod", "--only", "s1", "--pr", "--output", "json"],
@@ -593,7 +577,7 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
     repo.promote(&["to", "prod", "--only", "s2"]).ok();
     repo.git(&["push", "-q"]);
 
-    let refreshed = json(
+    let refreshed = Run::json(
         &repo
             .promote_env(
                 &["pr", "refresh", "prod", "--output", "json"],
@@ -648,7 +632,7 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
 fn pr_works_for_set_image_rollback_and_hold() {
     let repo = setup(GITHUB, "");
     let path = path_with(None);
-    let v = json(
+    let v = Run::json(
         &repo
             .promote_env(
                 &[
@@ -664,7 +648,7 @@ fn pr_works_for_set_image_rollback_and_hold() {
             .ok(),
     );
     assert_eq!(v["branch"], "promote/prod/set-image-s2-abcdef1", "{v}");
-    let v = json(
+    let v = Run::json(
         &repo
             .promote_env(
                 &[
@@ -683,7 +667,7 @@ fn pr_works_for_set_image_rollback_and_hold() {
     assert_eq!(v["branch"], "promote/prod/hold", "{v}");
     let msg = repo.git(&["log", "-1", "--format=%B", v["commit"].as_str().unwrap()]);
     assert!(msg.contains("Promote-Action: hold"), "{msg}");
-    let v = json(
+    let v = Run::json(
         &repo
             .promote_env(
                 &["rollback", "staging", "--pr", "--output", "json"],
@@ -705,22 +689,12 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
     // The crate's own Makefile, whose promote/* targets are what a config repository's looks like;
     // `-o` keeps make from rebuilding the binary.
     let make = |target: &str| {
-        let out = std::process::Command::new("make")
-            .current_dir(crate::support::crate_dir())
+        let out = repo
+            .command("make", &crate::support::crate_dir())
             .args(["--no-print-directory", "-o", promote, target])
             .arg(format!("PROMOTE={promote}"))
             .arg(format!("REPO={}", repo.path.display()))
-            .env_clear()
             .env("PATH", path_with(Some(&bin)))
-            .env("HOME", repo.base.join("home"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Jane Doe")
-            .env("GIT_AUTHOR_EMAIL", "jane@example.com")
-            .env("GIT_COMMITTER_NAME", "Jane Doe")
-            .env("GIT_COMMITTER_EMAIL", "jane@example.com")
-            .env("PROMOTE_NOW", crate::support::NOW)
-            .env("NO_COLOR", "1")
             .output()
             .expect("make");
         // Results on stdout, the rest on stderr: what make printed, both.
@@ -753,14 +727,10 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
 fn a_failing_gh_is_an_error_that_says_the_branch_is_pushed() {
     let repo = setup(GITHUB, "");
     let bin = repo.base.join("failing-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let gh = bin.join("gh");
-    std::fs::write(
-        &gh,
+    executable(
+        &bin.join("gh"),
         "#!/bin/sh\necho 'To get started with GitHub CLI, please run:  gh auth login' >&2\nexit 4\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let run = repo
         .promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(Some(&bin)))])
         .expect(1);

@@ -2,11 +2,8 @@
 //! repositories. The invariant every test checks one way or another: nothing outside the previews
 //! directory ever changes.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use crate::snapshot;
-use crate::support::{redact, Repo, Run, NOW};
+use crate::support::{executable, redact, Case, Repo, Run, NOW};
 
 const CONFIG: &str = "\
 registry: r.example.com/acme
@@ -62,14 +59,14 @@ const PRS: &str = "environments/prs";
 /// A config repo with `api` and `web`, `dev` deployed at 0000000 (files outside the previews directory
 /// that must never change), pushed to its origin.
 fn repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    repo.write("templates/api/deployment.yaml", DEPLOYMENT);
-    repo.write("templates/web/ingress.yaml", INGRESS);
-    repo.commit_all("config");
-    repo.promote(&["set-image", "dev", "--sha", "0000000"]).ok();
-    repo.git(&["push", "-q"]);
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .file("templates/api/deployment.yaml", DEPLOYMENT)
+        .file("templates/web/ingress.yaml", INGRESS)
+        .commit()
+        .then(&["set-image", "dev", "--sha", "0000000"])
+        .push()
+        .repo()
 }
 
 /// `promote preview up --sha SHA -- BRANCH` at time `now`.
@@ -100,19 +97,6 @@ fn outside(repo: &Repo) -> String {
         .collect()
 }
 
-/// The paths the last commit touched.
-fn last_commit_paths(repo: &Repo) -> Vec<String> {
-    repo.git(&["diff", "--name-only", "HEAD~1", "HEAD"])
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", run.stdout, run.stderr))
-}
-
 fn records(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -129,50 +113,13 @@ fn assert_chained(text: &str) {
     }
 }
 
-/// Runs `promote` with `stdin`, hermetic like the harness.
-fn promote_stdin(repo: &Repo, args: &[&str], stdin: &str, now: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_promote"))
-        .current_dir(&repo.path)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.base.join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Jane Doe")
-        .env("GIT_AUTHOR_EMAIL", "jane@example.com")
-        .env("GIT_COMMITTER_NAME", "Jane Doe")
-        .env("GIT_COMMITTER_EMAIL", "jane@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-11-23T10:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-11-23T10:00:00Z")
-        .env("PROMOTE_NOW", now)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
-}
-
 #[test]
 fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     let repo = repo();
     let before = outside(&repo);
     let head = repo.head();
     let r = up(&repo, "feature/Login_page", "a252dcc", NOW).ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(v["previews"][0]["slug"], "feature-login-page");
     assert_eq!(v["previews"][0]["namespace"], "pr-feature-login-page");
     assert_eq!(
@@ -187,7 +134,7 @@ fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     assert_eq!(repo.status(), "");
     let dir = format!("{PRS}/feature-login-page");
     assert_eq!(
-        last_commit_paths(&repo),
+        repo.last_commit_paths(),
         vec![
             format!("{dir}/deploy.log"),
             format!("{dir}/manifests/api-deployment.yaml"),
@@ -253,13 +200,13 @@ fn up_again_updates_the_preview_in_place() {
     repo.git(&["push", "-q"]);
     let before = outside(&repo);
     let r = up(&repo, "feature-x", "2222222", "2026-11-21T10:00:00Z").ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(
         v["previews"][0]["changes"][0],
         serde_json::json!({"service": "api", "before": "1111111", "after": "2222222"})
     );
     assert_eq!(outside(&repo), before);
-    let mut paths = last_commit_paths(&repo);
+    let mut paths = repo.last_commit_paths();
     paths.sort();
     assert_eq!(
         paths,
@@ -325,7 +272,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
     assert_eq!(outside(&repo), before);
     assert_eq!(repo.status(), "");
     assert!(!repo.exists(&format!("{PRS}/feature-a")));
-    for p in last_commit_paths(&repo) {
+    for p in repo.last_commit_paths() {
         assert!(
             p.starts_with(&format!("{PRS}/feature-a/")) || p == format!("{PRS}/deploy.log"),
             "{p}"
@@ -378,7 +325,7 @@ fn list_shows_every_preview() {
     snapshot!("preview/list.txt", &text.stdout);
     let j = repo.promote(&["preview", "list", "--output", "json"]).ok();
     snapshot!("preview/list.json", &j.stdout);
-    let v = json(&j);
+    let v = Run::json(&j);
     assert_eq!(v["previews"].as_array().unwrap().len(), 3);
 }
 
@@ -469,7 +416,9 @@ fn gc_keeps_only_the_listed_branches() {
     let r = repo.promote(&["preview", "gc"]).expect(2);
     assert!(r.stderr.contains("--older-than"), "{}", r.stderr);
     let head = repo.head();
-    let r = promote_stdin(&repo, &["preview", "gc", "--keep-file", "-"], "\n", NOW).expect(1);
+    let r = repo
+        .promote_stdin(&["preview", "gc", "--keep-file", "-"], "\n", &[])
+        .expect(1);
     assert!(
         r.stderr
             .contains("stdin names no branch: every preview would be removed"),
@@ -507,14 +456,14 @@ fn gc_keeps_only_the_listed_branches() {
 1111111111111111111111111111111111111111\trefs/heads/main-feature
 2222222222222222222222222222222222222222\trefs/heads/feature/kept
 ";
-    let r = promote_stdin(
-        &repo,
-        &["preview", "gc", "--keep-file", "-", "--output", "json"],
-        heads,
-        NOW,
-    )
-    .ok();
-    let v = json(&r);
+    let r = repo
+        .promote_stdin(
+            &["preview", "gc", "--keep-file", "-", "--output", "json"],
+            heads,
+            &[],
+        )
+        .ok();
+    let v = Run::json(&r);
     let gone: Vec<&str> = v["previews"]
         .as_array()
         .unwrap()
@@ -528,7 +477,7 @@ fn gc_keeps_only_the_listed_branches() {
         "one commit"
     );
     assert_eq!(outside(&repo), before);
-    let left = json(&repo.promote(&["preview", "list", "--output", "json"]).ok());
+    let left = Run::json(&repo.promote(&["preview", "list", "--output", "json"]).ok());
     let left: Vec<&str> = left["previews"]
         .as_array()
         .unwrap()
@@ -628,7 +577,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
             ));
             continue;
         }
-        let v = json(&r);
+        let v = Run::json(&r);
         let slug = v["previews"][0]["slug"].as_str().unwrap().to_string();
         assert!(
             promote::model::slug::is_valid(&slug),
@@ -640,7 +589,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
             "{name:?}: slug `{slug}` is shared"
         );
         assert_eq!(v["previews"][0]["branch"], *name);
-        for p in last_commit_paths(&repo) {
+        for p in repo.last_commit_paths() {
             assert!(
                 p.starts_with(&format!("{PRS}/{slug}/")),
                 "{name:?} wrote {p}"
@@ -675,8 +624,8 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
 #[test]
 fn branches_that_read_alike_never_share_a_preview() {
     let repo = repo();
-    let a = json(&up(&repo, "feature/a", "1111111", NOW).ok());
-    let b = json(&up(&repo, "Feature-A", "2222222", NOW).ok());
+    let a = Run::json(&up(&repo, "feature/a", "1111111", NOW).ok());
+    let b = Run::json(&up(&repo, "Feature-A", "2222222", NOW).ok());
     let (sa, sb) = (
         a["previews"][0]["slug"].as_str().unwrap(),
         b["previews"][0]["slug"].as_str().unwrap(),
@@ -687,7 +636,7 @@ fn branches_that_read_alike_never_share_a_preview() {
         "{sb}"
     );
     // Each branch finds its own preview again.
-    let b2 = json(&up(&repo, "Feature-A", "3333333", NOW).ok());
+    let b2 = Run::json(&up(&repo, "Feature-A", "3333333", NOW).ok());
     assert_eq!(b2["previews"][0]["slug"], sb);
     down(&repo, "feature/a").ok();
     assert!(!repo.exists(&format!("{PRS}/feature-a")));
@@ -695,7 +644,7 @@ fn branches_that_read_alike_never_share_a_preview() {
         .read(&format!("{PRS}/{sb}/manifests/api-deployment.yaml"))
         .contains("api:3333333"));
     // The readable name is free again, but `Feature-A` keeps the preview it has.
-    let b3 = json(&up(&repo, "Feature-A", "4444444", NOW).ok());
+    let b3 = Run::json(&up(&repo, "Feature-A", "4444444", NOW).ok());
     assert_eq!(b3["previews"][0]["slug"], sb);
 }
 
@@ -837,13 +786,7 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
         marker = repo.base.join("raced").display(),
         other = other.display()
     );
-    let hook_path = repo.file(".git/hooks/pre-push");
-    std::fs::write(&hook_path, hook).unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&hook_path)
-        .status()
-        .unwrap();
+    executable(&repo.file(".git/hooks/pre-push"), &hook);
 
     let r = repo
         .promote_env(
@@ -860,7 +803,7 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
             &[("PROMOTE_PUSH_BACKOFF_MS", "10")],
         )
         .ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(v["pushed"], true);
     assert_eq!(v["retries"], 1, "{}", r.stderr);
     assert!(r.stderr.contains("push rejected"), "{}", r.stderr);
@@ -914,7 +857,7 @@ fn legacy_layout_previews_render_their_own_sed_templates() {
 fn the_bundled_example_renders_a_preview_and_stays_clean() {
     let repo = Repo::example();
     let before = outside(&repo);
-    let v = json(&up(&repo, "feature/checkout-v2", "a252dcc", NOW).ok());
+    let v = Run::json(&up(&repo, "feature/checkout-v2", "a252dcc", NOW).ok());
     assert_eq!(
         v["previews"][0]["urls"]["web"],
         "https://feature-checkout-v2.preview.acme.example"

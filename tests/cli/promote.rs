@@ -6,7 +6,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::snapshot;
-use crate::support::{redact, Case, Repo, Run, State, NOW};
+use crate::support::{executable, redact, Case, Repo, Run, State, NOW};
 
 const SERVICES: [&str; 3] = ["api", "web", "worker"];
 
@@ -674,11 +674,8 @@ fn uncommitted_source_metadata_is_not_promoted() {
 
 /// An executable `.git/hooks/pre-commit` running `script`; returns its path.
 fn install_hook(repo: &Repo, script: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let hook = repo.file(".git/hooks/pre-commit");
-    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(&hook, format!("#!/bin/sh\n{script}")).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    executable(&hook, &format!("#!/bin/sh\n{script}"));
     hook
 }
 

@@ -2,27 +2,24 @@
 
 use std::process::Command;
 
-use crate::support::{Repo, NOW};
+use crate::support::{pod, Case, Repo};
 
 /// A config repo with `n` services (s1..sn), one environment `dev` at version 0000000, pushed.
 fn repo_with_services(n: usize) -> Repo {
-    let repo = Repo::new();
+    let names: Vec<String> = (1..=n).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut cfg = String::from("registry: r.example.com/acme\nservices:\n");
-    for i in 1..=n {
-        cfg.push_str(&format!("  s{i}:\n"));
-        repo.write(
-            &format!("templates/s{i}/pod.yaml"),
-            format!(
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: s{i}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  containers:\n    - name: c\n      image: {{{{ image }}}}\n"
-            ),
-        );
+    for svc in &names {
+        cfg.push_str(&format!("  {svc}:\n"));
     }
     cfg.push_str("environments:\n  dev:\n    values: {namespace: dev}\n  staging:\n    from: dev\n    values: {namespace: staging}\n");
-    repo.write("promote.yaml", cfg);
-    repo.commit_all("config");
-    repo.promote(&["set-image", "dev", "--sha", "0000000"]).ok();
-    repo.git(&["push", "-q"]);
-    repo
+    Case::empty()
+        .config(&cfg)
+        .templates(&names, "pod.yaml", pod)
+        .commit()
+        .then(&["set-image", "dev", "--sha", "0000000"])
+        .push()
+        .repo()
 }
 
 /// A second clone of the same origin, with its own identity.
@@ -35,22 +32,17 @@ fn clone(repo: &Repo, name: &str) -> std::path::PathBuf {
 
 /// The `promote` command in `dir`, hermetic like the harness, with fast retries.
 fn promote_cmd(repo: &Repo, dir: &std::path::Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_promote"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.base.join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    let mut cmd = repo.command(env!("CARGO_BIN_EXE_promote"), dir);
+    cmd.args(args)
+        // Each pipeline commits at its own time, as in CI.
+        .env_remove("GIT_AUTHOR_DATE")
+        .env_remove("GIT_COMMITTER_DATE")
         .env("GIT_AUTHOR_NAME", "CI Bot")
         .env("GIT_AUTHOR_EMAIL", "ci@example.com")
         .env("GIT_COMMITTER_NAME", "CI Bot")
         .env("GIT_COMMITTER_EMAIL", "ci@example.com")
-        .env("PROMOTE_NOW", NOW)
         .env("PROMOTE_PUSH_BACKOFF_MS", "50")
-        .env("PROMOTE_PUSH_ATTEMPTS", "20")
-        .env("NO_COLOR", "1");
+        .env("PROMOTE_PUSH_ATTEMPTS", "20");
     cmd
 }
 

@@ -31,7 +31,7 @@ fn native_config(registry: &str, services: &[&str]) -> String {
 }
 
 /// The generated template: one Deployment running the service's image in the environment's namespace.
-pub fn deployment(svc: &str) -> String {
+fn deployment(svc: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {svc}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: {svc}\n          image: {{{{ image }}}}\n"
     )

@@ -7,7 +7,7 @@ use std::process::Command;
 
 mod case;
 mod snap;
-pub use case::{deployment, pod, Case, State};
+pub use case::{pod, Case, State};
 pub use snap::exact;
 
 /// The pinned clock for the tool (see `audit::now`).
@@ -194,6 +194,33 @@ impl Repo {
 }
 
 impl Repo {
+    /// `program` in `dir` with the hermetic environment (a second clone, a tool that calls promote).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir);
+        hermetic(&mut cmd, &self.base);
+        cmd
+    }
+
+    /// Runs `promote` in the work tree with `stdin` as its input and extra environment variables.
+    pub fn promote_stdin(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_promote"), &self.path);
+        cmd.args(args).envs(env.iter().copied());
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().expect("wait");
+        Run::of(out)
+    }
+
     /// Runs `program` in the work tree with the hermetic environment, the directory of the `promote`
     /// under test first on PATH, `unset` removed and `env` on top (scripts that call `promote` by name).
     pub fn run_with_promote_on_path(
@@ -222,12 +249,26 @@ impl Repo {
 }
 
 fn run(mut cmd: Command) -> Run {
-    let out = cmd.output().expect("spawn");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    Run::of(cmd.output().expect("spawn"))
+}
+
+impl Run {
+    /// What a finished child did.
+    pub fn of(out: std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        }
     }
+}
+
+/// Writes an executable script (a hook, a stand-in tool), making its directory.
+pub fn executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {
