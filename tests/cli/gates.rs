@@ -15,16 +15,22 @@ fn repo(prod_gates: &str) -> Repo {
         .repo()
 }
 
+/// `repo(prod_gates)` with 1111111 in dev and staging since DAY1.
+fn in_staging(prod_gates: &str) -> Repo {
+    let repo = repo(prod_gates);
+    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
+        .ok();
+    repo.at(DAY1, &["to", "staging"]).ok();
+    repo
+}
+
 fn last_record(repo: &Repo, env: &str) -> serde_json::Value {
     repo.records(env).pop().unwrap()
 }
 
 #[test]
 fn rollback_of_a_promotion_and_of_the_rollback() {
-    let repo = repo("      {}\n");
-    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
-        .ok();
-    repo.at(DAY1, &["to", "staging"]).ok();
+    let repo = in_staging("      {}\n");
     repo.at(DAY1, &["set-image", "dev", "api=2222222"]).ok();
     repo.at(DAY1, &["to", "staging"]).ok();
     assert_eq!(repo.version("staging", "api"), "2222222");
@@ -35,7 +41,7 @@ fn rollback_of_a_promotion_and_of_the_rollback() {
             &["rollback", "staging", "-m", "api 2222222 leaks memory"],
         )
         .ok();
-    assert!(r.stderr.contains("promote hold staging"), "{}", r.stderr);
+    r.stderr_has("promote hold staging");
     assert_eq!(repo.version("staging", "api"), "1111111");
     assert_eq!(repo.version("staging", "web"), "1111111");
     let rec = last_record(&repo, "staging");
@@ -76,7 +82,7 @@ fn rollback_to_a_record_and_to_before_a_service_existed() {
     let r = repo
         .at(DAY2, &["rollback", "dev", "--to", &first[..8]])
         .expect(1);
-    assert!(r.stderr.contains("--allow-remove"), "{}", r.stderr);
+    r.stderr_has("--allow-remove");
     assert!(repo.exists("environments/dev/manifests/web-deployment.yaml"));
     repo.at(
         DAY2,
@@ -92,84 +98,51 @@ fn rollback_to_a_record_and_to_before_a_service_existed() {
     let r = repo
         .at(DAY2, &["rollback", "dev", "--to", "ffffffff"])
         .expect(1);
-    assert!(r.stderr.contains("no record `ffffffff`"), "{}", r.stderr);
+    r.stderr_has("no record `ffffffff`");
     let r = repo.at(DAY2, &["rollback", "dev", "--dry-run"]).ok();
-    assert!(
-        r.stdout
-            .contains("+          image: r.example.com/acme/api:3333333"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("+          image: r.example.com/acme/api:3333333");
 }
 
 #[test]
 fn soak_gate_refuses_then_passes() {
-    let repo = repo("      soak: 24h\n");
-    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
-        .ok();
-    repo.at(DAY1, &["to", "staging"]).ok();
+    let repo = in_staging("      soak: 24h\n");
     let head = repo.head();
     let r = repo.at(DAY1_LATER, &["to", "prod"]).expect(1);
-    assert!(
-        r.stderr.contains("gate `soak` holds `api`: it has run in `staging` for 5h00m of the 1d0h required; it passes at 2026-11-24T10:00:00Z"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("gate `soak` holds `api`: it has run in `staging` for 5h00m of the 1d0h required; it passes at 2026-11-24T10:00:00Z");
     assert_eq!(repo.head(), head, "nothing committed");
     assert_eq!(repo.status(), "");
     // status says which gate holds the waiting versions, and until when.
     let s = repo.at(DAY1_LATER, &["status"]).ok();
-    assert!(
-        s.stdout.contains("prod: gate `soak` holds `web`"),
-        "{}",
-        s.stdout
-    );
+    s.stdout_has("prod: gate `soak` holds `web`");
     repo.at(DAY2, &["to", "prod"]).ok();
     assert_eq!(repo.version("prod", "api"), "1111111");
 }
 
 #[test]
 fn freeze_windows_refuse_with_the_end_of_the_window() {
-    let repo = repo("      freeze:\n        - days: [sat, sun]\n        - from: 2026-12-20\n          until: 2027-01-04\n          reason: year-end\n");
-    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
-        .ok();
-    repo.at(DAY1, &["to", "staging"]).ok();
+    let repo = in_staging("      freeze:\n        - days: [sat, sun]\n        - from: 2026-12-20\n          until: 2027-01-04\n          reason: year-end\n");
     let r = repo.at(SATURDAY, &["to", "prod"]).expect(1);
-    assert!(
-        r.stderr.contains(
-            "gate `freeze`: `prod` is frozen (sat, sun); it passes at 2026-11-30T00:00:00Z"
-        ),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("gate `freeze`: `prod` is frozen (sat, sun); it passes at 2026-11-30T00:00:00Z");
     let r = repo.at("2026-12-24T09:00:00Z", &["to", "prod"]).expect(1);
-    assert!(
-        r.stderr
-            .contains("(2026-12-20 to 2027-01-04 (year-end)); it passes at 2027-01-04T00:00:00Z"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("(2026-12-20 to 2027-01-04 (year-end)); it passes at 2027-01-04T00:00:00Z");
     // Staging has no gates; set-image into prod is frozen too.
     let r = repo
         .at(SATURDAY, &["set-image", "prod", "api=9999999"])
         .expect(1);
-    assert!(r.stderr.contains("gate `freeze`"), "{}", r.stderr);
+    r.stderr_has("gate `freeze`");
     repo.at("2026-11-30T09:00:00Z", &["to", "prod"]).ok();
 }
 
 #[test]
 fn hold_stops_promotions_until_unhold() {
-    let repo = repo("      {}\n");
-    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
-        .ok();
-    repo.at(DAY1, &["to", "staging"]).ok();
+    let repo = in_staging("      {}\n");
     repo.at(DAY1, &["hold", "prod", "--reason", "incident 42"])
         .ok();
     let meta: serde_json::Value =
         serde_json::from_str(&repo.read("environments/prod/metadata.json")).unwrap();
     assert_eq!(meta["hold"]["reason"], "incident 42");
     let r = repo.at(DAY1, &["to", "prod"]).expect(1);
-    assert!(r.stderr.contains("gate `hold`: `prod` is on hold since 2026-11-23T10:00:00Z by Jane Doe <jane@example.com>: incident 42"), "{}", r.stderr);
+    r.stderr_has("gate `hold`: `prod` is on hold since 2026-11-23T10:00:00Z by Jane Doe <jane@example.com>: incident 42");
     repo.at(DAY1, &["unhold", "prod", "-m", "resolved"]).ok();
     repo.at(DAY1, &["to", "prod"]).ok();
     assert_eq!(last_record(&repo, "prod")["action"], "promote");
@@ -192,40 +165,27 @@ fn command_gate_output_is_shown_and_its_exit_code_decides() {
         .ok();
     repo.at(DAY1, &["to", "staging"]).ok();
     let r = repo.at(DAY1, &["to", "prod"]).expect(1);
-    assert!(
-        r.stderr
-            .contains("smoke test for prod: api=1111111 web=1111111"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("gate `command`: `./smoke.sh` exited with 1"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("smoke test for prod: api=1111111 web=1111111");
+    r.stderr_has("gate `command`: `./smoke.sh` exited with 1");
     std::fs::write(repo.file("pass"), "").unwrap();
     let r = repo.at(DAY1, &["to", "prod"]).ok();
-    assert!(r.stderr.contains("smoke test for prod"), "{}", r.stderr);
+    r.stderr_has("smoke test for prod");
 }
 
 #[test]
 fn an_override_is_recorded_loudly() {
-    let repo = repo("      soak: 24h\n");
-    repo.at(DAY1, &["set-image", "dev", "--sha", "1111111"])
-        .ok();
-    repo.at(DAY1, &["to", "staging"]).ok();
+    let repo = in_staging("      soak: 24h\n");
     let r = repo
         .at(DAY1_LATER, &["to", "prod", "--override-gates"])
         .expect(2);
-    assert!(r.stderr.contains("--message <REASON>"), "{}", r.stderr);
+    r.stderr_has("--message <REASON>");
     let r = repo
         .at(
             DAY1_LATER,
             &["to", "prod", "--override-gates", "--reason", "CVE fix"],
         )
         .ok();
-    assert!(r.stderr.contains("GATES OVERRIDDEN"), "{}", r.stderr);
+    r.stderr_has("GATES OVERRIDDEN");
     let rec = last_record(&repo, "prod");
     assert_eq!(
         rec["gates_overridden"],

@@ -263,19 +263,25 @@ fn untracked_cache_fsmonitor_and_skip_hash() {
     });
 }
 
+/// `git worktree add` of a new branch `release` at `linked/` beside the work tree.
+fn linked_worktree(s: &Setup) -> PathBuf {
+    let wt = s.repo.base.join("linked");
+    s.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "release",
+        wt.to_str().unwrap(),
+    ]);
+    wt
+}
+
 #[test]
 fn linked_worktree_runs_the_common_hooks() {
     let s = matrix(|| {
         let mut s = example();
-        let wt = s.repo.base.join("linked");
-        s.git(&[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "release",
-            wt.to_str().unwrap(),
-        ]);
+        let wt = linked_worktree(&s);
         let marker = s.repo.base.join("hook-ran");
         executable(
             &s.repo.path.join(".git/hooks/pre-commit"),
@@ -320,15 +326,7 @@ fn separate_git_dir_and_git_dir_variables() {
     // GIT_COMMON_DIR: a linked worktree's git dir named by hand.
     matrix(|| {
         let mut s = example();
-        let wt = s.repo.base.join("linked");
-        s.git(&[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "release",
-            wt.to_str().unwrap(),
-        ]);
+        let wt = linked_worktree(&s);
         let common = s.repo.path.join(".git");
         s.env = vec![
             (
@@ -613,12 +611,7 @@ fn promote_git_is_validated() {
     let s = example();
     let r = s.promote(&["status"], "gitoxide");
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("`PROMOTE_GIT=gitoxide` is not valid: it takes `auto`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`PROMOTE_GIT=gitoxide` is not valid: it takes `auto`");
 }
 
 #[test]
@@ -655,7 +648,7 @@ fn staged_entries_survive_promotions_with_git_add_in_a_loop() {
             if r.code == 0 {
                 made += 1;
             } else {
-                assert!(!r.stderr.contains("index.lock"), "{}", r.stderr);
+                r.stderr_lacks("index.lock");
             }
         }
         let added = adder.join().unwrap();

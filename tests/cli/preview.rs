@@ -241,12 +241,7 @@ fn up_again_updates_the_preview_in_place() {
     let r = repo
         .promote(&["preview", "up", "feature-x", "--sha", "2222222"])
         .ok();
-    assert!(
-        r.stdout
-            .contains("nothing to change: the preview of `feature-x` already runs 2222222"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to change: the preview of `feature-x` already runs 2222222");
     assert_eq!(repo.head(), head);
 }
 
@@ -259,11 +254,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
     let r = repo
         .promote(&["preview", "down", "feature/a", "-m", "PR #7 merged"])
         .ok();
-    assert!(
-        r.stdout.contains("preview down pr-feature-a"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview down pr-feature-a");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -298,12 +289,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
 
     // Again: already gone, nothing to do, success.
     let r = down(&repo, "feature/a").ok();
-    assert!(
-        r.stdout
-            .contains("nothing to remove: branch `feature/a` has no preview"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to remove: branch `feature/a` has no preview");
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]).trim(), head);
 }
 
@@ -347,11 +333,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
         )
     };
     let r = gc("2026-11-23T10:00:00Z").ok();
-    assert!(
-        r.stdout.contains("preview gc: remove pr-older"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview gc: remove pr-older");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -365,7 +347,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     // Twelve days later `old` and `recent` are both past the limit: one commit removes both.
     let head = repo.head();
     let r = gc("2026-12-05T10:00:00Z").ok();
-    assert!(r.stdout.contains("(+1 more)"), "{}", r.stdout);
+    r.stdout_has("(+1 more)");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -391,11 +373,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     // Nothing left to collect: no commit.
     let head = repo.head();
     let r = gc("2026-12-31T10:00:00Z").ok();
-    assert!(
-        r.stdout.contains("nothing to remove: no preview is stale"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to remove: no preview is stale");
     assert_eq!(repo.head(), head);
 }
 
@@ -414,17 +392,12 @@ fn gc_keeps_only_the_listed_branches() {
 
     // Nothing is removed without a reason; an empty list is refused.
     let r = repo.promote(&["preview", "gc"]).expect(2);
-    assert!(r.stderr.contains("--older-than"), "{}", r.stderr);
+    r.stderr_has("--older-than");
     let head = repo.head();
     let r = repo
         .promote_stdin(&["preview", "gc", "--keep-file", "-"], "\n", &[])
         .expect(1);
-    assert!(
-        r.stderr
-            .contains("stdin names no branch: every preview would be removed"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("stdin names no branch: every preview would be removed");
     assert_eq!(repo.head(), head);
 
     // `--dry-run` lists, changes nothing.
@@ -438,17 +411,8 @@ fn gc_keeps_only_the_listed_branches() {
             "--dry-run",
         ])
         .ok();
-    assert!(
-        r.stdout.contains("pr-feature-gone  branch `feature/gone`"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains("delete environments/prs/fix-gone-too/metadata.json"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("pr-feature-gone  branch `feature/gone`");
+    r.stdout_has("delete environments/prs/fix-gone-too/metadata.json");
     assert_eq!(repo.head(), head);
 
     // The output of `git ls-remote --heads origin` works as it is.
@@ -498,11 +462,7 @@ fn gc_keeps_only_the_listed_branches() {
             "nothing",
         ])
         .ok();
-    assert!(
-        r.stdout.contains("preview gc: remove pr-feature-kept"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview gc: remove pr-feature-kept");
     assert_eq!(outside(&repo), before);
     let log = repo.read(&format!("{PRS}/deploy.log"));
     assert_eq!(records(&log).len(), 3);
@@ -658,26 +618,17 @@ fn directories_and_links_in_the_way_are_refused() {
     let head = repo.head();
 
     let r = up(&repo, "squatter", "a252dcc", NOW).expect(1);
-    assert!(r.stderr.contains("`environments/prs/squatter` is in the way of branch `squatter`'s preview: it has no `metadata.json`"), "{}", r.stderr);
+    r.stderr_has("`environments/prs/squatter` is in the way of branch `squatter`'s preview: it has no `metadata.json`");
     let r = up(&repo, "evil", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("`environments/prs/evil` is in the way"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/prs/evil` is in the way");
     let r = down(&repo, "evil").ok();
-    assert!(r.stdout.contains("has no preview"), "{}", r.stdout);
+    r.stdout_has("has no preview");
     assert_eq!(repo.head(), head);
     assert_eq!(outside(&repo), before);
     let r = repo.promote(&["preview", "list"]).ok();
-    assert!(
-        r.stderr
-            .contains("warning: `environments/prs/squatter` is not a preview"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("warning: `environments/prs/squatter` is not a preview");
     let r = repo.promote(&["preview", "gc", "--keep", "nothing"]).ok();
-    assert!(r.stdout.contains("nothing to remove"), "{}", r.stdout);
+    r.stdout_has("nothing to remove");
     assert!(repo.exists(&format!("{PRS}/squatter/README.md")));
 
     // The previews directory itself a link into an environment: refused before anything is written.
@@ -687,11 +638,7 @@ fn directories_and_links_in_the_way_are_refused() {
     let before = outside(&repo);
     let head = repo.head();
     let r = up(&repo, "feature", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("`environments/prs` is a symbolic link"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/prs` is a symbolic link");
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
     assert_eq!(outside(&repo), before);
@@ -707,24 +654,11 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
     repo.commit_all("typo");
     let head = repo.head();
     let r = up(&repo, "feature/x", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr
-            .contains("cannot render preview `pr-feature-x` (branch `feature/x`)"),
-        "{}",
-        r.stderr
+    r.stderr_has("cannot render preview `pr-feature-x` (branch `feature/x`)");
+    r.stderr_has(
+        "`templates/web/ingress.yaml` (line 8): uses undefined value `values.preview_domain`",
     );
-    assert!(
-        r.stderr.contains(
-            "`templates/web/ingress.yaml` (line 8): uses undefined value `values.preview_domain`"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("hint: set it under `previews.values`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("hint: set it under `previews.values`");
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
 
@@ -737,13 +671,9 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
     );
     let head = repo.head();
     let r = up(&repo, "feature/x", "b3f1e2d", NOW).expect(1);
-    assert!(
-        r.stderr.contains("the previews have uncommitted changes"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("the previews have uncommitted changes");
     let r = down(&repo, "feature/x").expect(1);
-    assert!(r.stderr.contains("uncommitted changes"), "{}", r.stderr);
+    r.stderr_has("uncommitted changes");
     assert_eq!(repo.head(), head);
     assert_eq!(
         repo.read(&format!("{PRS}/feature-x/manifests/web-ingress.yaml")),
@@ -755,24 +685,12 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
 fn previews_must_be_configured_and_the_sha_valid() {
     let repo = repo();
     let r = up(&repo, "feature/x", "not-a-sha", NOW).expect(1);
-    assert!(
-        r.stderr.contains("--sha: `not-a-sha` is not a git SHA"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("--sha: `not-a-sha` is not a git SHA");
     repo.write("promote.yaml", CONFIG.split("previews:").next().unwrap());
     repo.commit_all("no previews");
     let r = up(&repo, "feature/x", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("previews are not configured"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("hint: add `previews: {}`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("previews are not configured");
+    r.stderr_has("hint: add `previews: {}`");
 }
 
 #[test]
@@ -806,7 +724,7 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
     let v = Run::json(&r);
     assert_eq!(v["pushed"], true);
     assert_eq!(v["retries"], 1, "{}", r.stderr);
-    assert!(r.stderr.contains("push rejected"), "{}", r.stderr);
+    r.stderr_has("push rejected");
     repo.git(&["fetch", "-q"]);
     assert_eq!(repo.head(), repo.git(&["rev-parse", "origin/main"]).trim());
     assert!(
@@ -822,13 +740,13 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stdout.contains("pushed"), "{}", r.stdout);
+    r.stdout_has("pushed");
     repo.git(&["fetch", "-q"]);
     assert_eq!(repo.head(), repo.git(&["rev-parse", "origin/main"]).trim());
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stdout.contains("has no preview upstream"), "{}", r.stdout);
+    r.stdout_has("has no preview upstream");
 }
 
 #[test]

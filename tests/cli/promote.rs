@@ -234,6 +234,40 @@ fn transcript(repo: &Repo, runs: &[(&[&str], &Run)]) -> String {
 // ---------------------------------------------------------------------------------------------
 // 1. The whole pipeline.
 
+/// The first promotion `from` -> `to` (nothing there yet): one commit that adds `to`'s five files, every
+/// service at `a252dcc`, and the first record of `to`'s own chain.
+fn first_promotion(repo: &Repo, from: &str, to: &str) {
+    let on = repo.head();
+    let run = one_commit(repo, &["to", to]);
+    assert_eq!(repo.status(), "");
+    run.stdout_has(&format!(
+        "promote {from} -> {to}: api (none) -> a252dcc (+2 more)"
+    ));
+    let added = touched(repo);
+    let ours = format!("A environments/{to}/");
+    assert!(added.iter().all(|l| l.starts_with(&ours)), "{added:?}");
+    assert_eq!(added.len(), 5);
+    assert_manifests(repo, to, ["a252dcc"; 3]);
+    assert_metadata(repo, to, ["a252dcc"; 3], Some(from), &on);
+    snapshot!(
+        &format!("promote/flow-{to}-metadata.json"),
+        &scrub(
+            repo,
+            &repo.read(&format!("environments/{to}/metadata.json"))
+        ),
+    );
+    let records = repo.records(to);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0]["action"].as_str(), records[0]["from"].as_str()),
+        (Some("promote"), Some(from))
+    );
+    assert_eq!(
+        records[0]["prev"], GENESIS,
+        "each environment has its own chain"
+    );
+}
+
 #[test]
 fn dev_to_staging_to_prod_one_commit_each() {
     let repo = config_repo();
@@ -242,12 +276,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     // set-image dev: the start of the pipeline.
     let run = one_commit(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
     assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("set-image dev: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("set-image dev: api (none) -> a252dcc (+2 more)");
     assert_eq!(
         touched(&repo),
         [
@@ -292,40 +321,8 @@ fn dev_to_staging_to_prod_one_commit_each() {
     assert!(!repo.exists("environments/staging") && !repo.exists("environments/prod"));
     let dev_files = repo.tree();
 
-    // to staging.
-    let on = repo.head();
-    let run = one_commit(&repo, &["to", "staging"]);
-    assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("promote dev -> staging: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        touched(&repo)
-            .iter()
-            .all(|l| l.starts_with("A environments/staging/")),
-        "{:?}",
-        touched(&repo)
-    );
-    assert_eq!(touched(&repo).len(), 5);
-    assert_manifests(&repo, "staging", ["a252dcc"; 3]);
-    assert_metadata(&repo, "staging", ["a252dcc"; 3], Some("dev"), &on);
-    snapshot!(
-        "promote/flow-staging-metadata.json",
-        &scrub(&repo, &repo.read("environments/staging/metadata.json")),
-    );
-    let staging = repo.records("staging");
-    assert_eq!(staging.len(), 1);
-    assert_eq!(
-        (staging[0]["action"].as_str(), staging[0]["from"].as_str()),
-        (Some("promote"), Some("dev"))
-    );
-    assert_eq!(
-        staging[0]["prev"], GENESIS,
-        "each environment has its own chain"
-    );
+    // to staging, then to prod.
+    first_promotion(&repo, "dev", "staging");
     for (path, bytes) in dev_files
         .iter()
         .filter(|(p, _)| p.starts_with("environments/dev/") && !p.ends_with('/'))
@@ -337,36 +334,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         );
     }
 
-    // to prod.
-    let on = repo.head();
-    let run = one_commit(&repo, &["to", "prod"]);
-    assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("promote staging -> prod: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        touched(&repo)
-            .iter()
-            .all(|l| l.starts_with("A environments/prod/")),
-        "{:?}",
-        touched(&repo)
-    );
-    assert_eq!(touched(&repo).len(), 5);
-    assert_manifests(&repo, "prod", ["a252dcc"; 3]);
-    assert_metadata(&repo, "prod", ["a252dcc"; 3], Some("staging"), &on);
-    snapshot!(
-        "promote/flow-prod-metadata.json",
-        &scrub(&repo, &repo.read("environments/prod/metadata.json")),
-    );
-    let prod = repo.records("prod");
-    assert_eq!(prod.len(), 1);
-    assert_eq!(
-        (prod[0]["action"].as_str(), prod[0]["from"].as_str()),
-        (Some("promote"), Some("staging"))
-    );
+    first_promotion(&repo, "staging", "prod");
 
     // A second round: only what changed in dev moves, and each log grows by exactly one line.
     one_commit(&repo, &["set-image", "dev", "api=b3f1e2d"]);
@@ -409,11 +377,7 @@ fn skipping_an_environment_is_refused() {
 
     // staging has nothing yet: prod has nothing to take.
     let empty = repo.refused(&["to", "prod"]);
-    assert!(
-        empty.stderr.contains("`staging` runs no versions yet"),
-        "{}",
-        empty.stderr
-    );
+    empty.stderr_has("`staging` runs no versions yet");
 
     one_commit(&repo, &["to", "staging"]);
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
@@ -434,11 +398,7 @@ fn skipping_an_environment_is_refused() {
     assert_eq!(skip_dry.stderr, skip.stderr);
 
     let start = repo.refused(&["to", "dev"]);
-    assert!(
-        start.stderr.contains("`dev` is the start of the pipeline"),
-        "{}",
-        start.stderr
-    );
+    start.stderr_has("`dev` is the start of the pipeline");
     assert!(
         start
             .stderr
@@ -486,12 +446,7 @@ fn only_promotes_the_named_services() {
     let meta_before = repo.metadata("staging");
 
     let run = one_commit(&repo, &["to", "staging", "--only", "api"]);
-    assert!(
-        run.stdout
-            .contains("promote dev -> staging: api a252dcc -> b3f1e2d\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("promote dev -> staging: api a252dcc -> b3f1e2d\n");
     assert_eq!(
         touched(&repo),
         [
@@ -532,12 +487,7 @@ fn only_promotes_the_named_services() {
 
     // Several at once, comma-separated; an unknown one is named.
     let typo = repo.refused(&["to", "staging", "--only", "web,apx"]);
-    assert!(
-        typo.stderr
-            .contains("unknown service `apx` (did you mean `api`?)"),
-        "{}",
-        typo.stderr
-    );
+    typo.stderr_has("unknown service `apx` (did you mean `api`?)");
     one_commit(&repo, &["to", "staging", "--only", "web,worker"]);
     assert_manifests(&repo, "staging", ["b3f1e2d"; 3]);
 }
@@ -551,12 +501,12 @@ fn promoting_again_is_a_no_op() {
     one_commit(&repo, &["to", "staging"]);
 
     let run = repo.no_op(&["to", "staging"]);
-    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
+    run.stdout_has("nothing to promote");
     assert_eq!(run.stderr, "");
     let run = repo.no_op(&["to", "staging", "--only", "api"]);
-    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
+    run.stdout_has("nothing to promote");
     let run = repo.no_op(&["set-image", "dev", "--sha", "a252dcc"]);
-    assert!(run.stdout.contains("nothing to change"), "{}", run.stdout);
+    run.stdout_has("nothing to change");
     let run = repo.no_op(&["to", "staging", "--output", "json"]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["changes"], serde_json::json!([]));
@@ -583,34 +533,18 @@ fn uncommitted_changes_in_the_target_are_refused() {
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has(&format!("\n  {edited}\n"));
     assert_eq!(repo.read(edited), hand, "the edit is kept");
 
     // Staged counts too, and so does an untracked file; each is named.
     repo.git(&["add", edited]);
     let run = repo.refused(&["to", "staging"]);
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has(&format!("\n  {edited}\n"));
     repo.git(&["reset", "-q", "--", edited]);
     repo.write("environments/staging/NOTES.txt", "todo\n");
     let run = repo.refused(&["to", "staging"]);
-    assert!(
-        run.stderr.contains("\n  environments/staging/NOTES.txt\n"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("\n  environments/staging/NOTES.txt\n");
+    run.stderr_has(&format!("\n  {edited}\n"));
     snapshot!(
         "promote/refused-dirty.txt",
         &transcript(&repo, &[(&["to", "staging"], &run)]),
@@ -618,24 +552,16 @@ fn uncommitted_changes_in_the_target_are_refused() {
 
     // A dry run skips that check, but still will not plan a promotion over a hand-edited manifest.
     let dry = repo.refused(&["to", "staging", "--dry-run"]);
-    assert!(
-        dry.stderr.contains(&format!(
-            "differ from what its templates render now:\n  {edited}\n"
-        )),
-        "{}",
-        dry.stderr
-    );
+    dry.stderr_has(&format!(
+        "differ from what its templates render now:\n  {edited}\n"
+    ));
 
     // Uncommitted changes elsewhere do not block it.
     std::fs::remove_file(repo.file("environments/staging/NOTES.txt")).unwrap();
     repo.git(&["checkout", "-q", "--", edited]);
     repo.write("README.md", "work in progress\n");
     let run = repo.promote(&["to", "staging"]).ok();
-    assert!(
-        run.stdout.contains("promote dev -> staging"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("promote dev -> staging");
     assert_eq!(repo.status(), "?? README.md\n");
 }
 
@@ -813,13 +739,9 @@ fn a_committed_hand_edit_is_drift_even_where_the_index_vouches_for_the_other_fil
             repo.commit_all("attributes");
         }
         let run = repo.refused(&["to", "staging"]);
-        assert!(
-            run.stderr.contains(&format!(
-                "differ from what its templates render now:\n  {edited}\n"
-            )),
-            "{}",
-            run.stderr
-        );
+        run.stderr_has(&format!(
+            "differ from what its templates render now:\n  {edited}\n"
+        ));
     }
 }
 
@@ -931,7 +853,7 @@ fn log_verify_catches_edited_and_deleted_records() {
             "{}",
             run.stderr
         );
-        assert!(run.stderr.contains("was edited"), "{}", run.stderr);
+        run.stderr_has("was edited");
     }
     // Committing the edit does not make it true.
     repo.commit_all("fix the log");
@@ -949,17 +871,9 @@ fn log_verify_catches_edited_and_deleted_records() {
     // The last line deleted: the chain before it is intact, the metadata's `audit_head` catches it.
     repo.write(log, format!("{}\n{}\n", lines[0], lines[1]));
     let deleted = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(
-        deleted.stderr.contains("`environments/dev/deploy.log`"),
-        "{}",
-        deleted.stderr
-    );
-    assert!(
-        deleted.stderr.contains("`environments/dev/metadata.json`"),
-        "{}",
-        deleted.stderr
-    );
-    assert!(deleted.stderr.contains("deleted"), "{}", deleted.stderr);
+    deleted.stderr_has("`environments/dev/deploy.log`");
+    deleted.stderr_has("`environments/dev/metadata.json`");
+    deleted.stderr_has("deleted");
 
     // A middle line deleted: the next record's `prev` no longer matches.
     repo.write(log, format!("{}\n{}\n", lines[0], lines[2]));
@@ -1141,11 +1055,7 @@ fn diff_shows_exactly_what_the_promotion_commits() {
     // Nothing left: 0, with and without --exit-code.
     let none = repo.promote(&["diff", "prod", "--exit-code"]).ok();
     assert_eq!(none.stderr, "");
-    assert!(
-        none.stdout.contains("nothing to promote"),
-        "{}",
-        none.stdout
-    );
+    none.stdout_has("nothing to promote");
     let none = repo.promote(&["diff", "prod", "--output", "json"]).ok();
     let none: Value = serde_json::from_str(&none.stdout).unwrap();
     assert_eq!(
@@ -1166,18 +1076,8 @@ fn set_image_dry_run_writes_nothing() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("-          image: registry.example.com/acme/api:a252dcc\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("+          image: registry.example.com/acme/api:b3f1e2d\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("-          image: registry.example.com/acme/api:a252dcc\n");
+    run.stdout_has("+          image: registry.example.com/acme/api:b3f1e2d\n");
     before.assert_unchanged(&repo, "`set-image --dry-run`");
 }
 
@@ -1269,12 +1169,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
-    assert!(
-        all.stdout
-            .contains("    by Jane Doe <jane@example.com> via github-actions build 42\n"),
-        "{}",
-        all.stdout
-    );
+    all.stdout_has("    by Jane Doe <jane@example.com> via github-actions build 42\n");
 
     let one = repo.promote(&["log", "prod", "-n", "1"]).ok();
     snapshot!("promote/log-prod-1.txt", &one.stdout);
@@ -1394,7 +1289,7 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
             args.join(" "),
             run.stderr
         );
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run.stderr_lacks("panicked");
     }
     let pairs: Vec<(&[&str], &Run)> = cases.iter().copied().zip(&runs).collect();
     snapshot!("promote/set-image-errors.txt", &transcript(&repo, &pairs));
@@ -1421,12 +1316,7 @@ fn a_second_run_in_the_same_clone_waits_for_the_lock_then_fails_clearly() {
     let run = repo
         .promote_env(&["to", "staging"], &[("PROMOTE_LOCK_WAIT", "0.2")])
         .expect(1);
-    assert!(
-        run.stderr
-            .contains("another promote is running in this clone"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("another promote is running in this clone");
     before.assert_unchanged(&repo, "a run refused for the lock");
     // The lock is an OS lock: released with its holder, nothing stale is left behind.
     drop(lock);

@@ -119,20 +119,13 @@ fn two_pushers_on_one_service_end_in_the_last_logged_state() {
     assert!(ca.unwrap().status.success());
     assert!(cb.unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> = view
-        .read("environments/dev/deploy.log")
-        .lines()
-        .skip(1)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = view.records("dev").split_off(1);
     assert_eq!(records.len(), 2, "both changes are recorded");
     let last = records[1]["changes"][0]["after"]
         .as_str()
         .unwrap()
         .to_string();
-    let meta: serde_json::Value =
-        serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
-    assert_eq!(meta["services"]["s1"]["version"], last.as_str());
+    assert_eq!(view.version("dev", "s1"), last);
     let manifest = view.read("environments/dev/manifests/s1-pod.yaml");
     assert!(
         manifest.contains(&format!("r.example.com/acme/s1:{last}")),
@@ -157,12 +150,7 @@ fn concurrent_pushers_race_for_real() {
     assert!(pa.wait_with_output().unwrap().status.success());
     assert!(pb.wait_with_output().unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> = view
-        .read("environments/dev/deploy.log")
-        .lines()
-        .skip(1)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = view.records("dev").split_off(1);
     assert_eq!(records.len(), 2);
     assert_eq!(
         records[1]["changes"][0]["before"],
@@ -251,14 +239,10 @@ fn push_needs_an_upstream_and_refuses_unpushed_commits() {
     let r = repo
         .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
         .expect(1);
-    assert!(
-        r.stderr.contains("`--push` would publish them too"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`--push` would publish them too");
     repo.git(&["branch", "--unset-upstream"]);
     let r = repo
         .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
         .expect(1);
-    assert!(r.stderr.contains("has no upstream"), "{}", r.stderr);
+    r.stderr_has("has no upstream");
 }

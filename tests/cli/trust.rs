@@ -145,15 +145,11 @@ fn a_template_linked_outside_the_repository_is_refused_and_never_read() {
     std::os::unix::fs::symlink(&outside, repo.file("templates/api/leak.yaml")).unwrap();
     repo.commit_all("a template that is a link");
     let r = repo.refused(&["render"]);
-    assert!(
-        r.stderr.contains(&format!(
-            "`templates/api/leak.yaml` is a symbolic link (to `{}`)",
-            outside.display()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("hint: replace the link"), "{}", r.stderr);
+    r.stderr_has(&format!(
+        "`templates/api/leak.yaml` is a symbolic link (to `{}`)",
+        outside.display()
+    ));
+    r.stderr_has("hint: replace the link");
     assert_nothing_leaks(&repo, "templates/api/leak.yaml");
 }
 
@@ -227,7 +223,7 @@ fn tampered(edit: impl Fn(&Repo)) -> Repo {
         r.stderr
     );
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(!v.stderr.contains("intact"), "{}", v.stderr);
+    v.stderr_lacks("intact");
     repo
 }
 
@@ -244,14 +240,10 @@ fn deleting_the_last_record_is_refused_and_reported_with_its_commit() {
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
     let commit = repo.head();
-    assert!(
-        v.stderr.contains(&format!(
+    v.stderr_has(&format!(
             "`environments/staging/deploy.log`: commit {} (tidy the log) removed lines (1 records before, 0 after)",
             &commit[..12]
-        )),
-        "{}",
-        v.stderr
-    );
+        ));
 }
 
 #[test]
@@ -265,11 +257,7 @@ fn a_deleted_log_is_refused() {
         std::fs::remove_file(repo.file("environments/staging/deploy.log")).unwrap()
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(
-        v.stderr.contains("(tidy the log) deleted it"),
-        "{}",
-        v.stderr
-    );
+    v.stderr_has("(tidy the log) deleted it");
 }
 
 #[test]
@@ -282,7 +270,7 @@ fn a_log_that_fails_verification_is_not_built_on() {
         );
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(v.stderr.contains("was edited"), "{}", v.stderr);
+    v.stderr_has("was edited");
 }
 
 #[test]
@@ -292,16 +280,11 @@ fn a_repair_is_explicit_loud_and_recorded() {
     repo.commit_all("tidy the log");
     // A repair needs its reason, given like every other reason (`-m`/`--reason`).
     let bare = repo.promote(&["to", "staging", "--repair-audit"]).expect(2);
-    assert!(bare.stderr.contains("--message"), "{}", bare.stderr);
+    bare.stderr_has("--message");
     let r = repo
         .promote(&["to", "staging", "--repair-audit", "-m", "log lost in INC-7"])
         .ok();
-    assert!(
-        r.stderr
-            .contains("AUDIT TRAIL REPAIR for `staging` (log lost in INC-7)"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("AUDIT TRAIL REPAIR for `staging` (log lost in INC-7)");
     let recs = repo.records("staging");
     assert_eq!(recs.len(), 1);
     let why = recs[0]["audit_repaired"].as_str().unwrap();
@@ -315,12 +298,7 @@ fn a_repair_is_explicit_loud_and_recorded() {
     // The trail verifies from the repair on; `log` shows the repair.
     repo.promote(&["log", "--verify"]).ok();
     let log = repo.promote(&["log", "staging"]).ok();
-    assert!(
-        log.stdout
-            .contains("AUDIT TRAIL REPAIRED: log lost in INC-7"),
-        "{}",
-        log.stdout
-    );
+    log.stdout_has("AUDIT TRAIL REPAIRED: log lost in INC-7");
 }
 
 #[test]
@@ -333,13 +311,7 @@ fn source_metadata_edited_to_a_version_it_never_ran_is_refused() {
     );
     repo.commit_all("bump api by hand");
     let r = repo.refused(&["to", "staging"]);
-    assert!(
-        r.stderr.contains(
-            "`environments/dev/metadata.json` says `api` runs deadbee, but the last record of `environments/dev/deploy.log` that changed it set b3f1e2d"
-        ),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/dev/metadata.json` says `api` runs deadbee, but the last record of `environments/dev/deploy.log` that changed it set b3f1e2d");
 }
 
 #[test]
@@ -348,12 +320,7 @@ fn deleted_metadata_is_refused() {
     std::fs::remove_file(repo.file("environments/dev/metadata.json")).unwrap();
     repo.commit_all("lose the metadata");
     let r = repo.refused(&["set-image", "dev", "--sha", "c0ffee1"]);
-    assert!(
-        r.stderr
-            .contains("`environments/dev/metadata.json` is missing, but `environments/dev/deploy.log` records 2 change(s) of `dev`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/dev/metadata.json` is missing, but `environments/dev/deploy.log` records 2 change(s) of `dev`");
     repo.refused(&["to", "staging"]);
 }
 
@@ -376,12 +343,7 @@ fn a_rollback_that_removes_services_is_refused_unless_asked_for() {
     );
     let r = repo.promote(&["rollback", "prod", "--allow-remove"]).ok();
     for m in ["api-deployment.yaml", "web-deployment.yaml"] {
-        assert!(
-            r.stderr
-                .contains(&format!("  environments/prod/manifests/{m}")),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&format!("  environments/prod/manifests/{m}"));
         assert!(!repo.exists(&format!("environments/prod/manifests/{m}")));
     }
 }
@@ -593,19 +555,8 @@ fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
     repo.commit_all("unbounded templates");
     // (Without a bound this would not finish; how fast the bound trips is for `make bench`.)
     let r = repo.refused(&["set-image", "dev", "--sha", "a252dcc"]);
-    assert!(
-        r.stderr.contains(
-            "`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("`templates/web/big.yaml`: renders more than 64 MiB"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of");
+    r.stderr_has("`templates/web/big.yaml`: renders more than 64 MiB");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,12 +579,7 @@ fn files_that_are_not_templates_are_not_rendered_and_check_says_so() {
     );
     let r = repo.promote(&["check"]).ok();
     for f in ["templates/api/README.md", "templates/api/notes.txt"] {
-        assert!(
-            r.stderr
-                .contains(&format!("note: `{f}` is not a manifest template")),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&format!("note: `{f}` is not a manifest template"));
     }
 }
 
@@ -649,12 +595,8 @@ fn a_preview_log_that_fails_verification_is_not_built_on_and_verify_reports_it()
     repo.write(log, text.replace("a252dcc", "a252dcd"));
     repo.commit_all("tidy the preview log");
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(v.stderr.contains(&format!("`{log}`")), "{}", v.stderr);
-    assert!(
-        v.stderr.contains("(tidy the preview log) changed lines"),
-        "{}",
-        v.stderr
-    );
+    v.stderr_has(&format!("`{log}`"));
+    v.stderr_has("(tidy the preview log) changed lines");
     let r = repo.refused(&["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
     assert!(
         r.stderr.contains("refusing to change preview") && r.stderr.contains(log),

@@ -139,29 +139,35 @@ impl Run {
         run
     }
 
-    pub fn stdout_has(self, text: &str) -> Run {
-        assert!(
-            self.stdout.contains(text),
-            "stdout lacks {text:?}:\n{}",
-            self.stdout
-        );
-        self
+    /// Asserts that stdout contains `text` (and shows it if not).
+    pub fn stdout_has(&self, text: &str) -> &Run {
+        self.holds("stdout", text, true)
     }
 
-    pub fn stderr_has(self, text: &str) -> Run {
-        assert!(
-            self.stderr.contains(text),
-            "stderr lacks {text:?}:\n{}",
-            self.stderr
-        );
-        self
+    pub fn stdout_lacks(&self, text: &str) -> &Run {
+        self.holds("stdout", text, false)
     }
 
-    pub fn stderr_lacks(self, text: &str) -> Run {
-        assert!(
-            !self.stderr.contains(text),
-            "stderr has {text:?}:\n{}",
-            self.stderr
+    /// Asserts that stderr contains `text` (and shows it if not).
+    pub fn stderr_has(&self, text: &str) -> &Run {
+        self.holds("stderr", text, true)
+    }
+
+    pub fn stderr_lacks(&self, text: &str) -> &Run {
+        self.holds("stderr", text, false)
+    }
+
+    fn holds(&self, stream: &str, text: &str, wanted: bool) -> &Run {
+        let out = if stream == "stdout" {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let verb = if wanted { "lacks" } else { "has" };
+        assert_eq!(
+            out.contains(text),
+            wanted,
+            "{stream} {verb} {text:?}:\n{out}"
         );
         self
     }

@@ -10,7 +10,10 @@
 #[macro_export]
 macro_rules! snapshot {
     ($name:expr, $actual:expr $(,)?) => {{
-        let (dir, name) = ($name).split_once('/').expect("a snapshot name is `dir/file`");
+        let full = $name;
+        let (dir, name) = AsRef::<str>::as_ref(&full)
+            .split_once('/')
+            .expect("a snapshot name is `dir/file`");
         insta::with_settings!({
             snapshot_path => format!("../snapshots/{dir}"),
             prepend_module_to_snapshot => false,
