@@ -1,12 +1,18 @@
-//! The only module that touches git. Reads go through git2 (fast, in-process). A commit is written
-//! in-process (`gitwrite`) when nothing of the user's could take part in `git commit` -- no hooks,
-//! no signing, no other message cleanup or encoding -- and through the `git` binary otherwise, so
-//! hooks and signing are honoured exactly as `git commit` would. The identity always comes from
-//! `git var` (environment, config, `includeIf`); push always goes through `git`.
+//! The git façade: the only module that touches git. Every read and write of a repository goes
+//! through [`Repo`] and the functions here, with two backends: the `git` binary (`cli`, and the
+//! plumbing below), right on every repository git supports, and the in-process path (libgit2, our
+//! index reader `index`, our object writer `write`), used only where `fast` proves it equal. A
+//! commit is written in-process when nothing of the user's could take part in `git commit` -- no
+//! hooks, no signing, no other message cleanup or encoding, no converting attribute -- and through
+//! the `git` binary otherwise. The identity always comes from `git var` (environment, config,
+//! `includeIf`); push always goes through `git`. Nothing outside `git/` sees a libgit2 type: ids
+//! are [`ObjectId`] (the in-process path's) or strings (any object format), the index is [`Index`].
 
-pub mod cli;
-pub mod fast;
-pub mod index;
+// The backends are private to `git/`: nothing else sees libgit2 or spawns `git`. (`status` and
+// `write` stay public only until the items nothing outside their tests uses are settled.)
+mod cli;
+mod fast;
+mod index;
 mod objects;
 mod paths;
 pub mod pr;
@@ -15,6 +21,7 @@ pub mod write;
 
 pub use objects::{blob_id, Index, IndexStat, ObjectFormat, ObjectId};
 pub use paths::{Entry, HeadCommit};
+pub use status::Listing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

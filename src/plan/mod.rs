@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::apply::files::{self, Change, Target};
 use crate::cache::memo::Memo;
 use crate::error::UserError;
-use crate::git::status::Listing;
+use crate::git::Listing;
 use crate::git::{self, Repo};
 use crate::model::audit::{self, Actor, Record, ServiceChange};
 use crate::model::config::{is_manifest_name, Config, Environment, Layout};
