@@ -4,10 +4,11 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::apply::files;
+use crate::apply::files::{self, Change};
 use crate::cache::state::{self, RenderState};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::Lock;
+use crate::model::config::Environment;
 use crate::model::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
 use crate::render::{render_sets, validate_files};
@@ -31,11 +32,52 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
         Some(Lock::acquire(ctx.repo.git_dir(), crate::git::lock_wait())?)
     };
 
-    // STEP 2: render everything in memory, collecting every problem of every environment, and
-    // keep only the files whose bytes change. Only those are validated: the others are what was
-    // validated when they were written (`promote check` validates every file).
-    // An environment whose files are all as a render found them last time (`state`) is skipped.
+    // STEP 2: render in memory; only the files whose bytes change.
+    let (changes, total) = render_all(&ctx, &selected)?;
+
+    // STEP 3: what changes.
+    if check && json {
+        report_json(&changes, total, false)?;
+        return Ok(if changes.is_empty() {
+            exit::OK
+        } else {
+            pending
+        });
+    }
+    if check {
+        return Ok(report_check(&changes, total, pending));
+    }
+
+    // STEP 4: refuse to overwrite uncommitted edits.
+    refuse_dirty(&ctx, &changes)?;
+
+    // STEP 5: write.
+    files::apply(&config.root, &changes)?;
+    if json {
+        report_json(&changes, total, true)?;
+        return Ok(exit::OK);
+    }
+    let lines: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{}d {}", c.action(), c.path))
+        .collect();
+    ui::result(&format!(
+        "{}rendered {total} files: {} changed, {} unchanged",
+        ui::clip(&lines, 10, ""),
+        changes.len(),
+        total.saturating_sub(changes.len())
+    ));
+    Ok(exit::OK)
+}
+
+/// STEP 2: render everything in memory, collecting every problem of every environment, and
+/// keep only the files whose bytes change. Only those are validated: the others are what was
+/// validated when they were written (`promote check` validates every file).
+/// An environment whose files are all as a render found them last time (`state`) is skipped.
+/// Returns the changes and the number of files rendered.
+fn render_all(ctx: &Ctx, selected: &[&Environment]) -> Result<(Vec<Change>, usize)> {
     ui::trace("opened and locked");
+    let config = &ctx.config;
     let mut state = RenderState::load(ctx.repo.git_dir());
     ui::trace("state loaded");
     let mut clean = Vec::new();
@@ -43,7 +85,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     let mut problems = Vec::new();
     let mut total = 0;
     let mut progress = ui::progress("render", selected.len());
-    for env in &selected {
+    for env in selected {
         progress.step(&format!("rendering `{}`", env.name));
         let versions = Metadata::load(config, env)?.versions();
         ui::trace("metadata");
@@ -92,54 +134,51 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
             &crate::render::problems::group(problems),
         ));
     }
+    Ok((changes, total))
+}
 
-    // STEP 3: what changes.
-    let report_json = |written: bool| -> Result<()> {
-        let changed: Vec<serde_json::Value> = changes
-            .iter()
-            .map(|c| {
-                let change = match (&c.before, &c.after) {
-                    (None, _) => "add",
-                    (_, None) => "delete",
-                    _ => "modify",
-                };
-                serde_json::json!({"path": c.path, "change": change})
-            })
-            .collect();
-        let doc = serde_json::json!({"files": total, "changed": changed, "written": written});
-        ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
-        Ok(())
-    };
-    if check && json {
-        report_json(false)?;
-        return Ok(if changes.is_empty() {
-            exit::OK
-        } else {
-            pending
-        });
-    }
-    if check {
-        if changes.is_empty() {
-            ui::result(&format!("all {total} rendered files are up to date"));
-            return Ok(exit::OK);
-        }
-        let mut out = String::new();
-        for c in &changes {
-            out.push_str(&format!("{}\n", c.path));
-        }
-        ui::data(&out);
-        ui::status(&format!(
-            "{} of {total} files would change; run `promote render` to update them",
-            changes.len()
-        ));
-        return Ok(pending);
-    }
+/// STEP 3: what changes, as JSON.
+fn report_json(changes: &[Change], total: usize, written: bool) -> Result<()> {
+    let changed: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            let change = match (&c.before, &c.after) {
+                (None, _) => "add",
+                (_, None) => "delete",
+                _ => "modify",
+            };
+            serde_json::json!({"path": c.path, "change": change})
+        })
+        .collect();
+    let doc = serde_json::json!({"files": total, "changed": changed, "written": written});
+    ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
+    Ok(())
+}
 
-    // STEP 4: refuse to overwrite uncommitted edits.
+/// STEP 3: what changes, as the list `--check` and `--dry-run` print; the exit code.
+fn report_check(changes: &[Change], total: usize, pending: i32) -> i32 {
+    if changes.is_empty() {
+        ui::result(&format!("all {total} rendered files are up to date"));
+        return exit::OK;
+    }
+    let mut out = String::new();
+    for c in changes {
+        out.push_str(&format!("{}\n", c.path));
+    }
+    ui::data(&out);
+    ui::status(&format!(
+        "{} of {total} files would change; run `promote render` to update them",
+        changes.len()
+    ));
+    pending
+}
+
+/// STEP 4: refuse to overwrite uncommitted edits.
+fn refuse_dirty(ctx: &Ctx, changes: &[Change]) -> Result<()> {
     let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
     if !paths.is_empty() {
         crate::commands::preflight::has_commits(
-            &ctx,
+            ctx,
             "promote overwrites only files whose content git holds",
         )?;
         let dirty = ctx.repo.dirty(&paths)?;
@@ -152,22 +191,5 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
             .into());
         }
     }
-
-    // STEP 5: write.
-    files::apply(&config.root, &changes)?;
-    if json {
-        report_json(true)?;
-        return Ok(exit::OK);
-    }
-    let lines: Vec<String> = changes
-        .iter()
-        .map(|c| format!("{}d {}", c.action(), c.path))
-        .collect();
-    ui::result(&format!(
-        "{}rendered {total} files: {} changed, {} unchanged",
-        ui::clip(&lines, 10, ""),
-        changes.len(),
-        total.saturating_sub(changes.len())
-    ));
-    Ok(exit::OK)
+    Ok(())
 }

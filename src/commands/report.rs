@@ -26,8 +26,45 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
     let ctx = Ctx::open(dir)?;
     let config = &ctx.config;
     ui::trace("report: config");
-    // Each log is read and its chain checked on a thread of its own: at 10,000 records that is most
-    // of the report's time, and the logs are independent.
+    let mut envs = read_envs(config)?;
+
+    ui::trace("report: logs read");
+    // STEP 3: what waits, and which gates hold it (the command gate is not run: a report changes nothing).
+    held(&ctx, &mut envs)?;
+
+    ui::trace("report: gates");
+    // STEP 4: the figures.
+    let input = Input {
+        now,
+        since: since.to_string(),
+        window,
+        repo: config
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "promote".into()),
+        head: ctx.repo.head(),
+        services: config.services.iter().map(|s| s.name.clone()).collect(),
+        envs,
+    };
+    let built = report::build(&input);
+    ui::trace("report: figures");
+
+    // STEP 5: the page, or the figures.
+    if let Some(dir) = html {
+        return write_html(dir, input, built, since, json);
+    }
+    if json {
+        ui::data(&(serde_json::to_string_pretty(&built)? + "\n"));
+    } else {
+        ui::data(&report::text::render(&built));
+    }
+    Ok(exit::OK)
+}
+
+/// Each log is read and its chain checked on a thread of its own: at 10,000 records that is most
+/// of the report's time, and the logs are independent. A log's problem is warned about.
+fn read_envs(config: &crate::model::config::Config) -> anyhow::Result<Vec<EnvInput>> {
     let read: Vec<anyhow::Result<EnvInput>> = std::thread::scope(|scope| {
         let handles: Vec<_> = config
             .environments
@@ -54,9 +91,12 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
         }
         envs.push(env);
     }
+    Ok(envs)
+}
 
-    ui::trace("report: logs read");
-    // STEP 3: what waits, and which gates hold it (the command gate is not run: a report changes nothing).
+/// STEP 3: what waits, and which gates hold it (the command gate is not run: a report changes nothing).
+fn held(ctx: &Ctx, envs: &mut [EnvInput]) -> anyhow::Result<()> {
+    let config = &ctx.config;
     for (i, e) in config.environments.iter().enumerate() {
         let Some(src) = e
             .from
@@ -84,58 +124,35 @@ pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome 
             versions,
             ..Default::default()
         };
-        envs[i].refusals = crate::plan::gate_refusals(&ctx, &req, false)?.0;
+        envs[i].refusals = crate::plan::gate_refusals(ctx, &req, false)?.0;
     }
+    Ok(())
+}
 
-    ui::trace("report: gates");
-    // STEP 4: the figures.
-    let input = Input {
-        now,
-        since: since.to_string(),
-        window,
-        repo: config
-            .root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "promote".into()),
-        head: ctx.repo.head(),
-        services: config.services.iter().map(|s| s.name.clone()).collect(),
-        envs,
-    };
-    let built = report::build(&input);
-    ui::trace("report: figures");
-
-    // STEP 5: the page, or the figures.
-    if let Some(dir) = html {
-        let page = report::html::render(&input, &built);
-        ui::trace("report: page made");
-        let path = write_page(dir, page.as_bytes())?;
-        ui::trace("report: page written");
-        let records: usize = input.envs.iter().map(|e| e.records.len()).sum();
-        ui::status(&format!(
-            "wrote `{}` ({} KiB): {} services in {} environments, {} deploy.log records, figures over {}",
-            path.display(),
-            page.len().div_ceil(1024),
-            input.services.len(),
-            input.envs.len(),
-            records,
-            since
-        ));
-        if json {
-            ui::data(&(serde_json::to_string_pretty(&built)? + "\n"));
-        }
-        // The process ends right after this: freeing every record and cell one by one (tens of
-        // thousands of strings at 10,000 records) would only delay the exit.
-        std::mem::forget(input);
-        std::mem::forget(built);
-        return Ok(exit::OK);
-    }
+/// STEP 5: the page (and with `--output json`, the figures too).
+fn write_html(dir: &Path, input: Input, built: report::Report, since: &str, json: bool) -> Outcome {
+    let page = report::html::render(&input, &built);
+    ui::trace("report: page made");
+    let path = write_page(dir, page.as_bytes())?;
+    ui::trace("report: page written");
+    let records: usize = input.envs.iter().map(|e| e.records.len()).sum();
+    ui::status(&format!(
+        "wrote `{}` ({} KiB): {} services in {} environments, {} deploy.log records, figures over {}",
+        path.display(),
+        page.len().div_ceil(1024),
+        input.services.len(),
+        input.envs.len(),
+        records,
+        since
+    ));
     if json {
         ui::data(&(serde_json::to_string_pretty(&built)? + "\n"));
-    } else {
-        ui::data(&report::text::render(&built));
     }
-    Ok(exit::OK)
+    // The process ends right after this: freeing every record and cell one by one (tens of
+    // thousands of strings at 10,000 records) would only delay the exit.
+    std::mem::forget(input);
+    std::mem::forget(built);
+    return Ok(exit::OK);
 }
 
 /// An environment's metadata and deploy.log, its chain checked.
