@@ -378,6 +378,91 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
     // STEP 1: an index lock the killed run left. Removed only when nobody holds it open and it is
     // newer than the journal (made after the run began); one another live process holds is never
     // touched.
+    let IndexLock { removed_lock, busy } = index_lock(git_dir, &record, &journal_path, dry_run)?;
+
+    // STEP 2: each path against HEAD.
+    let head = repo.head_commit();
+    let paths: Vec<&str> = record.files.iter().map(|f| f.path.as_str()).collect();
+    let states = look(repo, &paths)?;
+    let ending = ending(&record, head.as_ref(), &states);
+    let todo = Todo::sort(&record, &states);
+    let mut files_fixed: Vec<String> = todo.checkout.iter().chain(&todo.unlink).cloned().collect();
+    files_fixed.sort();
+    let mut index_fixed: Vec<String> = todo
+        .reset
+        .iter()
+        .chain(&todo.uncache)
+        .chain(&todo.index_stale)
+        .cloned()
+        .collect();
+    index_fixed.sort();
+    index_fixed.dedup();
+    let temps = temp_files(root, &record);
+    if let Some(busy) = busy {
+        if !(todo.checkout.is_empty() && todo.reset.is_empty() && todo.uncache.is_empty()) {
+            return Err(busy);
+        }
+    }
+
+    if dry_run {
+        return Ok(Some(Report {
+            record,
+            ending,
+            dry_run,
+            files_fixed,
+            index_fixed,
+            already: todo.already,
+            temps: temps.len(),
+            removed_lock,
+            left: todo.left,
+        }));
+    }
+
+    // STEP 3: the run's temporary files, the files HEAD does not have, then git puts back the rest
+    // (working tree and index) from HEAD.
+    let done = put_back(root, &record, &temps, &todo);
+
+    // STEP 4: verify, and say only what is so.
+    let left = verify(repo, &record, &paths, &todo.left, &done)?;
+    let fixed_ok = |l: &[String]| -> Vec<String> {
+        l.iter()
+            .filter(|p| !left.iter().any(|(q, _)| q == *p))
+            .cloned()
+            .collect()
+    };
+    let report = Report {
+        files_fixed: fixed_ok(&files_fixed),
+        index_fixed: fixed_ok(&index_fixed),
+        record,
+        ending,
+        dry_run,
+        already: todo.already,
+        temps: done.removed,
+        removed_lock,
+        left,
+    };
+    if report.complete() {
+        let _ = std::fs::remove_file(&journal_path);
+    }
+    Ok(Some(report))
+}
+
+/// What repair found of the index lock.
+struct IndexLock {
+    /// The killed run's lock was removed (or, in a dry run, would be).
+    removed_lock: bool,
+    /// A live process holds the lock: an error if git must touch the index.
+    busy: Option<anyhow::Error>,
+}
+
+/// STEP 1 of repair: an index lock the killed run left, removed; one a live process holds, noted;
+/// one another git process made, refused.
+fn index_lock(
+    git_dir: &Path,
+    record: &Record,
+    journal_path: &Path,
+    dry_run: bool,
+) -> Result<IndexLock> {
     let lock = git_dir.join("index.lock");
     let mut removed_lock = false;
     // A lock a live process holds stops the repair only if git must touch the index (below): a
@@ -394,7 +479,7 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
             .into(),
         );
     } else if let Ok(meta) = std::fs::symlink_metadata(&lock) {
-        let journal_time = std::fs::metadata(&journal_path)
+        let journal_time = std::fs::metadata(journal_path)
             .and_then(|m| m.modified())
             .ok();
         let ours = match (meta.modified().ok(), journal_time) {
@@ -416,93 +501,98 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
         }
         removed_lock = true;
     }
+    Ok(IndexLock { removed_lock, busy })
+}
 
-    // STEP 2: each path against HEAD.
-    let head = repo.head_commit();
-    let paths: Vec<&str> = record.files.iter().map(|f| f.path.as_str()).collect();
-    let states = look(repo, &paths)?;
-    let ending = ending(&record, head.as_ref(), &states);
+/// What repair does to each path of the journal, sorted by how it differs from HEAD.
+struct Todo {
+    /// Put back from HEAD (working file and index).
+    checkout: Vec<String>,
+    /// Removed: HEAD does not have them.
+    unlink: Vec<String>,
+    /// The index entry put back from HEAD.
+    reset: Vec<String>,
+    /// The index entry removed.
+    uncache: Vec<String>,
+    /// Left as they are, and why.
+    left: Vec<(String, String)>,
+    /// Checked out with a stale index entry too.
+    index_stale: Vec<String>,
+    /// In line with HEAD already.
+    already: usize,
+}
 
-    let mut checkout = Vec::new();
-    let mut unlink = Vec::new();
-    let mut reset = Vec::new();
-    let mut uncache = Vec::new();
-    let mut left = Vec::new();
-    let mut index_stale = Vec::new();
-    let mut already = 0;
-    for (f, s) in record.files.iter().zip(&states) {
-        // The old or the new version (as promote read and wrote them), or nothing.
-        let ours = match (&s.file, &s.raw) {
-            (Ok(None), _) => true,
-            (Ok(Some(_)), Some(id)) => f.old.as_ref() == Some(id) || f.new.as_ref() == Some(id),
-            _ => false,
-        };
-        match (s.file_ok(), s.index_ok()) {
-            (true, true) => already += 1,
-            (true, false) if s.target.is_some() => reset.push(f.path.clone()),
-            (true, false) => uncache.push(f.path.clone()),
-            (false, _) if !ours => left.push((
-                f.path.clone(),
-                match &s.file {
-                    Err(e) => format!("cannot read it: {e}"),
-                    _ => "it holds neither the old nor the new version (an edit of someone's): left as it is".into(),
-                },
-            )),
-            (false, idx_ok) if s.target.is_some() => {
-                checkout.push(f.path.clone());
-                if !idx_ok {
-                    index_stale.push(f.path.clone());
+impl Todo {
+    fn sort(record: &Record, states: &[PathState]) -> Todo {
+        let mut checkout = Vec::new();
+        let mut unlink = Vec::new();
+        let mut reset = Vec::new();
+        let mut uncache = Vec::new();
+        let mut left = Vec::new();
+        let mut index_stale = Vec::new();
+        let mut already = 0;
+        for (f, s) in record.files.iter().zip(states) {
+            // The old or the new version (as promote read and wrote them), or nothing.
+            let ours = match (&s.file, &s.raw) {
+                (Ok(None), _) => true,
+                (Ok(Some(_)), Some(id)) => f.old.as_ref() == Some(id) || f.new.as_ref() == Some(id),
+                _ => false,
+            };
+            match (s.file_ok(), s.index_ok()) {
+                (true, true) => already += 1,
+                (true, false) if s.target.is_some() => reset.push(f.path.clone()),
+                (true, false) => uncache.push(f.path.clone()),
+                (false, _) if !ours => left.push((
+                    f.path.clone(),
+                    match &s.file {
+                        Err(e) => format!("cannot read it: {e}"),
+                        _ => "it holds neither the old nor the new version (an edit of someone's): left as it is".into(),
+                    },
+                )),
+                (false, idx_ok) if s.target.is_some() => {
+                    checkout.push(f.path.clone());
+                    if !idx_ok {
+                        index_stale.push(f.path.clone());
+                    }
                 }
-            }
-            (false, idx_ok) => {
-                unlink.push(f.path.clone());
-                if !idx_ok {
-                    uncache.push(f.path.clone());
+                (false, idx_ok) => {
+                    unlink.push(f.path.clone());
+                    if !idx_ok {
+                        uncache.push(f.path.clone());
+                    }
                 }
             }
         }
-    }
-    let mut files_fixed: Vec<String> = checkout.iter().chain(&unlink).cloned().collect();
-    files_fixed.sort();
-    let mut index_fixed: Vec<String> = reset
-        .iter()
-        .chain(&uncache)
-        .chain(&index_stale)
-        .cloned()
-        .collect();
-    index_fixed.sort();
-    index_fixed.dedup();
-    let temps = temp_files(root, &record);
-    if let Some(busy) = busy {
-        if !(checkout.is_empty() && reset.is_empty() && uncache.is_empty()) {
-            return Err(busy);
-        }
-    }
-
-    if dry_run {
-        return Ok(Some(Report {
-            record,
-            ending,
-            dry_run,
-            files_fixed,
-            index_fixed,
-            already,
-            temps: temps.len(),
-            removed_lock,
+        Todo {
+            checkout,
+            unlink,
+            reset,
+            uncache,
             left,
-        }));
+            index_stale,
+            already,
+        }
     }
+}
 
-    // STEP 3: the run's temporary files, the files HEAD does not have, then git puts back the rest
-    // (working tree and index) from HEAD.
+/// What putting back did: temporary files removed, and what failed.
+struct PutBack {
+    removed: usize,
+    failures: BTreeMap<String, String>,
+    git_errors: Vec<String>,
+}
+
+/// STEP 3 of repair: the run's temporary files, the files HEAD does not have, then git puts back
+/// the rest (working tree and index) from HEAD.
+fn put_back(root: &Path, record: &Record, temps: &[PathBuf], todo: &Todo) -> PutBack {
     let mut removed = 0;
-    for t in &temps {
+    for t in temps {
         if std::fs::remove_file(t).is_ok() {
             removed += 1;
         }
     }
     let mut failures: BTreeMap<String, String> = BTreeMap::new();
-    for p in &unlink {
+    for p in &todo.unlink {
         let full = root.join(p);
         match std::fs::remove_file(&full) {
             Ok(()) => remove_empty_parents(root, &full),
@@ -520,11 +610,11 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
     }
     let mut git_errors = Vec::new();
     for (args, list) in [
-        (&["checkout", "HEAD", "--"][..], &checkout),
-        (&["reset", "--quiet", "HEAD", "--"][..], &reset),
+        (&["checkout", "HEAD", "--"][..], &todo.checkout),
+        (&["reset", "--quiet", "HEAD", "--"][..], &todo.reset),
         (
             &["rm", "--cached", "--quiet", "--ignore-unmatch", "--"][..],
-            &uncache,
+            &todo.uncache,
         ),
     ] {
         for chunk in list.chunks(500) {
@@ -536,23 +626,38 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
             }
         }
     }
+    PutBack {
+        removed,
+        failures,
+        git_errors,
+    }
+}
 
-    // STEP 4: verify, and say only what is so.
-    let states = look(repo, &paths)?;
+/// STEP 4 of repair: every path read again; what is still out of line, and why.
+fn verify(
+    repo: &Repo,
+    record: &Record,
+    paths: &[&str],
+    left: &[(String, String)],
+    done: &PutBack,
+) -> Result<Vec<(String, String)>> {
+    let states = look(repo, paths)?;
     let mut still: BTreeMap<String, String> = left.iter().cloned().collect();
     for (f, s) in record.files.iter().zip(&states) {
         if still.contains_key(&f.path) {
             continue;
         }
         if !s.file_ok() {
-            let why = failures
+            let why = done
+                .failures
                 .get(&f.path)
                 .cloned()
-                .or_else(|| git_errors.first().cloned())
+                .or_else(|| done.git_errors.first().cloned())
                 .unwrap_or_else(|| "the file still differs from HEAD".into());
             still.insert(f.path.clone(), why);
         } else if !s.index_ok() {
-            let why = git_errors
+            let why = done
+                .git_errors
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "its index entry still differs from HEAD".into());
@@ -560,27 +665,7 @@ pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
         }
     }
     let left: Vec<(String, String)> = still.into_iter().collect();
-    let fixed_ok = |l: &[String]| -> Vec<String> {
-        l.iter()
-            .filter(|p| !left.iter().any(|(q, _)| q == *p))
-            .cloned()
-            .collect()
-    };
-    let report = Report {
-        files_fixed: fixed_ok(&files_fixed),
-        index_fixed: fixed_ok(&index_fixed),
-        record,
-        ending,
-        dry_run,
-        already,
-        temps: removed,
-        removed_lock,
-        left,
-    };
-    if report.complete() {
-        let _ = std::fs::remove_file(&journal_path);
-    }
-    Ok(Some(report))
+    Ok(left)
 }
 
 /// How the change ended, from where HEAD is: the commit it started from, its own commit (on that

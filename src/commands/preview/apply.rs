@@ -78,28 +78,7 @@ pub(super) fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>
         Applied::Committed(p, c) => (p, Some(c.as_str()), false),
     };
     if opts.json {
-        let files: Vec<serde_json::Value> = plan
-            .files
-            .iter()
-            .map(|c| {
-                let change = match (&c.before, &c.after) {
-                    (None, _) => "add",
-                    (_, None) => "delete",
-                    _ => "modify",
-                };
-                json!({"path": c.path, "change": change})
-            })
-            .collect();
-        let s = json!({
-            "action": plan.action,
-            "previews": plan.items,
-            "files": files,
-            "commit": commit,
-            "dry_run": dry_run,
-            "pushed": push.as_ref().is_some_and(|p| p.pushed),
-            "retries": push.as_ref().map(|p| p.attempts - 1).unwrap_or(0),
-        });
-        ui::data(&(serde_json::to_string_pretty(&s)? + "\n"));
+        report_json(plan, commit, dry_run, push.as_ref())?;
     }
     if plan.items.is_empty() {
         let where_ = if push.is_some() { " upstream" } else { "" };
@@ -119,28 +98,7 @@ pub(super) fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>
     }
     if dry_run {
         if !opts.json {
-            let mut out = format!(
-                "{} (dry run): {}\n",
-                plan.action,
-                plan.commit_message.lines().next().unwrap_or("")
-            );
-            for it in &plan.items {
-                out.push_str(&item_line(it));
-            }
-            out.push('\n');
-            let color = ui::color_stdout();
-            for c in &plan.files {
-                if c.after.is_none() {
-                    out.push_str(&format!("delete {}\n", c.path));
-                } else {
-                    out.push_str(&unified(
-                        &c.path,
-                        c.before.as_deref(),
-                        c.after.as_deref(),
-                        color,
-                    ));
-                }
-            }
+            let out = dry_run_text(plan);
             ui::data(&crate::ui::escape::escape(&out));
         }
         return Ok(exit::OK);
@@ -174,6 +132,65 @@ pub(super) fn report(op: &Op, applied: &Applied, opts: &Opts, push: Option<Push>
     }
     ui::result(out.trim_end());
     Ok(exit::OK)
+}
+
+/// `--output json`: the action, the previews, the files, the commit and the push.
+fn report_json(
+    plan: &Plan,
+    commit: Option<&str>,
+    dry_run: bool,
+    push: Option<&Push>,
+) -> Result<()> {
+    let files: Vec<serde_json::Value> = plan
+        .files
+        .iter()
+        .map(|c| {
+            let change = match (&c.before, &c.after) {
+                (None, _) => "add",
+                (_, None) => "delete",
+                _ => "modify",
+            };
+            json!({"path": c.path, "change": change})
+        })
+        .collect();
+    let s = json!({
+        "action": plan.action,
+        "previews": plan.items,
+        "files": files,
+        "commit": commit,
+        "dry_run": dry_run,
+        "pushed": push.is_some_and(|p| p.pushed),
+        "retries": push.map(|p| p.attempts - 1).unwrap_or(0),
+    });
+    ui::data(&(serde_json::to_string_pretty(&s)? + "\n"));
+    Ok(())
+}
+
+/// A dry run: the commit's subject, the previews, and each file's diff (or its deletion).
+fn dry_run_text(plan: &Plan) -> String {
+    let mut out = format!(
+        "{} (dry run): {}\n",
+        plan.action,
+        plan.commit_message.lines().next().unwrap_or("")
+    );
+    for it in &plan.items {
+        out.push_str(&item_line(it));
+    }
+    out.push('\n');
+    let color = ui::color_stdout();
+    for c in &plan.files {
+        if c.after.is_none() {
+            out.push_str(&format!("delete {}\n", c.path));
+        } else {
+            out.push_str(&unified(
+                &c.path,
+                c.before.as_deref(),
+                c.after.as_deref(),
+                color,
+            ));
+        }
+    }
+    out
 }
 
 pub(super) fn item_line(it: &Item) -> String {

@@ -12,7 +12,7 @@ use crate::model::config::{merge, Config, Environment, Layout, Previews};
 use crate::model::metadata::ServiceState;
 use crate::model::slug;
 use crate::model::version::Version;
-use crate::plan::{problems_error, Ctx};
+use crate::plan::{problems_error, Ctx, VersionChange};
 use crate::render;
 
 use super::{plan::*, state::*};
@@ -95,15 +95,7 @@ pub(super) fn plan_up(
     let files = render_preview(config, previews, &slug, values, &new, branch)?;
 
     // STEP 2: the manifests exactly as rendered: stale ones (committed, no longer rendered) go.
-    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
-    for path in walk(config, &manifests)? {
-        if ctx.repo.read_at_head(&path).is_some() {
-            targets.insert(path, Target::Delete);
-        }
-    }
-    for f in files {
-        targets.insert(f.path, Target::Write(f.bytes));
-    }
+    let mut targets = manifest_targets(ctx, &manifests, files)?;
     let manifest_changes = files::plan(&config.root, targets.clone())?;
     let changes = version_changes(&old, &new);
     if changes.is_empty() && manifest_changes.is_empty() {
@@ -113,19 +105,7 @@ pub(super) fn plan_up(
     // STEP 3: the audit record, then the metadata that names it.
     let who = who(ctx)?;
     let log_path = format!("{dir}/deploy.log");
-    // The preview's trail must verify before a record is added to it (#17); `preview down`, which
-    // removes the preview with its log, stays possible.
-    let (broken, log, _, _) = crate::plan::anchor::log_problems(config, &ctx.repo, &log_path)?;
-    if !broken.is_empty() {
-        return Err(UserError::new(format!(
-            "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
-            broken.join("\n  ")
-        ))
-        .hint(format!(
-            "restore it (`git log -p -- {log_path}`), or remove the preview with `promote preview down {branch}` and bring it up again"
-        ))
-        .into());
-    }
+    let log = verified_log(ctx, &log_path, &namespace, branch)?;
     let mut rec = record(
         &who,
         &namespace,
@@ -152,54 +132,13 @@ pub(super) fn plan_up(
     meta.urls = urls.clone();
     meta.updated = who.time.clone();
     meta.services.retain(|s, _| new.contains_key(s));
-    for c in &changes {
-        if let Some(v) = &c.after {
-            let svc = config.service(&c.service)?;
-            meta.services.insert(
-                c.service.clone(),
-                ServiceState {
-                    version: v.clone(),
-                    image: v.reference(&svc.image),
-                    from: None,
-                    commit: who.head.clone(),
-                    updated: who.time.clone(),
-                },
-            );
-        }
-    }
+    set_versions(&mut meta, config, &changes, &who)?;
     meta.audit_head = Some(audit::sha256_hex(line.trim_end_matches('\n').as_bytes()));
     targets.insert(meta_path(&dir), Target::Write(meta.to_bytes()));
     targets.insert(log_path, Target::Append(line.into_bytes()));
 
     // STEP 4: the commit message.
-    let short = |v: Option<&Version>| v.map(Version::short).unwrap_or_else(|| "(none)".into());
-    let before: BTreeSet<String> = old.values().map(Version::short).collect();
-    let what = if changes.is_empty() {
-        format!("re-rendered at {}", version.short())
-    } else if old.is_empty() {
-        format!("{} (new)", version.short())
-    } else if before.len() == 1 {
-        format!(
-            "{} -> {}",
-            before.iter().next().cloned().unwrap_or_default(),
-            version.short()
-        )
-    } else {
-        format!("mixed -> {}", version.short())
-    };
-    let mut body = format!("branch     {branch}\nnamespace  {namespace}\ndir        {dir}\n");
-    if !changes.is_empty() {
-        body.push('\n');
-        let w = changes.iter().map(|c| c.service.len()).max().unwrap_or(0);
-        for c in &changes {
-            body.push_str(&format!(
-                "{:w$}  {} -> {}\n",
-                c.service,
-                short(c.before.as_ref()),
-                short(c.after.as_ref())
-            ));
-        }
-    }
+    let (what, body) = describe(branch, &namespace, &dir, version, &old, &changes);
     let commit_message = commit_message(
         &format!("preview up {namespace}: {what}"),
         &body,
@@ -224,6 +163,109 @@ pub(super) fn plan_up(
         files: files::plan(&config.root, targets)?,
         commit_message,
     })
+}
+
+/// The preview's manifests exactly as rendered: stale ones (committed, no longer rendered) go.
+fn manifest_targets(
+    ctx: &Ctx,
+    manifests: &str,
+    files: Vec<render::OutFile>,
+) -> Result<BTreeMap<String, Target>> {
+    let config = &ctx.config;
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    for path in walk(config, manifests)? {
+        if ctx.repo.read_at_head(&path).is_some() {
+            targets.insert(path, Target::Delete);
+        }
+    }
+    for f in files {
+        targets.insert(f.path, Target::Write(f.bytes));
+    }
+    Ok(targets)
+}
+
+/// The preview's deploy.log, which must verify before a record is added to it.
+fn verified_log(ctx: &Ctx, log_path: &str, namespace: &str, branch: &str) -> Result<Vec<u8>> {
+    let config = &ctx.config;
+    // The preview's trail must verify before a record is added to it (#17); `preview down`, which
+    // removes the preview with its log, stays possible.
+    let (broken, log, _, _) = crate::plan::anchor::log_problems(config, &ctx.repo, log_path)?;
+    if !broken.is_empty() {
+        return Err(UserError::new(format!(
+            "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
+            broken.join("\n  ")
+        ))
+        .hint(format!(
+            "restore it (`git log -p -- {log_path}`), or remove the preview with `promote preview down {branch}` and bring it up again"
+        ))
+        .into());
+    }
+    Ok(log)
+}
+
+/// The metadata's services: the version each now runs.
+fn set_versions(
+    meta: &mut PreviewMeta,
+    config: &Config,
+    changes: &[VersionChange],
+    who: &Who,
+) -> Result<()> {
+    for c in changes {
+        if let Some(v) = &c.after {
+            let svc = config.service(&c.service)?;
+            meta.services.insert(
+                c.service.clone(),
+                ServiceState {
+                    version: v.clone(),
+                    image: v.reference(&svc.image),
+                    from: None,
+                    commit: who.head.clone(),
+                    updated: who.time.clone(),
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The commit message's subject (what changed) and body (where, and each service's versions).
+fn describe(
+    branch: &str,
+    namespace: &str,
+    dir: &str,
+    version: &Version,
+    old: &BTreeMap<String, Version>,
+    changes: &[VersionChange],
+) -> (String, String) {
+    let short = |v: Option<&Version>| v.map(Version::short).unwrap_or_else(|| "(none)".into());
+    let before: BTreeSet<String> = old.values().map(Version::short).collect();
+    let what = if changes.is_empty() {
+        format!("re-rendered at {}", version.short())
+    } else if old.is_empty() {
+        format!("{} (new)", version.short())
+    } else if before.len() == 1 {
+        format!(
+            "{} -> {}",
+            before.iter().next().cloned().unwrap_or_default(),
+            version.short()
+        )
+    } else {
+        format!("mixed -> {}", version.short())
+    };
+    let mut body = format!("branch     {branch}\nnamespace  {namespace}\ndir        {dir}\n");
+    if !changes.is_empty() {
+        body.push('\n');
+        let w = changes.iter().map(|c| c.service.len()).max().unwrap_or(0);
+        for c in changes {
+            body.push_str(&format!(
+                "{:w$}  {} -> {}\n",
+                c.service,
+                short(c.before.as_ref()),
+                short(c.after.as_ref())
+            ));
+        }
+    }
+    (what, body)
 }
 
 /// The manifests of the preview `slug`, in memory; every problem becomes one error.
