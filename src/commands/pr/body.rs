@@ -1,7 +1,7 @@
 //! The pull request's description: what changes, where, and what the reviewer should check.
 
 use crate::model::config::Config;
-use crate::plan::Plan;
+use crate::plan::{ChangeRequest, Plan};
 
 /// The pull request's description: the environment, every version before -> after, the gates and
 /// their state, the audit record, and a summary of the rendered diff (the full diff is the PR's files).
@@ -23,6 +23,34 @@ pub(super) fn body(
         short(upstream),
         short(commit)
     ));
+    b.push_str(&versions_table(plan));
+    if let Some(Some(reason)) = &req.hold {
+        b.push_str(&format!("Holds `{}`: {reason}\n\n", req.env));
+    }
+    b.push_str(&gates(config, req));
+    if let Some(r) = &plan.record {
+        let env = config.env(&req.env).ok();
+        b.push_str(&format!(
+            "**Audit record** `{}` in `{}`, by {} <{}>:\n\n```json\n{}\n```\n\n",
+            &r.id[..12.min(r.id.len())],
+            env.map(|e| e.deploy_log.as_str()).unwrap_or("deploy.log"),
+            r.actor.name,
+            r.actor.email,
+            serde_json::to_string(r).unwrap_or_default()
+        ));
+    }
+    b.push_str(&rendered_changes(plan));
+    b.push_str(&format!(
+        "\nIf `{base}` changes `{}` before this is merged, `promote pr refresh {}` rebuilds this branch on it.\n",
+        req.env, req.env
+    ));
+    b
+}
+
+/// Every version before -> after, as a table (nothing when no version changes).
+fn versions_table(plan: &Plan) -> String {
+    let req = &plan.request;
+    let mut b = String::new();
     if !plan.versions.is_empty() {
         b.push_str(&format!(
             "| service | {} now | after |\n| --- | --- | --- |\n",
@@ -43,9 +71,12 @@ pub(super) fn body(
         }
         b.push('\n');
     }
-    if let Some(Some(reason)) = &req.hold {
-        b.push_str(&format!("Holds `{}`: {reason}\n\n", req.env));
-    }
+    b
+}
+
+/// The environment's gates and their state.
+fn gates(config: &Config, req: &ChangeRequest) -> String {
+    let mut b = String::new();
     b.push_str("**Gates**");
     let gated = matches!(req.action.as_str(), "promote" | "set-image");
     let gates = config
@@ -81,17 +112,12 @@ pub(super) fn body(
         }
     }
     b.push('\n');
-    if let Some(r) = &plan.record {
-        let env = config.env(&req.env).ok();
-        b.push_str(&format!(
-            "**Audit record** `{}` in `{}`, by {} <{}>:\n\n```json\n{}\n```\n\n",
-            &r.id[..12.min(r.id.len())],
-            env.map(|e| e.deploy_log.as_str()).unwrap_or("deploy.log"),
-            r.actor.name,
-            r.actor.email,
-            serde_json::to_string(r).unwrap_or_default()
-        ));
-    }
+    b
+}
+
+/// A summary of the rendered diff: each file's lines added and removed (the first 40 files).
+fn rendered_changes(plan: &Plan) -> String {
+    let mut b = String::new();
     let stats: Vec<(String, usize, usize)> = plan
         .files
         .iter()
@@ -113,10 +139,6 @@ pub(super) fn body(
     if stats.len() > LISTED {
         b.push_str(&format!("- and {} more\n", stats.len() - LISTED));
     }
-    b.push_str(&format!(
-        "\nIf `{base}` changes `{}` before this is merged, `promote pr refresh {}` rebuilds this branch on it.\n",
-        req.env, req.env
-    ));
     b
 }
 

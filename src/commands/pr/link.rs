@@ -104,11 +104,12 @@ const GLAB: Cli = Cli {
 };
 
 /// The pull request to open or update.
-struct Request<'a> {
-    base: &'a str,
-    branch: &'a str,
-    title: &'a str,
-    body: &'a str,
+/// The pull request asked for: from `branch` into `base`, with its title and description.
+pub(super) struct Request<'a> {
+    pub(super) base: &'a str,
+    pub(super) branch: &'a str,
+    pub(super) title: &'a str,
+    pub(super) body: &'a str,
 }
 
 impl Cli {
@@ -182,19 +183,22 @@ impl Description {
     }
 }
 
-/// Opens or updates the pull request of `branch`, or says how to.
-#[allow(clippy::too_many_arguments)]
+/// Opens or updates the pull request of `request.branch`, or says how to. `pushed`: what the remote
+/// said to the push; `push_options`: the push carried GitLab's options that open the merge request.
 pub(super) fn link(
     ctx: &Ctx,
     remote: &str,
-    base: &str,
-    branch: &str,
-    title: &str,
-    body: &str,
+    request: &Request,
     pushed: Option<&str>,
     push_options: bool,
     update: bool,
 ) -> Result<Link> {
+    let &Request {
+        base,
+        branch,
+        title,
+        ..
+    } = request;
     let root = &ctx.config.root;
     let Some(h) = Hosting::resolve(ctx, remote) else {
         let url = pr::remote_url(root, remote).unwrap_or_default();
@@ -226,13 +230,7 @@ pub(super) fn link(
         _ => None,
     };
     if let Some(cli) = cli.filter(|c| installed(c.program)) {
-        let request = Request {
-            base,
-            branch,
-            title,
-            body,
-        };
-        return cli.open_or_update(root, &repo, &request, update, by_hand);
+        return cli.open_or_update(root, &repo, request, update, by_hand);
     }
     match h.kind {
         Kind::Gitlab if push_options => {

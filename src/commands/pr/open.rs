@@ -2,7 +2,7 @@
 //! and whether an existing branch still holds it (on a base it is valid on) or is rebuilt.
 
 use super::body::body;
-use super::link::{gitlab_push_options, installed, link, Hosting, Link};
+use super::link::{gitlab_push_options, installed, link, Hosting, Link, Request};
 use crate::commands::apply_change::{self, Applied};
 use crate::commands::request::Replay;
 use crate::error::UserError;
@@ -64,31 +64,16 @@ pub(super) fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> 
     let root = &ctx.config.root;
 
     // STEP 1: the upstream head, and promote's branch for this request if it exists.
-    let up = git::upstream(root).map_err(|_| {
-        UserError::new(
-            "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
-        )
-        .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)")
-    })?;
-    let base = up.merge.trim_start_matches("refs/heads/").to_string();
-    let upstream = git::fetch(root, &up)?;
-    let branch = replay.branch(&ctx.config);
-    let existing = match pr::remote_branch(root, &up.remote, &branch)? {
-        Some(_) => Some(pr::fetch_branch(root, &up.remote, &branch)?),
-        None => None,
-    };
+    let Base {
+        up,
+        base,
+        upstream,
+        branch,
+        existing,
+    } = base(ctx, replay)?;
 
     // STEP 2: plan and commit on the upstream head, in a worktree of our own.
-    let common = ctx.repo.common_dir().to_path_buf();
-    let (skip, keep) = unread(root, &upstream, replay);
-    let wt = Worktree::add(root, &common, &upstream, &skip, &keep)?;
-    let wctx = Ctx::open(&wt.path)?;
-    let mut req = replay.make(&wctx)?;
-    req.trailers.push(format!(
-        "{REQUEST_TRAILER}{}",
-        serde_json::to_string(replay).context("cannot record the request")?
-    ));
-    let applied = apply_change::apply(&wctx, req, false, override_gates)?;
+    let (wt, wctx, applied) = commit_in_worktree(ctx, replay, &upstream, override_gates)?;
     let (plan, commit) = match applied {
         Applied::NoOp(plan) => {
             return Ok(Opened {
@@ -115,27 +100,14 @@ pub(super) fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> 
         match staleness(&wctx, root, old, &upstream, &plan)? {
             None => {
                 drop(wt);
-                // The branch keeps its own commit: describe that one (its record, its base).
-                let mut kept = plan;
-                kept.record =
-                    pr::file_at(root, old, &wctx.config.env(&kept.request.env)?.deploy_log)
-                        .and_then(|log| audit::records(&log).pop());
-                let old_base = pr::parent(root, old)?;
-                let body = body(&wctx.config, &kept, &base, &old_base, old);
-                let plan = kept;
-                let pr = link(
-                    ctx, &up.remote, &base, &branch, &title, &body, None, false, false,
-                )?;
-                return Ok(Opened {
-                    branch,
+                let target = Base {
+                    up,
                     base,
                     upstream,
-                    state: State::Unchanged,
-                    plan,
-                    commit: Some(old.clone()),
-                    why: None,
-                    pr: Some(pr),
-                });
+                    branch,
+                    existing: Some(old.clone()),
+                };
+                return unchanged(ctx, &wctx, target, plan, old, &title);
             }
             Some(reason) => why = Some(reason),
         }
@@ -145,43 +117,28 @@ pub(super) fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> 
     ui::trace("pr: compared with the branch");
     let body = body(&wctx.config, &plan, &base, &upstream, &commit);
     ui::trace("pr: described");
-    let hosting = Hosting::resolve(ctx, &up.remote);
-    let options = match (&hosting, existing.is_some()) {
-        (Some(h), _) if h.kind == Kind::Gitlab && !installed("glab") => {
-            gitlab_push_options(&base, &title, &plan)
-        }
-        _ => Vec::new(),
-    };
+    let options = push_options(ctx, &up, &base, &title, &plan, existing.is_some());
     drop(wt);
     ui::trace("pr: worktree removed");
-    let said = match pr::push_branch(
+    let said = push(
         root,
-        &up.remote,
+        &up,
         &commit,
         &branch,
         existing.as_deref(),
         &options,
-    )? {
-        BranchPush::Ok(said) => said,
-        BranchPush::Moved(_) => {
-            return Err(UserError::new(format!(
-                "`{branch}` changed on `{}` while promote was rebuilding it: nothing was pushed",
-                up.remote
-            ))
-            .hint(format!(
-                "someone else updated it; run `{}` again",
-                replay.command_line()
-            ))
-            .into())
-        }
+        replay,
+    )?;
+    let request = Request {
+        base: &base,
+        branch: &branch,
+        title: &title,
+        body: &body,
     };
     let pr = link(
         ctx,
         &up.remote,
-        &base,
-        &branch,
-        &title,
-        &body,
+        &request,
         Some(&said),
         !options.is_empty(),
         true,
@@ -200,6 +157,152 @@ pub(super) fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> 
         why,
         pr: Some(pr),
     })
+}
+
+/// STEP 2 of `open`: plan and commit on the upstream head, in a worktree of our own (removed
+/// when the worktree is dropped), the request recorded in the commit.
+fn commit_in_worktree(
+    ctx: &Ctx,
+    replay: &Replay,
+    upstream: &str,
+    override_gates: Option<&str>,
+) -> Result<(Worktree, Ctx, Applied)> {
+    let root = &ctx.config.root;
+    let common = ctx.repo.common_dir().to_path_buf();
+    let (skip, keep) = unread(root, upstream, replay);
+    let wt = Worktree::add(root, &common, upstream, &skip, &keep)?;
+    let wctx = Ctx::open(&wt.path)?;
+    let mut req = replay.make(&wctx)?;
+    req.trailers.push(format!(
+        "{REQUEST_TRAILER}{}",
+        serde_json::to_string(replay).context("cannot record the request")?
+    ));
+    let applied = apply_change::apply(&wctx, req, false, override_gates)?;
+    Ok((wt, wctx, applied))
+}
+
+/// GitLab's push options, where glab is not installed to open the merge request.
+fn push_options(
+    ctx: &Ctx,
+    up: &git::Upstream,
+    base: &str,
+    title: &str,
+    plan: &Plan,
+    existing: bool,
+) -> Vec<String> {
+    let hosting = Hosting::resolve(ctx, &up.remote);
+    match (&hosting, existing) {
+        (Some(h), _) if h.kind == Kind::Gitlab && !installed("glab") => {
+            gitlab_push_options(base, title, plan)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Where the pull request goes: the upstream, its branch (`base`) and head (`upstream`), and
+/// promote's branch for the request (`branch`) with its commit if it exists on the remote.
+struct Base {
+    up: git::Upstream,
+    base: String,
+    upstream: String,
+    branch: String,
+    existing: Option<String>,
+}
+
+/// STEP 1 of `open`: the upstream head, and promote's branch for this request if it exists.
+fn base(ctx: &Ctx, replay: &Replay) -> Result<Base> {
+    let root = &ctx.config.root;
+    let up = git::upstream(root).map_err(|_| {
+        UserError::new(
+            "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
+        )
+        .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)")
+    })?;
+    let base = up.merge.trim_start_matches("refs/heads/").to_string();
+    let upstream = git::fetch(root, &up)?;
+    let branch = replay.branch(&ctx.config);
+    let existing = match pr::remote_branch(root, &up.remote, &branch)? {
+        Some(_) => Some(pr::fetch_branch(root, &up.remote, &branch)?),
+        None => None,
+    };
+    Ok(Base {
+        up,
+        base,
+        upstream,
+        branch,
+        existing,
+    })
+}
+
+/// An existing branch (its commit `old`) that still holds the change is left as it is, and its pull
+/// request linked.
+fn unchanged(
+    ctx: &Ctx,
+    wctx: &Ctx,
+    target: Base,
+    plan: Plan,
+    old: &str,
+    title: &str,
+) -> Result<Opened> {
+    let root = &ctx.config.root;
+    let Base {
+        up,
+        base,
+        upstream,
+        branch,
+        ..
+    } = target;
+    // The branch keeps its own commit: describe that one (its record, its base).
+    let mut kept = plan;
+    kept.record = pr::file_at(root, old, &wctx.config.env(&kept.request.env)?.deploy_log)
+        .and_then(|log| audit::records(&log).pop());
+    let old_base = pr::parent(root, old)?;
+    let body = body(&wctx.config, &kept, &base, &old_base, old);
+    let plan = kept;
+    let request = Request {
+        base: &base,
+        branch: &branch,
+        title,
+        body: &body,
+    };
+    let pr = link(ctx, &up.remote, &request, None, false, false)?;
+    Ok(Opened {
+        branch,
+        base,
+        upstream,
+        state: State::Unchanged,
+        plan,
+        commit: Some(old.to_string()),
+        why: None,
+        pr: Some(pr),
+    })
+}
+
+/// Pushes the branch, only if it is still what was read; what the remote said.
+fn push(
+    root: &Path,
+    up: &git::Upstream,
+    commit: &str,
+    branch: &str,
+    existing: Option<&str>,
+    options: &[String],
+    replay: &Replay,
+) -> Result<String> {
+    let said = match pr::push_branch(root, &up.remote, commit, branch, existing, options)? {
+        BranchPush::Ok(said) => said,
+        BranchPush::Moved(_) => {
+            return Err(UserError::new(format!(
+                "`{branch}` changed on `{}` while promote was rebuilding it: nothing was pushed",
+                up.remote
+            ))
+            .hint(format!(
+                "someone else updated it; run `{}` again",
+                replay.command_line()
+            ))
+            .into())
+        }
+    };
+    Ok(said)
 }
 
 /// What a request does not read, at commit `upstream`: the directories of the environments other
