@@ -540,7 +540,24 @@ fn check_native(c: &Config) -> Result<()> {
 
 /// The native templates (path -> text) that render each environment's synced manifests.
 fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<String, String>> {
-    // Value keys whose values would not print as they are: `|safe` keeps them byte-identical.
+    let safe = safe_keys(config, before);
+    // A manifest `<service>-<rest>` goes under `<service>/` when every environment that has it runs
+    // the service (the native renderer skips a service's templates where it has no version).
+    let mut problems = Vec::new();
+    let rel_of = placement(config, before, &mut problems);
+    // Each environment's text for each template.
+    let texts = jinja_texts(config, before, &rel_of, &safe, &mut problems)?;
+    if !problems.is_empty() {
+        return Err(problems_error(
+            "cannot migrate; nothing was written:",
+            &problems,
+        ));
+    }
+    share(new, texts)
+}
+
+/// Value keys whose values would not print as they are: `|safe` keeps them byte-identical.
+fn safe_keys(config: &Config, before: &[Before]) -> BTreeSet<String> {
     let mut safe = BTreeSet::new();
     for (_, key) in config.placeholders.iter().filter(|(_, k)| k != "version") {
         for b in before {
@@ -551,11 +568,18 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
             }
         }
     }
-    // A manifest `<service>-<rest>` goes under `<service>/` when every environment that has it runs
-    // the service (the native renderer skips a service's templates where it has no version).
+    safe
+}
+
+/// Where each synced manifest's template goes (relative to a template directory), and the
+/// service it is under, if any.
+fn placement(
+    config: &Config,
+    before: &[Before],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, (String, Option<String>)> {
     let names: BTreeSet<&String> = before.iter().flat_map(|b| b.synced.keys()).collect();
     let mut rel_of: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
-    let mut problems = Vec::new();
     for name in names {
         let svc = legacy::file_service(name, config.services.iter().map(|s| s.name.as_str()))
             .filter(|s| {
@@ -577,7 +601,17 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
         };
         rel_of.insert(name.clone(), (rel, svc.map(str::to_string)));
     }
-    // Each environment's text for each template.
+    rel_of
+}
+
+/// Each environment's text for each template (by its relative path), as minijinja.
+fn jinja_texts(
+    config: &Config,
+    before: &[Before],
+    rel_of: &BTreeMap<String, (String, Option<String>)>,
+    safe: &BTreeSet<String>,
+    problems: &mut Vec<Problem>,
+) -> Result<BTreeMap<String, Vec<(String, String)>>> {
     let mut texts: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for b in before {
         for (name, bytes) in &b.synced {
@@ -587,16 +621,8 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
                     let tpl = std::fs::read(config.root.join(source))
                         .with_context(|| format!("cannot read `{source}`"))?;
                     let file = source.rsplit('/').next().unwrap_or(source);
-                    legacy::to_jinja(
-                        config,
-                        b.env,
-                        &b.versions,
-                        file,
-                        &tpl,
-                        svc.as_deref(),
-                        &safe,
-                    )
-                    .map_err(|m| Problem::new(source, None, m))
+                    legacy::to_jinja(config, b.env, &b.versions, file, &tpl, svc.as_deref(), safe)
+                        .map_err(|m| Problem::new(source, None, m))
                 }
                 None => std::str::from_utf8(bytes)
                     .map(legacy::literal)
@@ -617,14 +643,15 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
             }
         }
     }
-    if !problems.is_empty() {
-        return Err(problems_error(
-            "cannot migrate; nothing was written:",
-            &problems,
-        ));
-    }
-    // Shared where every environment has the template: the most common text (the first
-    // environment's on a tie), and each environment whose text differs keeps its own.
+    Ok(texts)
+}
+
+/// Shared where every environment has the template: the most common text (the first
+/// environment's on a tie), and each environment whose text differs keeps its own.
+fn share(
+    new: &Config,
+    texts: BTreeMap<String, Vec<(String, String)>>,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (rel, list) in texts {
         if list.len() < new.environments.len() {
