@@ -692,6 +692,8 @@ impl Request {
 }
 
 impl Cli {
+    // long: one arm per subcommand, each a field-for-field move from the parsed command to the
+    // request; a flat table reads best whole, and split it would only scatter the commands.
     pub fn into_request(self) -> (Option<PathBuf>, Request) {
         let json = |o: OutputFormat| o == OutputFormat::Json;
         let req = match self.command {
