@@ -152,7 +152,7 @@ fn write_html(dir: &Path, input: Input, built: report::Report, since: &str, json
     // thousands of strings at 10,000 records) would only delay the exit.
     std::mem::forget(input);
     std::mem::forget(built);
-    return Ok(exit::OK);
+    Ok(exit::OK)
 }
 
 /// An environment's metadata and deploy.log, its chain checked.

@@ -276,7 +276,7 @@ fn next_steps(config: &Config, written: &[String]) {
         "later: shared minijinja templates (the native layout)".to_string(),
     ));
     ui::status(&format!("next:\n{}", table(&next, "  ")));
-    if let Some(advice) = crate::commands::pr::approval_advice(&config) {
+    if let Some(advice) = crate::commands::pr::approval_advice(config) {
         ui::status(&advice);
     }
 }

@@ -115,17 +115,8 @@ pub(super) fn plan_up(
         audit::tail_hash(&log),
     );
     let line = rec.seal();
-    let mut meta = existing.unwrap_or_else(|| PreviewMeta {
-        branch: branch.to_string(),
-        slug: slug.clone(),
-        namespace: namespace.clone(),
-        host_prefix: host_prefix.clone(),
-        urls: None,
-        created: who.time.clone(),
-        updated: who.time.clone(),
-        services: BTreeMap::new(),
-        audit_head: None,
-    });
+    let mut meta =
+        existing.unwrap_or_else(|| new_meta(branch, &slug, &namespace, &host_prefix, &who));
     meta.slug = slug.clone();
     meta.namespace = namespace.clone();
     meta.host_prefix = host_prefix.clone();
@@ -163,6 +154,27 @@ pub(super) fn plan_up(
         files: files::plan(&config.root, targets)?,
         commit_message,
     })
+}
+
+/// The metadata of a preview that does not exist yet.
+fn new_meta(
+    branch: &str,
+    slug: &str,
+    namespace: &str,
+    host_prefix: &str,
+    who: &Who,
+) -> PreviewMeta {
+    PreviewMeta {
+        branch: branch.to_string(),
+        slug: slug.to_string(),
+        namespace: namespace.to_string(),
+        host_prefix: host_prefix.to_string(),
+        urls: None,
+        created: who.time.clone(),
+        updated: who.time.clone(),
+        services: BTreeMap::new(),
+        audit_head: None,
+    }
 }
 
 /// The preview's manifests exactly as rendered: stale ones (committed, no longer rendered) go.
