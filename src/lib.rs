@@ -8,6 +8,10 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod error;
+#[expect(
+    clippy::exit,
+    reason = "`PROMOTE_FAILPOINT=name:exit` ends the run as a kill would, skipping every destructor"
+)]
 pub mod failpoint;
 pub mod fs;
 pub mod git;
