@@ -25,13 +25,6 @@ use std::path::{Path, PathBuf};
 /// Breaks that exist on purpose, until the work that removes them lands. One "path: rule" a line;
 /// remove a line when its break is gone (the test says which).
 const KNOWN: &str = "
-# git2 moves behind the git/ façade (#15, gitfacade).
-src/apply/journal.rs: git2
-src/cache/memo.rs: git2
-src/cache/state.rs: git2
-src/plan/mod.rs: git2
-src/render/mod.rs: git2
-
 # commands::change and commands::pr call each other (#18, cmds).
 commands::change <-> commands::pr: cycle
 
