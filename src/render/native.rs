@@ -1,6 +1,6 @@
 //! Native layout: minijinja templates, strict about undefined values, bounded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -303,6 +303,7 @@ fn plain_safe(s: &str) -> bool {
         && !s.ends_with(':')
 }
 
+/// Renders an environment's templates (minijinja) once per set of versions.
 pub(super) fn render_native(
     config: &Config,
     env: &Environment,
@@ -310,11 +311,50 @@ pub(super) fn render_native(
 ) -> Result<Vec<Rendered>> {
     let mut problems = Vec::new();
     let (templates, names) = native_templates(config, env, &mut problems)?;
+    let sources = std::sync::Arc::new(read_sources(config, &names, &mut problems));
+    let mut engine = engine();
+    let loaded = sources.clone();
+    engine.set_loader(move |name| Ok(loaded.get(name).cloned()));
+    compile_unrendered(&engine, &sources, &templates, &mut problems);
+    let bases = base_contexts(config, env, sets);
+    let images: HashMap<&str, &str> = config
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.image.as_str()))
+        .collect();
+    let set = TemplateSet {
+        env,
+        engine: &engine,
+        sources: &sources,
+        sets,
+        bases: &bases,
+        images: &images,
+    };
+    let chunks = crate::par::chunks(&templates, |chunk| set.render_chunk(chunk));
 
-    // Every template file is read once (overrides and partials too, so `include` can reach any of
-    // them). Each is compiled when it is used and dropped after: memory stays flat in the number of
-    // templates. Files no template set renders here are compiled once, to report syntax errors.
-    let read: Vec<(String, std::io::Result<String>)> = crate::par::chunks(&names, |chunk| {
+    let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+    // Problems of the template set itself (unreadable files, syntax errors) concern every set.
+    for r in &mut out {
+        r.problems.extend(problems.iter().cloned());
+    }
+    for chunk in chunks {
+        for (i, r) in chunk.into_iter().enumerate() {
+            out[i].files.extend(r.files);
+            out[i].problems.extend(r.problems);
+        }
+    }
+    Ok(out)
+}
+
+/// Every template file is read once (overrides and partials too, so `include` can reach any of
+/// them), on a few threads. Each is compiled when it is used and dropped after: memory stays flat in
+/// the number of templates.
+fn read_sources(
+    config: &Config,
+    names: &[String],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, String> {
+    let read: Vec<(String, std::io::Result<String>)> = crate::par::chunks(names, |chunk| {
         chunk
             .iter()
             .map(|n| (n.clone(), std::fs::read_to_string(config.root.join(n))))
@@ -336,10 +376,17 @@ pub(super) fn render_native(
             )),
         }
     }
-    let sources = std::sync::Arc::new(sources);
-    let mut engine = engine();
-    let loaded = sources.clone();
-    engine.set_loader(move |name| Ok(loaded.get(name).cloned()));
+    sources
+}
+
+/// Files no template set renders here (partials, overrides of other environments' templates) are
+/// compiled once, to report syntax errors.
+fn compile_unrendered(
+    engine: &minijinja::Environment,
+    sources: &BTreeMap<String, String>,
+    templates: &[Template],
+    problems: &mut Vec<Problem>,
+) {
     let rendered: BTreeSet<&str> = templates.iter().map(|t| t.source.as_str()).collect();
     for (name, src) in sources.iter() {
         if !rendered.contains(name.as_str()) {
@@ -348,16 +395,16 @@ pub(super) fn render_native(
             }
         }
     }
+}
 
-    let images_by_service: std::collections::HashMap<&str, &str> = config
-        .services
-        .iter()
-        .map(|s| (s.name.as_str(), s.image.as_str()))
-        .collect();
-    // The context shared by every template, per set of versions: built once, as minijinja values
-    // (cheap to clone); the JSON form is only used to report undefined values.
-    let bases: Vec<(BTreeMap<String, Value>, Json)> = sets
-        .iter()
+/// The context shared by every template, per set of versions: built once, as minijinja values
+/// (cheap to clone); the JSON form is only used to report undefined values.
+fn base_contexts(
+    config: &Config,
+    env: &Environment,
+    sets: &[&BTreeMap<String, Version>],
+) -> Vec<(BTreeMap<String, Value>, Json)> {
+    sets.iter()
         .map(|versions| {
             let images: serde_json::Map<String, Json> = config
                 .services
@@ -386,15 +433,29 @@ pub(super) fn render_native(
             }
             (base, base_json)
         })
-        .collect();
+        .collect()
+}
 
-    let chunks = crate::par::chunks(&templates, |chunk| {
-        let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
+/// What rendering an environment's templates for each set of versions needs, shared by the threads.
+struct TemplateSet<'a> {
+    env: &'a Environment,
+    engine: &'a minijinja::Environment<'static>,
+    sources: &'a BTreeMap<String, String>,
+    sets: &'a [&'a BTreeMap<String, Version>],
+    bases: &'a [(BTreeMap<String, Value>, Json)],
+    /// Each service's image repository.
+    images: &'a HashMap<&'a str, &'a str>,
+}
+
+impl TemplateSet<'_> {
+    /// Renders the templates of `chunk` for every set of versions (one [`Rendered`] per set).
+    fn render_chunk(&self, chunk: &[Template]) -> Vec<Rendered> {
+        let mut out: Vec<Rendered> = self.sets.iter().map(|_| Rendered::default()).collect();
         for t in chunk {
-            let Some(src) = sources.get(&t.source) else {
+            let Some(src) = self.sources.get(&t.source) else {
                 continue; // unreadable: reported above
             };
-            let tmpl = match engine.template_from_named_str(&t.source, src) {
+            let tmpl = match self.engine.template_from_named_str(&t.source, src) {
                 Ok(tmpl) => tmpl,
                 Err(e) => {
                     for r in &mut out {
@@ -404,68 +465,65 @@ pub(super) fn render_native(
                     continue;
                 }
             };
-            for (i, versions) in sets.iter().enumerate() {
-                let (base, base_json) = &bases[i];
-                let mut ctx = base.clone();
-                if let Some(svc) = &t.service {
-                    // A service the environment does not run yet (never set or promoted there) has
-                    // no manifests in it: `promote to` / `set-image` bring it in.
-                    let Some(v) = versions.get(svc) else {
-                        continue;
-                    };
-                    let image = images_by_service
-                        .get(svc.as_str())
-                        .copied()
-                        .unwrap_or_default();
-                    ctx.insert("service".into(), Value::from(svc.as_str()));
-                    ctx.insert("image".into(), Value::from(v.reference(image)));
-                    ctx.insert("version".into(), Value::from(v.to_string()));
-                    ctx.insert("tag".into(), Value::from(v.tag.clone()));
-                }
-                let slow_ctx = || {
-                    let mut c = base_json.clone();
-                    for key in ["service", "image", "version", "tag"] {
-                        if let Some(v) = ctx.get(key) {
-                            c[key] = serde_json::to_value(v).unwrap_or(Json::Null);
-                        }
-                    }
-                    c
-                };
-                match render_one(&engine, &tmpl, Value::from(ctx.clone()), slow_ctx) {
-                    Ok(text) => out[i].files.push(OutFile {
-                        path: t.output.clone(),
-                        bytes: text.into_bytes(),
-                        template: t.source.clone(),
-                        version_free: None,
-                    }),
-                    Err(mut ps) => {
-                        for p in &mut ps {
-                            if p.message.contains("undefined value `values.") && p.hint.is_none() {
-                                p.hint = Some(format!(
-                                    "set it under `environments.{}.values` (or the shared `values`) in `{CONFIG_FILE}`",
-                                    env.name
-                                ));
-                            }
-                        }
-                        out[i].problems.extend(ps)
-                    }
-                }
+            for (i, versions) in self.sets.iter().enumerate() {
+                self.render_for(t, &tmpl, i, versions, &mut out[i]);
             }
         }
         out
-    });
-    let mut out: Vec<Rendered> = sets.iter().map(|_| Rendered::default()).collect();
-    // Problems of the template set itself (unreadable files, syntax errors) concern every set.
-    for r in &mut out {
-        r.problems.extend(problems.iter().cloned());
     }
-    for chunk in chunks {
-        for (i, r) in chunk.into_iter().enumerate() {
-            out[i].files.extend(r.files);
-            out[i].problems.extend(r.problems);
+
+    /// Renders template `t` with the `i`th set of versions into `out`.
+    fn render_for(
+        &self,
+        t: &Template,
+        tmpl: &minijinja::Template,
+        i: usize,
+        versions: &BTreeMap<String, Version>,
+        out: &mut Rendered,
+    ) {
+        let (base, base_json) = &self.bases[i];
+        let mut ctx = base.clone();
+        if let Some(svc) = &t.service {
+            // A service the environment does not run yet (never set or promoted there) has
+            // no manifests in it: `promote to` / `set-image` bring it in.
+            let Some(v) = versions.get(svc) else {
+                return;
+            };
+            let image = self.images.get(svc.as_str()).copied().unwrap_or_default();
+            ctx.insert("service".into(), Value::from(svc.as_str()));
+            ctx.insert("image".into(), Value::from(v.reference(image)));
+            ctx.insert("version".into(), Value::from(v.to_string()));
+            ctx.insert("tag".into(), Value::from(v.tag.clone()));
+        }
+        let slow_ctx = || {
+            let mut c = base_json.clone();
+            for key in ["service", "image", "version", "tag"] {
+                if let Some(v) = ctx.get(key) {
+                    c[key] = serde_json::to_value(v).unwrap_or(Json::Null);
+                }
+            }
+            c
+        };
+        match render_one(self.engine, tmpl, Value::from(ctx.clone()), slow_ctx) {
+            Ok(text) => out.files.push(OutFile {
+                path: t.output.clone(),
+                bytes: text.into_bytes(),
+                template: t.source.clone(),
+                version_free: None,
+            }),
+            Err(mut ps) => {
+                for p in &mut ps {
+                    if p.message.contains("undefined value `values.") && p.hint.is_none() {
+                        p.hint = Some(format!(
+                            "set it under `environments.{}.values` (or the shared `values`) in `{CONFIG_FILE}`",
+                            self.env.name
+                        ));
+                    }
+                }
+                out.problems.extend(ps)
+            }
         }
     }
-    Ok(out)
 }
 
 /// Renders one template. On undefined values, keeps going to report every missing value of the

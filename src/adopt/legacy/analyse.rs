@@ -56,10 +56,28 @@ pub struct Analysis {
 /// Lines every template up with its rendered file and works out placeholders, services and versions.
 pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
     let mut a = Analysis::default();
-    let mut occs: Vec<Occurrence> = Vec::new();
-    let mut identity: HashMap<(usize, String), (String, usize)> = HashMap::new();
+    let (occs, identity) = line_up(root, found, &mut a)?;
+    let tokens: Vec<String> = occs
+        .iter()
+        .map(|o| o.token.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    hand_edits(&occs, &identity, &tokens, &mut a.problems);
+    let version_tokens = version_tokens(&occs);
+    find_services(&occs, &version_tokens, &mut a);
+    assign_versions(found, &occs, &version_tokens, &mut a);
+    name_placeholders(found, &occs, tokens, &version_tokens, &mut a);
+    Ok(a)
+}
 
-    // 1. Line up every pair.
+/// Where a token stands unreplaced: (environment, token) -> (file, line).
+type Identity = HashMap<(usize, String), (String, usize)>;
+
+/// 1. Line up every pair: the occurrences of placeholders, and where tokens stay as they are.
+fn line_up(root: &Path, found: &Found, a: &mut Analysis) -> Result<(Vec<Occurrence>, Identity)> {
+    let mut occs: Vec<Occurrence> = Vec::new();
+    let mut identity: Identity = HashMap::new();
     for (ei, env) in found.envs.iter().enumerate() {
         let mut prefs: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         for t in &env.templates {
@@ -96,15 +114,17 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
             }
         }
     }
+    Ok((occs, identity))
+}
 
-    // 2. Placeholders: tokens that some rendered file replaced. Left as they are elsewhere, they are
-    //    a file the old script did not render, or a hand edit: sed replaces every one.
-    let mut tokens: Vec<String> = occs
-        .iter()
-        .map(|o| o.token.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+/// 2. Placeholders: tokens that some rendered file replaced. Left as they are elsewhere, they are a
+///    file the old script did not render, or a hand edit: sed replaces every one.
+fn hand_edits(
+    occs: &[Occurrence],
+    identity: &Identity,
+    tokens: &[String],
+    problems: &mut Vec<Problem>,
+) {
     let mut identity_at: Vec<_> = identity
         .iter()
         .filter(|((_, t), _)| tokens.contains(t))
@@ -116,7 +136,7 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
             .find(|o| &o.token == token && o.env == *env)
             .or_else(|| occs.iter().find(|o| &o.token == token));
         if let Some(o) = other {
-            a.problems.push(
+            problems.push(
                 Problem::new(
                     file,
                     Some(*line),
@@ -130,17 +150,24 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
             );
         }
     }
+}
 
-    // 3. Version placeholders: those written right after an image (`<registry>/<service>:COMMIT_SHA`).
-    let is_image = |img: &Option<String>| {
-        img.as_deref()
-            .is_some_and(|i| i.contains('/') && imageref::is_valid_name(i))
-    };
-    let version_tokens: BTreeSet<String> = occs
-        .iter()
+/// An image repository with a registry path, as a version placeholder follows it.
+fn is_image(img: &Option<String>) -> bool {
+    img.as_deref()
+        .is_some_and(|i| i.contains('/') && imageref::is_valid_name(i))
+}
+
+/// 3. Version placeholders: those written right after an image (`<registry>/<service>:COMMIT_SHA`).
+fn version_tokens(occs: &[Occurrence]) -> BTreeSet<String> {
+    occs.iter()
         .filter(|o| is_image(&o.image_before))
         .map(|o| o.token.clone())
-        .collect();
+        .collect()
+}
+
+/// 3. The services: the images the version placeholders follow, and the registry they share.
+fn find_services(occs: &[Occurrence], version_tokens: &BTreeSet<String>, a: &mut Analysis) {
     let images: BTreeSet<String> = occs
         .iter()
         .filter(|o| version_tokens.contains(&o.token) && is_image(&o.image_before))
@@ -158,9 +185,16 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
             }
         }
     }
+}
 
-    // 4. Each version to its service, like the renderer does: the image right before it, or the
-    //    service the file is named after. One version per service and environment.
+/// 4. Each version to its service, like the renderer does: the image right before it, or the
+///    service the file is named after. One version per service and environment.
+fn assign_versions(
+    found: &Found,
+    occs: &[Occurrence],
+    version_tokens: &BTreeSet<String>,
+    a: &mut Analysis,
+) {
     a.versions = vec![BTreeMap::new(); found.envs.len()];
     let mut seen: BTreeMap<(usize, String), Vec<&Occurrence>> = BTreeMap::new();
     for o in occs.iter().filter(|o| version_tokens.contains(&o.token)) {
@@ -206,8 +240,16 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
             )),
         }
     }
+}
 
-    // 5. Every other placeholder: one value per environment, and a name for it.
+/// 5. Every other placeholder: one value per environment, and a name for it.
+fn name_placeholders(
+    found: &Found,
+    occs: &[Occurrence],
+    mut tokens: Vec<String>,
+    version_tokens: &BTreeSet<String>,
+    a: &mut Analysis,
+) {
     tokens.sort_by_key(|t| (!version_tokens.contains(t), t.clone()));
     let mut taken: BTreeSet<String> = ["version", "urls", "database", "kube_context"]
         .iter()
@@ -239,7 +281,6 @@ pub fn analyse(root: &Path, found: &Found) -> Result<Analysis> {
         let key = key_for(&token, &mut taken);
         a.placeholders.push(PlaceholderFound { token, key, values });
     }
-    Ok(a)
 }
 
 /// The value every occurrence agrees on; otherwise a problem at each occurrence that differs from

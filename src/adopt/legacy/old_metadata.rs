@@ -32,46 +32,19 @@ pub struct OldMetadata {
 pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
     let text = String::from_utf8_lossy(bytes);
     if let Ok(m) = Metadata::parse("metadata", &text) {
-        return OldMetadata {
-            format: "promote",
-            versions: m
-                .services
-                .iter()
-                .map(|(k, v)| (k.clone(), v.version.to_string()))
-                .collect(),
-            urls: m
-                .urls
-                .and_then(|u| u.as_object().cloned())
-                .unwrap_or_default(),
-            database: m.database,
-            kube_context: m.kube_context,
-            time: m.updated,
-            unused: Vec::new(),
-        };
+        return from_promote(m);
     }
     let (format, value) = match serde_json::from_str::<Json>(&text) {
         Ok(v @ Json::Object(_)) => ("json", v),
-        _ => {
-            let mut map = Map::new();
-            for line in text.lines() {
-                let line = line.trim().trim_start_matches("export ").trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(": ")) else {
-                    continue;
-                };
-                let v = v.trim().trim_matches('"').trim_matches('\'');
-                map.insert(k.trim().to_string(), Json::String(v.to_string()));
-            }
-            if map.is_empty() {
+        _ => match parse_lines(&text) {
+            Some(map) => ("lines", map),
+            None => {
                 return OldMetadata {
                     format: "unreadable",
                     ..Default::default()
-                };
+                }
             }
-            ("lines", Json::Object(map))
-        }
+        },
     };
     let mut leaves = Vec::new();
     flatten(&value, &mut Vec::new(), &mut leaves);
@@ -82,11 +55,58 @@ pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
     let mut sorted: Vec<&String> = services.iter().collect();
     sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for (path, v) in leaves {
+        old.classify(path, v, &sorted);
+    }
+    old
+}
+
+/// A metadata file promote wrote.
+fn from_promote(m: Metadata) -> OldMetadata {
+    OldMetadata {
+        format: "promote",
+        versions: m
+            .services
+            .iter()
+            .map(|(k, v)| (k.clone(), v.version.to_string()))
+            .collect(),
+        urls: m
+            .urls
+            .and_then(|u| u.as_object().cloned())
+            .unwrap_or_default(),
+        database: m.database,
+        kube_context: m.kube_context,
+        time: m.updated,
+        unused: Vec::new(),
+    }
+}
+
+/// `KEY=value` or `key: value` lines (a shell or dotenv file), as a JSON object; None when there is
+/// no such line.
+fn parse_lines(text: &str) -> Option<Json> {
+    let mut map = Map::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("export ").trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(": ")) else {
+            continue;
+        };
+        let v = v.trim().trim_matches('"').trim_matches('\'');
+        map.insert(k.trim().to_string(), Json::String(v.to_string()));
+    }
+    (!map.is_empty()).then_some(Json::Object(map))
+}
+
+impl OldMetadata {
+    /// Files the value `v` at `path` under what it looks like: a database, a URL, a kube context, a
+    /// time, a service's version, or unused. `sorted`: the service names, longest first.
+    fn classify(&mut self, path: Vec<String>, v: Json, sorted: &[&String]) {
         let lower: Vec<String> = path.iter().map(|p| p.to_ascii_lowercase()).collect();
         // The words that say what a field is, from its keys without the service names they
         // mention: `images.catalogue-db` is the service `catalogue-db`, not a database field,
         // while `db` and `catalogue-db_url` still are a database and a URL.
-        let unnamed: Vec<String> = lower.iter().map(|p| without_services(p, &sorted)).collect();
+        let unnamed: Vec<String> = lower.iter().map(|p| without_services(p, sorted)).collect();
         let words: Vec<&str> = unnamed
             .iter()
             .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
@@ -105,26 +125,15 @@ pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
                 .iter()
                 .any(|p| s.starts_with(p))
         {
-            old.database.get_or_insert(v);
+            self.database.get_or_insert(v);
         } else if has(&["url", "urls", "uri", "endpoint", "endpoints"])
             || s.starts_with("http://")
             || s.starts_with("https://")
         {
-            let name = svc.clone().unwrap_or_else(|| {
-                let last = lower.last().cloned().unwrap_or_default();
-                let kept: Vec<&str> = last
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .filter(|w| !w.is_empty() && !matches!(*w, "url" | "urls" | "uri"))
-                    .collect();
-                if kept.is_empty() {
-                    "url".into()
-                } else {
-                    kept.join("_")
-                }
-            });
-            old.urls.entry(name).or_insert(v);
+            let name = svc.clone().unwrap_or_else(|| url_name(&lower));
+            self.urls.entry(name).or_insert(v);
         } else if has(&["context", "kubecontext", "kubectx", "kube", "cluster"]) {
-            old.kube_context.get_or_insert(v);
+            self.kube_context.get_or_insert(v);
         } else if has(&[
             "time",
             "timestamp",
@@ -137,16 +146,29 @@ pub fn read_old_metadata(bytes: &[u8], services: &[String]) -> OldMetadata {
         ]) && parse_time(&v).is_some()
         {
             let t = parse_time(&v);
-            if old.time.is_none() || t > old.time {
-                old.time = t;
+            if self.time.is_none() || t > self.time {
+                self.time = t;
             }
         } else if let (Some(svc), Some(version)) = (svc, version_in(s)) {
-            old.versions.entry(svc).or_insert(version);
+            self.versions.entry(svc).or_insert(version);
         } else {
-            old.unused.push(path.join("."));
+            self.unused.push(path.join("."));
         }
     }
-    old
+}
+
+/// The name of a URL no service's name says: its key's words but `url`.
+fn url_name(lower: &[String]) -> String {
+    let last = lower.last().cloned().unwrap_or_default();
+    let kept: Vec<&str> = last
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty() && !matches!(*w, "url" | "urls" | "uri"))
+        .collect();
+    if kept.is_empty() {
+        "url".into()
+    } else {
+        kept.join("_")
+    }
 }
 
 /// A key with every service name it mentions (longest first) cut out.
