@@ -37,35 +37,7 @@ pub fn render_legacy_except(
     learn: bool,
 ) -> Result<Vec<Rendered>> {
     let dir = config.root.join(&env.dir);
-    let mut names: Vec<String> = Vec::new();
-    if let Some(files) = listed {
-        names.extend(
-            files
-                .iter()
-                .filter(|name| name.ends_with(".tpl") && !skip(&format!("{}/{name}", env.dir)))
-                .cloned(),
-        );
-    } else if dir.is_dir() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("cannot list `{}`", env.dir))?
-        {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
-                return Err(crate::fs::links::link_error(
-                    &config.root,
-                    &format!("{}/{name}", env.dir),
-                ));
-            }
-            if name.ends_with(".tpl")
-                && !skip(&format!("{}/{name}", env.dir))
-                && entry.file_type()?.is_file()
-            {
-                names.push(name);
-            }
-        }
-    }
-    names.sort();
+    let names = legacy_templates(config, env, listed, skip)?;
     let sub = Substituter::new(config, env);
     let opened = match names.is_empty() {
         true => None,
@@ -130,6 +102,47 @@ pub fn render_legacy_except(
         r.files.sort_by(|a, b| a.path.cmp(&b.path));
     }
     Ok(out)
+}
+
+/// The names of the environment's `*.tpl` templates but those `skip` settles, sorted: from the
+/// dirty check's listing of its directory when there is one (`listed`), else from the directory.
+fn legacy_templates(
+    config: &Config,
+    env: &Environment,
+    listed: Option<&[String]>,
+    skip: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<String>> {
+    let dir = config.root.join(&env.dir);
+    let mut names: Vec<String> = Vec::new();
+    if let Some(files) = listed {
+        names.extend(
+            files
+                .iter()
+                .filter(|name| name.ends_with(".tpl") && !skip(&format!("{}/{name}", env.dir)))
+                .cloned(),
+        );
+    } else if dir.is_dir() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list `{}`", env.dir))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".tpl") && entry.file_type()?.is_symlink() {
+                return Err(crate::fs::links::link_error(
+                    &config.root,
+                    &format!("{}/{name}", env.dir),
+                ));
+            }
+            if name.ends_with(".tpl")
+                && !skip(&format!("{}/{name}", env.dir))
+                && entry.file_type()?.is_file()
+            {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// The sed-style substitution of one environment, set up once for all its templates.
