@@ -33,7 +33,7 @@ pub struct OutFile {
     pub template: String,
     /// The template's blob id, when a legacy render asked to learn (see `crate::cache::memo`) found that
     /// the output does not depend on versions.
-    pub version_free: Option<git2::Oid>,
+    pub version_free: Option<crate::git::ObjectId>,
 }
 
 /// Something wrong with a file, reported with its location.

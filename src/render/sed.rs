@@ -82,7 +82,7 @@ pub fn render_legacy_except(
                 path: output.clone(),
                 bytes: text,
                 template: source.clone(),
-                version_free: learn.then(|| crate::git::write::blob_id(&bytes)),
+                version_free: learn.then(|| crate::git::blob_id(&bytes)),
             });
             for r in &mut out {
                 r.files.extend(file.clone());
