@@ -6,9 +6,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::{json, Value as Json};
 
-use super::{json_report, table};
+use super::{json_report, table, EnvPlan};
 use crate::adopt::legacy::{
-    self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
+    self, Analysis, EnvProposal, Found, Proposal, DEPLOY_LOG, METADATA_FILE,
 };
 use crate::apply::files::{self, Target};
 use crate::error::{exit, Outcome, UserError};
@@ -16,18 +16,9 @@ use crate::git::{self, Repo};
 use crate::model::audit;
 use crate::model::config::{is_name, Config, CONFIG_FILE};
 use crate::model::metadata::{Metadata, ServiceState};
-use crate::model::version::Version;
 use crate::plan::problems_error;
 use crate::render::{self, Problem};
 use crate::ui;
-
-/// One environment, as init will write it.
-pub(super) struct EnvPlan<'a> {
-    pub(super) found: &'a EnvFound,
-    pub(super) versions: BTreeMap<String, Version>,
-    pub(super) old: Option<OldMetadata>,
-    pub(super) log: Vec<u8>,
-}
 
 pub(super) fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     let root = &repo.root;

@@ -2,8 +2,7 @@
 
 use serde_json::Value as Json;
 
-use super::adopt::EnvPlan;
-use super::{plural, table, table_n};
+use super::{plural, table, table_n, EnvPlan};
 use crate::adopt::legacy::{Analysis, Found, OldMetadata, DEPLOY_LOG, METADATA_FILE};
 use crate::model::config::Config;
 

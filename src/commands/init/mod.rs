@@ -9,12 +9,14 @@
 //!
 //! It never commits: the pipeline order is a guess from the names, to review before committing.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::adopt::legacy;
+use crate::adopt::legacy::{self, EnvFound, OldMetadata};
 use crate::error::{exit, Outcome, UserError};
 use crate::git::{self, Lock, Repo};
 use crate::model::config::{Config, CONFIG_FILE};
+use crate::model::version::Version;
 use crate::ui;
 
 mod adopt;
@@ -47,6 +49,14 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         return scaffold(&root, dry_run);
     }
     adopt(&repo, &found, dry_run)
+}
+
+/// One environment, as init will write it.
+struct EnvPlan<'a> {
+    found: &'a EnvFound,
+    versions: BTreeMap<String, Version>,
+    old: Option<OldMetadata>,
+    log: Vec<u8>,
 }
 
 /// `--output json`: what was adopted (`sed`, or the bundled `example`), the pipeline, and the files
