@@ -60,7 +60,7 @@ impl Memo {
             let i = index.partition_point(|e| e.path.as_slice() < path.as_bytes());
             index
                 .get(i)
-                .filter(|e| e.path == path.as_bytes() && (e.flags >> 12) & 3 == 0)
+                .filter(|e| e.path == path.as_bytes() && crate::git::mode::stage(e.flags) == 0)
                 .map(|e| e.id)
         };
         let mut settled = std::collections::HashSet::new();

@@ -190,7 +190,7 @@ impl GitIndex {
             .partition_point(|e| e.path.as_slice() < path.as_bytes());
         let e = self.entries.get(i).filter(|e| e.path == path.as_bytes())?;
         let secs = |t: git2::IndexTime| (i64::from(t.seconds() as u32), i64::from(t.nanoseconds()));
-        let same = (e.flags >> 12) & 3 == 0
+        let same = crate::git::mode::stage(e.flags) == 0
             && u64::from(e.file_size) == stamp.size & 0xffff_ffff
             && secs(e.mtime) == stamp.mtime
             && secs(e.ctime) == stamp.ctime

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod fast;
 pub mod index;
+pub mod mode;
 pub mod pr;
 pub mod status;
 pub mod write;

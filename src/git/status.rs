@@ -19,10 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use git2::{ErrorCode, IndexEntry, IndexEntryExtendedFlag, IndexEntryFlag, Oid, Repository, Tree};
 
-const TYPE_MASK: u32 = 0o170000;
-const REGULAR: u32 = 0o100000;
-const SYMLINK: u32 = 0o120000;
-const GITLINK: u32 = 0o160000;
+use crate::git::mode::{FILE_TYPE, GITLINK, SYMLINK, TYPE_MASK};
 const PERMS: u32 = 0o777;
 
 /// Paths under any of `paths` (repository-relative files or directories, `/`-separated; `.` is the
@@ -614,11 +611,11 @@ impl<'r> Scan<'r> {
         let mut mode = if meta.file_type().is_symlink() {
             SYMLINK
         } else if st.mode & 0o100 != 0 {
-            REGULAR | 0o755
+            FILE_TYPE | 0o755
         } else {
-            REGULAR | 0o644
+            FILE_TYPE | 0o644
         };
-        if !self.symlinks && e.mode & TYPE_MASK == SYMLINK && mode & TYPE_MASK == REGULAR {
+        if !self.symlinks && e.mode & TYPE_MASK == SYMLINK && mode & TYPE_MASK == FILE_TYPE {
             mode = e.mode;
         }
         if !self.filemode && mode & PERMS != e.mode & PERMS {
@@ -819,7 +816,7 @@ fn dup(e: &IndexEntry) -> IndexEntry {
 }
 
 fn stage(e: &IndexEntry) -> u16 {
-    (e.flags >> 12) & 3
+    crate::git::mode::stage(e.flags)
 }
 
 /// Any index entry strictly under directory `dir`?

@@ -108,7 +108,7 @@ fn current_manifests(
                 }
                 let i = entries.partition_point(|e| e.path.as_slice() < p.as_bytes());
                 let e = entries.get(i).filter(|e| e.path == p.as_bytes())?;
-                ((e.flags >> 12) & 3 == 0 && e.id == crate::git::write::blob_id(bytes))
+                (crate::git::mode::stage(e.flags) == 0 && e.id == crate::git::write::blob_id(bytes))
                     .then(|| ((*p).clone(), bytes.clone()))
             })
             .collect::<Vec<_>>()

@@ -1,0 +1,162 @@
+//! Commits in-process: objects, one pack, the index -- without running `git`.
+//!
+//! `git update-index` + `git commit` of 1,000 files costs two processes, 1,000 loose objects (a
+//! new file each) and SHA-1 with collision detection. This writes the same commit -- the same
+//! ids -- in a fraction of that:
+//!
+//! - `write_commit` hashes the blobs, rewrites the trees on the paths of the changed files
+//!   (serialized and hashed here, in git's canonical format; every other tree keeps its id),
+//!   builds the commit object and writes every object the repository does not have yet as ONE
+//!   undeltified pack with its version-2 `.idx`, compressed on two threads at zlib's fastest
+//!   level. It touches neither refs nor the index.
+//! - `update_index` writes `<gitdir>/index.lock`: the current index with the changed paths'
+//!   entries replaced (fresh stat data from the work tree, as git records it), deleted paths
+//!   removed, the cache tree (`TREE`) invalidated along the changed paths. The returned
+//!   `IndexLock` is committed (renamed over `index`) after the caller moved the branch -- git's own
+//!   order -- or rolled back.
+//!
+//! A sketch of the caller:
+//!
+//! ```ignore
+//! let commit = crate::git::write::write_commit(&repo, head, &updates, &author, &committer, &message)?;
+//! let lock = crate::git::write::update_index(&repo, workdir, &crate::git::write::index_changes(&updates))?;
+//! // Move the branch (compare-and-swap from `head`; a failure drops `lock`, leaving the index
+//! // as it was), then:
+//! lock.commit()?;
+//! ```
+//!
+//! The fast path is for plain repositories; the caller runs `git` otherwise. What this does not
+//! handle is refused with an `Unsupported` error (SHA-256 repositories, split or sparse indexes,
+//! a required index extension, a conflicted path, a path that is a file in the index and a
+//! directory in the change, ...), never guessed. Things it deliberately leaves to git:
+//!
+//! - Permissions: pack files are created read-only (0444), the index with 0666 less the umask,
+//!   as git does without `core.sharedRepository`; a shared repository's group bits are not set.
+//! - Durability: nothing is fsynced, as `git commit` does not fsync loose objects (nor the index)
+//!   by default.
+//! - Housekeeping: every commit adds one small pack. git's `gc --auto` (run by `git fetch`,
+//!   `git commit`, ...) repacks when there are more than `gc.autoPackLimit` (50) of them.
+//! - Hooks, signing, `GIT_INDEX_FILE`, `GIT_OBJECT_DIRECTORY`: not looked at.
+//!
+//! The pieces: [`objects`] (hashing, the commit, compressing), [`tree`] (rewriting the trees on
+//! the changed paths), [`pack`] (the pack and its `.idx`), [`index`] (the new index file). Each
+//! is a hand-written git format, kept because `make bench` needs it (see bench/results.md, "#15:
+//! git2's primitives against the hand-written writer"), and checked against the `git` binary by
+//! the differential tests in `tests.rs`.
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+use anyhow::{bail, Result};
+use git2::{Oid, Repository};
+
+pub use crate::git::mode::{EXECUTABLE, REGULAR, SYMLINK};
+
+mod index;
+mod objects;
+mod pack;
+#[cfg(all(test, unix))]
+mod tests;
+mod tree;
+
+pub use index::{update_index, update_index_within, IndexLock};
+pub use objects::write_commit;
+
+/// One file of the commit.
+#[derive(Debug, Clone)]
+pub struct Update {
+    /// Repository-relative, `/`-separated (`dev/app.yaml`).
+    pub path: String,
+    /// The new content, or `None` to delete the file.
+    pub content: Option<Vec<u8>>,
+    /// `REGULAR`, `EXECUTABLE` or `SYMLINK`; ignored for a deletion.
+    pub mode: u32,
+}
+
+/// Something this writer does not handle (rather than a failure): the caller should let `git` do
+/// the work instead.
+#[derive(Debug)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+fn unsupported<T>(what: impl Into<String>) -> Result<T> {
+    Err(Unsupported(what.into()).into())
+}
+
+/// The id git gives a blob with this content.
+pub fn blob_id(content: &[u8]) -> Oid {
+    objects::object_id(objects::Kind::Blob, content)
+}
+
+/// `updates` as `update_index` takes them: each path with its blob id and mode, or `None` for a
+/// deletion. (This hashes the contents again: ~1 ms a megabyte.)
+pub fn index_changes(updates: &[Update]) -> Vec<(String, Option<(Oid, u32)>)> {
+    updates
+        .iter()
+        .map(|u| {
+            let change = u.content.as_ref().map(|c| (blob_id(c), u.mode));
+            (u.path.clone(), change)
+        })
+        .collect()
+}
+
+/// A repository-relative path git would accept in a tree.
+pub(crate) fn check_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.eq_ignore_ascii_case(".git"));
+    if bad {
+        bail!("`{path}` is not a path git can store");
+    }
+    Ok(())
+}
+
+/// `Name <email> 1700000000 +0100`, as `git fsck` checks it.
+fn check_ident(what: &str, ident: &str) -> Result<()> {
+    let ok = (|| {
+        if ident.contains(['\n', '\0']) || ident.starts_with('<') {
+            return None;
+        }
+        let (name, rest) = ident.split_once('<')?;
+        let (email, rest) = rest.split_once('>')?;
+        if name.contains('>') || !name.ends_with(' ') || email.contains('<') {
+            return None;
+        }
+        let (time, zone) = rest.strip_prefix(' ')?.split_once(' ')?;
+        let zone = zone.as_bytes();
+        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        (digits(time.as_bytes())
+            && zone.len() == 5
+            && matches!(zone[0], b'+' | b'-')
+            && digits(&zone[1..]))
+        .then_some(())
+    })();
+    match ok {
+        Some(()) => Ok(()),
+        None => bail!("`{ident}` is not a git {what} ident (`Name <email> 1700000000 +0100`)"),
+    }
+}
+
+fn require_sha1(repo: &Repository) -> Result<()> {
+    let format = repo
+        .config()
+        .ok()
+        .and_then(|c| c.get_string("extensions.objectformat").ok());
+    match format {
+        Some(f) if !f.eq_ignore_ascii_case("sha1") => {
+            unsupported(format!("the repository uses {f} object ids"))
+        }
+        _ => Ok(()),
+    }
+}
