@@ -595,7 +595,7 @@ fn stat_times(_: &fs::Metadata) -> Times {
 
 /// A stage-0 entry for `path` with the stat data of the file in the work tree, as git records it.
 #[cfg(unix)]
-fn fresh_entry(workdir: &Path, path: &str, id: Oid, mode: u32) -> Result<IndexEntry> {
+pub(super) fn fresh_entry(workdir: &Path, path: &str, id: Oid, mode: u32) -> Result<IndexEntry> {
     use std::os::unix::fs::MetadataExt;
     if ![REGULAR, EXECUTABLE, SYMLINK].contains(&mode) {
         bail!("`{path}`: unsupported mode {mode:o}");

@@ -54,6 +54,8 @@ use git2::{Oid, Repository};
 
 pub use crate::git::mode::{EXECUTABLE, REGULAR, SYMLINK};
 
+#[cfg(all(test, unix))]
+mod differential;
 mod index;
 mod objects;
 mod pack;

@@ -17,9 +17,9 @@ use super::index::put_varint;
 use super::*;
 use crate::git::index;
 
-const IDENT: &str = "Pro Mote <promote@example.com> 1700000000 +0100";
+pub(super) const IDENT: &str = "Pro Mote <promote@example.com> 1700000000 +0100";
 
-fn git_full(dir: &Path, args: &[&str], input: Option<&[u8]>) -> std::process::Output {
+pub(super) fn git_full(dir: &Path, args: &[&str], input: Option<&[u8]>) -> std::process::Output {
     let mut cmd = Command::new("git");
     cmd.args(args)
         .current_dir(dir)
@@ -46,13 +46,13 @@ fn git_full(dir: &Path, args: &[&str], input: Option<&[u8]>) -> std::process::Ou
     child.wait_with_output().unwrap()
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(super) fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_full(dir, args, None);
     assert!(out.status.success(), "git {args:?}: {out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn write(dir: &Path, path: &str, content: &str) {
+pub(super) fn write(dir: &Path, path: &str, content: &str) {
     let full = dir.join(path);
     fs::create_dir_all(full.parent().unwrap()).unwrap();
     fs::write(full, content).unwrap();
@@ -64,7 +64,7 @@ fn chmod(dir: &Path, path: &str, mode: u32) {
     fs::set_permissions(dir.join(path), fs::Permissions::from_mode(mode)).unwrap();
 }
 
-fn upsert(path: &str, content: &str, mode: u32) -> Update {
+pub(super) fn upsert(path: &str, content: &str, mode: u32) -> Update {
     Update {
         path: path.into(),
         content: Some(content.as_bytes().to_vec()),
@@ -72,7 +72,7 @@ fn upsert(path: &str, content: &str, mode: u32) -> Update {
     }
 }
 
-fn delete(path: &str) -> Update {
+pub(super) fn delete(path: &str) -> Update {
     Update {
         path: path.into(),
         content: None,
@@ -81,7 +81,7 @@ fn delete(path: &str) -> Update {
 }
 
 /// Applies `updates` to the work tree, as the caller would have.
-fn apply(dir: &Path, updates: &[Update]) {
+pub(super) fn apply(dir: &Path, updates: &[Update]) {
     for u in updates {
         let full = dir.join(&u.path);
         match &u.content {
@@ -114,7 +114,7 @@ fn apply(dir: &Path, updates: &[Update]) {
     }
 }
 
-fn packs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(super) fn packs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fs::read_dir(dir.join(".git/objects/pack"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -124,7 +124,7 @@ fn packs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// The objects of the packs that appeared since `before`: `(id, type)` from `verify-pack -v`.
-fn new_objects(dir: &Path, before: &BTreeMap<String, Vec<u8>>) -> Vec<(String, String)> {
+pub(super) fn new_objects(dir: &Path, before: &BTreeMap<String, Vec<u8>>) -> Vec<(String, String)> {
     let mut objects = Vec::new();
     for idx in packs(dir).keys().filter(|k| !before.contains_key(*k)) {
         let out = git(dir, &["verify-pack", "-v", idx]);
@@ -710,17 +710,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `write_commit` + `update_index` (+ the ref and the lock's commit) against
-/// `git update-index` + `git commit` for 1,000 changed files in a 24,000-file repository
-/// (8,000 of them in the directory that changes). Release mode:
-/// `cargo test --release --lib gitwrite -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_against_git() {
-    // As `git::Repo::discover` sets it.
-    git2::opts::strict_hash_verification(false);
-    let t = tempfile::tempdir().unwrap();
-    let template = t.path().join("template");
+/// The 1,000 changed files of `promote dev -> staging` on bench/gen.py's 1,000-service legacy
+/// repository (24,000 files, 8,000 in the directory that changes), generated in `dir/template`.
+fn bench_change(dir: &Path) -> (std::path::PathBuf, Vec<Update>) {
+    let template = dir.join("template");
     let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/gen.py");
     let out = Command::new("python3")
         .arg(&gen)
@@ -729,7 +722,6 @@ fn bench_against_git() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    // 1,000 files of `staging/`, each with a new version.
     let mut names: Vec<String> = fs::read_dir(template.join("staging"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -737,7 +729,7 @@ fn bench_against_git() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 1000);
-    let updates: Vec<Update> = names
+    let updates = names
         .iter()
         .map(|n| {
             let path = format!("staging/{n}");
@@ -754,8 +746,80 @@ fn bench_against_git() {
             upsert(&path, &new, REGULAR)
         })
         .collect();
-    let paths: String = updates.iter().map(|u| format!("{}\0", u.path)).collect();
+    (template, updates)
+}
 
+/// The objects of the commit through git2's primitives: blobs and the commit written through
+/// the object database, the trees by `TreeUpdateBuilder`; with `pack`, into a mempack backend
+/// dumped as one pack (`Mempack::dump`, libgit2's packbuilder) through `Odb::packwriter` (its
+/// indexer writes the `.idx`), else as loose objects.
+fn git2_commit(repo: &Repository, parent: Oid, updates: &[Update], pack: bool) -> Oid {
+    let odb = repo.odb().unwrap();
+    let mempack = pack.then(|| odb.add_new_mempack_backend(1000).unwrap());
+    let mut builder = git2::build::TreeUpdateBuilder::new();
+    for u in updates {
+        match &u.content {
+            Some(c) => {
+                let id = odb.write(git2::ObjectType::Blob, c).unwrap();
+                let mode = match u.mode {
+                    EXECUTABLE => git2::FileMode::BlobExecutable,
+                    SYMLINK => git2::FileMode::Link,
+                    _ => git2::FileMode::Blob,
+                };
+                builder.upsert(&u.path, id, mode);
+            }
+            None => {
+                builder.remove(&u.path);
+            }
+        }
+    }
+    let base = repo.find_commit(parent).unwrap().tree().unwrap();
+    let tree = builder.create_updated(repo, &base).unwrap();
+    let commit =
+        format!("tree {tree}\nparent {parent}\nauthor {IDENT}\ncommitter {IDENT}\n\nPromote\n");
+    let id = odb
+        .write(git2::ObjectType::Commit, commit.as_bytes())
+        .unwrap();
+    if let Some(mempack) = mempack {
+        let mut buf = git2::Buf::new();
+        mempack.dump(repo, &mut buf).unwrap();
+        let mut writer = odb.packwriter().unwrap();
+        writer.write_all(&buf).unwrap();
+        writer.commit().unwrap();
+        mempack.reset().unwrap();
+    }
+    id
+}
+
+/// The index through git2's `Index`: read, the changed entries added with the work tree's stat
+/// data, written (libgit2 takes `index.lock` and renames it at once).
+fn git2_index(repo: &Repository, workdir: &Path, updates: &[Update]) {
+    let mut index = repo.index().unwrap();
+    for (path, change) in index_changes(updates) {
+        match change {
+            Some((id, mode)) => index
+                .add(&super::index::fresh_entry(workdir, &path, id, mode).unwrap())
+                .unwrap(),
+            None => index.remove_path(Path::new(&path)).unwrap(),
+        }
+    }
+    index.write().unwrap();
+}
+
+/// Each hand-written piece against git2's primitive for it, and the whole against
+/// `git update-index` + `git commit`, for the 1,000 changed files of `bench_change`: median of 7
+/// runs, the variants alternating run by run, each on a fresh copy of the repository with the
+/// change in its work tree. Every variant must make the commit git makes, and leave `git status`
+/// clean. Release mode (bench/results.md quotes it):
+/// `cargo test --release --lib git::write::tests::bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_against_git2_and_git() {
+    // As `git::Repo::discover` sets it.
+    git2::opts::strict_hash_verification(false);
+    let t = tempfile::tempdir().unwrap();
+    let (template, updates) = bench_change(t.path());
+    let paths: String = updates.iter().map(|u| format!("{}\0", u.path)).collect();
     // A copy of the repository with the change in its work tree, its index fresh.
     let copy = |name: &str| {
         let dir = t.path().join(name);
@@ -773,62 +837,82 @@ fn bench_against_git() {
         dir
     };
     let ms = |start: std::time::Instant| start.elapsed().as_secs_f64() * 1000.0;
-    let (mut fast, mut slow) = (Vec::new(), Vec::new());
-    let mut parts = vec![Vec::new(); 4];
-    for round in 0..5 {
-        let d = copy(&format!("fast{round}"));
-        let repo = Repository::open(&d).unwrap();
-        let head = repo.head().unwrap();
-        let branch = head.name().unwrap().to_string();
-        let parent = head.peel_to_commit().unwrap().id();
-        let start = std::time::Instant::now();
-        let id = write_commit(&repo, parent, &updates, IDENT, IDENT, "Promote\n").unwrap();
-        let t1 = ms(start);
-        let lock = update_index(&repo, &d, &index_changes(&updates)).unwrap();
-        let t2 = ms(start);
-        repo.reference_matching(&branch, id, true, parent, "commit: Promote")
-            .unwrap();
-        let t3 = ms(start);
-        lock.commit().unwrap();
-        let t4 = ms(start);
-        fast.push(t4);
-        for (i, t) in [t1, t2 - t1, t3 - t2, t4 - t3].into_iter().enumerate() {
-            parts[i].push(t);
+    // (objects, index) times per variant.
+    const VARIANTS: [&str; 4] = [
+        "hand-written: trees, pack, index",
+        "git2: TreeUpdateBuilder, mempack + packwriter, Index",
+        "git2: TreeUpdateBuilder, loose objects, Index",
+        "git binary: update-index + commit",
+    ];
+    let mut times = vec![(Vec::new(), Vec::new()); VARIANTS.len()];
+    let mut expected = None;
+    for round in 0..7 {
+        for (v, _) in VARIANTS.iter().enumerate() {
+            let d = copy(&format!("v{v}r{round}"));
+            let repo = Repository::open(&d).unwrap();
+            let head = repo.head().unwrap();
+            let branch = head.name().unwrap().to_string();
+            let parent = head.peel_to_commit().unwrap().id();
+            let start = std::time::Instant::now();
+            let (id, objects) = match v {
+                0 => {
+                    let id = write_commit(&repo, parent, &updates, IDENT, IDENT, "Promote\n");
+                    (id.unwrap(), ms(start))
+                }
+                1 | 2 => (git2_commit(&repo, parent, &updates, v == 1), ms(start)),
+                _ => {
+                    let run = |args: &[&str], input: &[u8]| {
+                        let out = git_full(&d, args, Some(input));
+                        assert!(out.status.success(), "{out:?}");
+                    };
+                    run(
+                        &["update-index", "--add", "--remove", "-z", "--stdin"],
+                        paths.as_bytes(),
+                    );
+                    run(&["commit", "-q", "-F", "-"], b"Promote\n");
+                    let id = Repository::open(&d).unwrap().head().unwrap().target();
+                    (id.unwrap(), ms(start))
+                }
+            };
+            let start = std::time::Instant::now();
+            match v {
+                0 => {
+                    let lock = update_index(&repo, &d, &index_changes(&updates)).unwrap();
+                    lock.commit().unwrap();
+                }
+                1 | 2 => git2_index(&repo, &d, &updates),
+                _ => {}
+            }
+            times[v].0.push(objects);
+            times[v].1.push(ms(start));
+            if v < 3 {
+                repo.reference_matching(&branch, id, true, parent, "commit: Promote")
+                    .unwrap();
+            }
+            // The same commit, to the byte, and a clean status.
+            assert_eq!(*expected.get_or_insert(id), id, "{}", VARIANTS[v]);
+            assert_eq!(git(&d, &["status", "--porcelain"]), "", "{}", VARIANTS[v]);
+            git(&d, &["fsck", "--strict", "--no-dangling"]);
+            let _ = fs::remove_dir_all(&d);
         }
-        assert_eq!(git(&d, &["status", "--porcelain"]), "");
-
-        let g = copy(&format!("git{round}"));
-        let start = std::time::Instant::now();
-        let run = |args: &[&str], input: &[u8]| {
-            let out = git_full(&g, args, Some(input));
-            assert!(out.status.success(), "{out:?}");
-        };
-        run(
-            &["update-index", "--add", "--remove", "-z", "--stdin"],
-            paths.as_bytes(),
-        );
-        run(&["commit", "-q", "-F", "-"], b"Promote\n");
-        slow.push(ms(start));
-        // The same commit, to the byte.
-        assert_eq!(git(&g, &["rev-parse", "HEAD"]).trim(), id.to_string());
-        let _ = fs::remove_dir_all(&d);
-        let _ = fs::remove_dir_all(&g);
+        eprint!(".");
     }
-    eprintln!(
-        "write_commit {:.1} ms, update_index {:.1} ms, ref {:.1} ms, index commit {:.1} ms",
-        median(parts[0].clone()),
-        median(parts[1].clone()),
-        median(parts[2].clone()),
-        median(parts[3].clone()),
-    );
-    eprintln!(
-        "in-process: {fast:.1?} ms, median {:.1} ms",
-        median(fast.clone())
-    );
-    eprintln!(
-        "git:        {slow:.1?} ms, median {:.1} ms",
-        median(slow.clone())
-    );
+    eprintln!();
+    eprintln!("| variant | objects (median, fastest) | index (median, fastest) | total (median) |");
+    eprintln!("|---|---:|---:|---:|");
+    for (v, (objects, index)) in times.iter().enumerate() {
+        let total: Vec<f64> = objects.iter().zip(index).map(|(a, b)| a + b).collect();
+        let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "| {} | {:.1} ms, {:.1} ms | {:.1} ms, {:.1} ms | {:.1} ms |",
+            VARIANTS[v],
+            median(objects.clone()),
+            min(objects),
+            median(index.clone()),
+            min(index),
+            median(total),
+        );
+    }
 }
 
 #[test]
