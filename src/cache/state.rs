@@ -185,18 +185,19 @@ impl GitIndex {
 
     /// The blob id the index holds for `path` if its stat data is `stamp`'s (and it is not racy).
     fn vouches(&self, path: &str, stamp: &Stamp) -> Option<git2::Oid> {
+        use crate::git::mode;
         let i = self
             .entries
             .partition_point(|e| e.path.as_slice() < path.as_bytes());
         let e = self.entries.get(i).filter(|e| e.path == path.as_bytes())?;
         let secs = |t: git2::IndexTime| (i64::from(t.seconds() as u32), i64::from(t.nanoseconds()));
-        let same = crate::git::mode::stage(e.flags) == 0
+        let same = mode::stage(e.flags) == 0
             && u64::from(e.file_size) == stamp.size & 0xffff_ffff
             && secs(e.mtime) == stamp.mtime
             && secs(e.ctime) == stamp.ctime
             && u64::from(e.ino) == stamp.ino & 0xffff_ffff
-            && e.mode & 0o170000 == 0o100000
-            && stamp.mode & 0o170000 == 0o100000
+            && e.mode & mode::TYPE_MASK == mode::FILE_TYPE
+            && stamp.mode & mode::TYPE_MASK == mode::FILE_TYPE
             && (e.mode & 0o100) == (stamp.mode & 0o100);
         (same && secs(e.mtime) < self.mtime && e.file_size != 0).then_some(e.id)
     }
