@@ -386,6 +386,9 @@ fn cache_tree(index: &[u8]) -> BTreeMap<String, bool> {
     nodes
 }
 
+// One scenario read top to bottom (set up, write, compare with what git writes from the same
+// state, entry by entry and extension by extension): 150 lines kept together on purpose, as
+// splitting it would scatter the comparisons from the state they compare.
 fn index_with_version(version: &str, intent_to_add: bool) {
     let t = repo();
     let d = t.path();
