@@ -40,9 +40,9 @@
 //!
 //! The pieces: [`objects`] (hashing, the commit, compressing), [`tree`] (rewriting the trees on
 //! the changed paths), [`pack`] (the pack and its `.idx`), [`index`] (the new index file). Each
-//! is a hand-written git format, kept because `make bench` needs it (see bench/results.md, "#15:
-//! git2's primitives against the hand-written writer"), and checked against the `git` binary by
-//! the differential tests in `tests.rs`.
+//! is a hand-written git format, kept where the figures need it (see bench/results.md, "#15:
+//! git2's primitives against the hand-written writer", and the comment above each), and checked
+//! against the `git` binary by the differential tests in `differential.rs` and `tests.rs`.
 #![deny(
     clippy::cast_possible_truncation,
     clippy::cast_possible_wrap,

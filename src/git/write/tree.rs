@@ -83,6 +83,9 @@ fn tree_order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
     })
 }
 
+// Hand-written, not git2's `TreeUpdateBuilder`: that writes its trees (and needs its blobs)
+// through the odb, the 12x to 38x cost measured for the objects (see `objects.rs`). Checked
+// against `git update-index` + `git write-tree` by `differential.rs`.
 /// The tree `base` (or an empty one) with `changes` applied: its id, or `None` if it ends empty.
 pub(super) fn build<'a>(
     objects: &mut NewObjects<'_, 'a>,
