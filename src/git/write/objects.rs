@@ -11,76 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context, Result};
 use flate2::{Compress, Compression};
-use git2::{Odb, OdbLookupFlags, Oid, Repository};
-use sha1::{Digest, Sha1};
+use git2::{Odb, Oid, Repository};
 
 use super::pack::{compress, write_pack, PARALLEL_BYTES};
 use super::tree::{build, Dir};
-use super::{check_ident, check_path, require_sha1, Update, EXECUTABLE, REGULAR, SYMLINK};
-/// Object types, numbered as in a pack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Commit = 1,
-    Tree = 2,
-    Blob = 3,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Commit => "commit",
-            Kind::Tree => "tree",
-            Kind::Blob => "blob",
-        }
-    }
-}
-
-pub(super) fn object_id(kind: Kind, data: &[u8]) -> Oid {
-    let mut h = Sha1::new();
-    h.update(format!("{} {}\0", kind.name(), data.len()).as_bytes());
-    h.update(data);
-    Oid::from_bytes(&h.finalize()).expect("20 bytes")
-}
-
-pub(super) struct Object<'a> {
-    pub(super) id: Oid,
-    pub(super) kind: Kind,
-    pub(super) data: Cow<'a, [u8]>,
-    /// For a blob, which of the contents `Deflater` compresses it is.
-    slot: Option<usize>,
-    /// The zlib stream of `data`, once compressed.
-    pub(super) zlib: Vec<u8>,
-}
-
-/// The objects to write: each new one once, none the repository already has.
-pub(super) struct NewObjects<'o, 'a> {
-    odb: &'o Odb<'o>,
-    seen: HashSet<Oid>,
-    list: Vec<Object<'a>>,
-}
-
-impl<'a> NewObjects<'_, 'a> {
-    pub(super) fn add(&mut self, kind: Kind, data: Cow<'a, [u8]>, slot: Option<usize>) -> Oid {
-        let id = object_id(kind, &data);
-        // Blobs and trees are not looked up in the repository: they are on the changed paths, so
-        // almost always new, and every miss probes every pack (each commit adds one until
-        // `gc --auto`): at 50 packs that was 20 ms for 1,000 files. One that exists after all
-        // (a file set back to an earlier content) is written again, which git allows; `gc` keeps
-        // one copy. Only the commit is looked up: when it exists, nothing is written.
-        let exists = kind == Kind::Commit && self.odb.exists_ext(id, OdbLookupFlags::NO_REFRESH);
-        if self.seen.insert(id) && !exists {
-            self.list.push(Object {
-                id,
-                kind,
-                data,
-                slot,
-                zlib: Vec::new(),
-            });
-        }
-        id
-    }
-}
-
+use super::{
+    check_ident, check_path, require_sha1, Kind, NewObjects, Object, Update, EXECUTABLE, REGULAR,
+    SYMLINK,
+};
 // Hand-written, not git2's odb writes: measured against them (bench/results.md, "#15: git2's
 // primitives against the hand-written writer"; 1,000 changed files, alternating runs) the objects
 // took 49 ms here, 589 ms through git2 as loose objects, 1,888 ms through a mempack dumped into

@@ -15,8 +15,8 @@ use flate2::{Compress, FlushCompress, Status};
 use git2::Oid;
 use sha1::{Digest, Sha1};
 
-use super::objects::Object;
 use super::unsupported;
+use super::Object;
 /// Blobs below this many bytes in all are compressed on one thread: a second one costs more to
 /// start than it saves.
 pub(super) const PARALLEL_BYTES: usize = 256 * 1024;

@@ -386,9 +386,9 @@ fn cache_tree(index: &[u8]) -> BTreeMap<String, bool> {
     nodes
 }
 
-// One scenario read top to bottom (set up, write, compare with what git writes from the same
-// state, entry by entry and extension by extension): 150 lines kept together on purpose, as
-// splitting it would scatter the comparisons from the state they compare.
+// long: one scenario read top to bottom (set up, write, compare with what git writes from the
+// same state, entry by entry and extension by extension); split, the comparisons would be far
+// from the state they compare.
 fn index_with_version(version: &str, intent_to_add: bool) {
     let t = repo();
     let d = t.path();
@@ -815,6 +815,7 @@ fn git2_index(repo: &Repository, workdir: &Path, updates: &[Update]) {
 /// change in its work tree. Every variant must make the commit git makes, and leave `git status`
 /// clean. Release mode (bench/results.md quotes it):
 /// `cargo test --release --lib git::write::tests::bench -- --ignored --nocapture`.
+#[cfg(test)] // prints its table: test code (tests/architecture.rs)
 #[test]
 #[ignore]
 fn bench_against_git2_and_git() {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use anyhow::{bail, Context, Result};
 use git2::{ObjectType, Odb, OdbObject, Oid};
 
-use super::objects::{Kind, NewObjects};
+use super::{Kind, NewObjects};
 use crate::git::mode::{canonical, tree_text, TREE};
 
 /// The changes under one directory, by name.
