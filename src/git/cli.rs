@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::error::UserError;
+use crate::error::Failure;
 
 /// Runs `git args` in `dir` and returns its stdout as bytes; the error carries git's stderr.
 pub fn bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
@@ -56,24 +56,25 @@ pub fn discover(start: &Path) -> Result<Found> {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if !out.status.success() {
         if stderr.contains("not a git repository") {
-            return Err(not_a_repo(start).into());
+            return Err(Failure::NotARepository {
+                start: start.to_path_buf(),
+            }
+            .into());
         }
         if stderr.contains("must be run in a work tree") {
-            return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+            return Err(Failure::BareRepository.into());
         }
-        return Err(UserError::new(format!(
-            "git cannot open the repository at `{}`:\n  {}",
-            start.display(),
-            stderr.replace('\n', "\n  ")
-        ))
-        .hint("the message above is git's own; `git status` in that directory shows the same")
+        return Err(Failure::GitCannotOpen {
+            start: start.to_path_buf(),
+            stderr,
+        }
         .into());
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let (Some(root), Some(git_dir), Some(common_dir)) = (lines.next(), lines.next(), lines.next())
     else {
-        return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+        return Err(Failure::BareRepository.into());
     };
     let canon = |p: &str| {
         let p = PathBuf::from(p);
@@ -84,14 +85,6 @@ pub fn discover(start: &Path) -> Result<Found> {
         git_dir: canon(git_dir),
         common_dir: canon(common_dir),
     })
-}
-
-pub fn not_a_repo(start: &Path) -> UserError {
-    UserError::new(format!(
-        "`{}` is not inside a git repository",
-        start.display()
-    ))
-    .hint("run promote inside your config repository, or pass `-C DIR`")
 }
 
 /// The commit HEAD points at, if any.
