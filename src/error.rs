@@ -5,6 +5,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `model::config::CONFIG_FILE`, named here so that this file depends on nothing of the crate.
+const CONFIG_FILE: &str = "promote.yaml";
+
 /// Exit codes, documented in `--help` and the README.
 pub mod exit {
     /// Success.
@@ -43,6 +46,16 @@ impl UserError {
     pub fn code(mut self, code: i32) -> Self {
         self.code = code;
         self
+    }
+}
+
+impl UserError {
+    /// The hint added when a hosting CLI failed after the branch was pushed: the pull request
+    /// (`word`: GitLab's "merge request") can still be opened at `url`.
+    pub fn open_by_hand(self, branch: &str, word: &str, url: &str) -> Self {
+        self.hint(format!(
+            "`{branch}` is pushed: open its {word} by hand: {url}"
+        ))
     }
 }
 
@@ -156,6 +169,223 @@ pub enum Failure {
     },
     /// The change was committed as `commit`, then something failed.
     ChangeCommittedThen { commit: String, error: String },
+
+    // ---- the config
+    /// No `promote.yaml` at the repository's root.
+    NoConfig { root: PathBuf },
+    /// `promote.yaml` does not parse (`at`: ` (line L, column C)` or empty).
+    ConfigSyntax { at: String, error: String },
+    /// `promote.yaml` parses but a value is wrong (`at`: ` (line L)` or empty; `problem` says which).
+    ConfigInvalid { at: String, problem: String },
+    /// An environment name the config does not declare (`suggestion`: a " (did you mean ...)" or empty).
+    UnknownEnvironment {
+        name: String,
+        suggestion: String,
+        known: Vec<String>,
+    },
+    /// A service name the config does not declare.
+    UnknownService {
+        name: String,
+        suggestion: String,
+        known: Vec<String>,
+    },
+
+    // ---- what a command is given
+    /// `-C` names a file.
+    DirIsFile { dir: String },
+    /// `-C` names nothing.
+    NoSuchDir { dir: String },
+    /// `-C` names a directory that cannot be opened.
+    CannotOpen { dir: String, error: String },
+    /// `promote hold` without `-m`.
+    HoldNeedsReason { env: String },
+    /// `set-image` with neither `--sha` nor `SERVICE=VERSION`.
+    NoVersionsGiven { env: String },
+    /// `--sha` that is not a git SHA.
+    ShaInvalid { sha: String, error: String },
+    /// `preview up --sha` that is not a git SHA.
+    PreviewShaInvalid { error: String },
+    /// A `SERVICE=VERSION` without `=`.
+    NotServiceVersion { pair: String },
+    /// The same service twice on one command line.
+    ServiceGivenTwice {
+        service: String,
+        first: String,
+        second: String,
+    },
+    /// A `SERVICE=VERSION` whose version does not parse.
+    VersionInvalid { pair: String, error: String },
+    /// `--older-than` that is not a duration.
+    OlderThanInvalid { error: String },
+    /// `--older-than` that is zero or negative.
+    OlderThanNotPositive { value: String },
+    /// `preview gc` with nothing that says what to keep.
+    GcNeedsCriteria,
+    /// `--keep-file` that cannot be read.
+    KeepFileUnreadable { file: String, error: String },
+    /// `--keep-file` (`-`: stdin) that names no branch.
+    KeepFileEmpty { file: String },
+    /// `report --since` that is not a duration.
+    SinceInvalid { error: String },
+    /// `report --html` cannot create its directory.
+    HtmlDirUncreatable { dir: PathBuf, error: String },
+    /// `report --html` cannot write the page.
+    HtmlUnwritable { path: PathBuf, error: String },
+
+    // ---- the repository's state
+    /// HEAD is detached where promote commits.
+    DetachedHeadCommit { head: String },
+    /// The repository has no commits; `why` says what needs one.
+    NoCommits { why: String },
+    /// An environment has uncommitted changes where promote writes.
+    EnvDirty { env: String, dirty: Vec<String> },
+    /// `render` would overwrite uncommitted changes.
+    RenderDirty { dirty: Vec<String> },
+    /// `init` would rewrite files with uncommitted changes.
+    InitDirty { dirty: Vec<String> },
+    /// `migrate` reads or writes files with uncommitted changes.
+    MigrateDirty { dirty: Vec<String> },
+    /// The previews have uncommitted changes.
+    PreviewsDirty { dirty: Vec<String> },
+    /// An environment's manifests differ from what its templates render now.
+    Drift { env: String, files: Vec<String> },
+    /// A list of problems, one a line, with their hints (`title` says what they stop).
+    Problems {
+        title: String,
+        problems: Vec<String>,
+        hints: Vec<String>,
+    },
+
+    // ---- a change's preconditions
+    /// `--push` would publish local commits too.
+    UnpushedCommits { upstream: String },
+    /// `--push` kept losing the race.
+    PushGaveUp {
+        tries: u32,
+        upstream: String,
+        commit: String,
+        rejection: String,
+    },
+    /// The gates refuse the change (`refusals`: one a line).
+    GatesRefuse { env: String, refusals: Vec<String> },
+    /// The audit trail the change builds on does not verify (`problems`: indented lines).
+    AuditDoesNotVerify {
+        env: String,
+        problems: Vec<String>,
+        deploy_log: String,
+    },
+    /// `log --verify` found problems (one a line).
+    AuditProblems { problems: Vec<String> },
+    /// A rollback would remove services (`what` says which and the manifests it deletes).
+    RemovesServices {
+        action: String,
+        what: String,
+        env: String,
+    },
+    /// A promotion into the start of the pipeline.
+    PipelineStart { env: String },
+    /// A promotion from an environment the target does not take from.
+    WrongSource {
+        env: String,
+        allowed: String,
+        from: String,
+    },
+    /// A promotion from an environment that runs nothing yet (`hint`: how to give it versions).
+    SourceEmpty { source: String, hint: String },
+    /// A promotion of a service the source does not run.
+    SourceLacksService {
+        source: String,
+        service: String,
+        hint: String,
+    },
+    /// A command gate that cannot be started.
+    GateCommandFailed {
+        env: String,
+        command: String,
+        error: String,
+    },
+    /// A rollback where the log has no change.
+    NothingToRollBack { env: String },
+    /// `--to` names no record.
+    NoSuchRecord { env: String, id: String },
+    /// `--to` names several records.
+    AmbiguousRecord { id: String },
+    /// A record whose `before` version does not parse.
+    RecordVersionInvalid { id: String, error: String },
+
+    // ---- init and migrate
+    /// `init` where `promote.yaml` exists.
+    AlreadyInitialized,
+    /// `init` without a sed layout where a directory of the example exists.
+    ExampleDirExists { dir: String },
+    /// `init` without a sed layout where a file of the example exists.
+    ExampleFileExists { path: String },
+    /// `migrate` on the native layout.
+    AlreadyNative,
+    /// `migrate` with previews configured.
+    MigratePreviews,
+    /// `migrate` of an environment that renders elsewhere.
+    MigrateNotOwnDir {
+        env: String,
+        manifests: String,
+        dir: String,
+    },
+    /// `migrate` where the native layout's files exist.
+    NativeLayoutInTheWay { dir: String, file: String },
+    /// `migrate` would move a file onto one the native layout writes.
+    MigrateMoveCollision { old: String, new: String },
+    /// `migrate` cannot rewrite `promote.yaml` itself.
+    MigrateConfigRewrite,
+
+    // ---- previews
+    /// No `previews:` in the config.
+    PreviewsNotConfigured,
+    /// Legacy previews that share the environments' templates.
+    LegacyPreviewsNeedTemplates,
+    /// A path outside the previews directory.
+    OutsidePreviews { rel: String, dir: String },
+    /// A symbolic link on the way to a preview's path.
+    PreviewSymlink { rel: String, link: String },
+    /// A directory that is not a preview where a branch's preview goes.
+    PreviewInTheWay {
+        dir: String,
+        branch: String,
+        why: String,
+        previews: String,
+    },
+    /// Every preview name a branch could take is taken.
+    NoFreePreviewName { branch: String, taken: Vec<String> },
+    /// A preview's audit trail does not verify.
+    PreviewAuditBroken {
+        namespace: String,
+        broken: Vec<String>,
+        log: String,
+        branch: String,
+    },
+
+    // ---- pull requests
+    /// A direct change into an `approval: pr` environment.
+    PrRequired { env: String, command: String },
+    /// `--pr` where HEAD tracks no branch.
+    PrNoUpstream,
+    /// promote's branch moved while it was rebuilt.
+    PrBranchMoved {
+        branch: String,
+        remote: String,
+        command: String,
+    },
+    /// A hosting CLI (`gh`, `glab`) failed.
+    HostingCliFailed {
+        program: String,
+        args: String,
+        stderr: String,
+    },
+    /// A `promote/...` branch the remote does not have.
+    NoSuchRemoteBranch { branch: String, remote: String },
+    /// A branch whose commit has no request trailer.
+    NotMadeByPromote { branch: String, trailer: String },
+    /// `pr verify`: changes that are not valid promotions on the base.
+    InvalidPromotions { base: String, problems: Vec<String> },
 }
 
 impl Failure {
@@ -315,6 +545,288 @@ impl Failure {
                 "the change was committed as {}, then: {error}\nthe working tree and index are in line with that commit (verified)",
                 &commit[..7.min(commit.len())]
             )),
+
+            // ---- the config
+            NoConfig { root } => UserError::new(format!(
+                "no `{CONFIG_FILE}` at the root of the repository `{}`",
+                root.display()
+            ))
+            .hint("run promote inside a config repository, or pass `-C DIR`")
+            .hint("see the README's config reference to write one"),
+            ConfigSyntax { at, error } => UserError::new(format!("`{CONFIG_FILE}`{at}: {error}"))
+                .hint("see the README's config reference for the allowed keys"),
+            ConfigInvalid { at, problem } => UserError::new(format!("`{CONFIG_FILE}`{at}: {problem}")),
+            UnknownEnvironment { name, suggestion, known } => {
+                UserError::new(format!("unknown environment `{name}`{suggestion}"))
+                    .hint(format!("environments in `{CONFIG_FILE}`: {}", known.join(", ")))
+            }
+            UnknownService { name, suggestion, known } => {
+                UserError::new(format!("unknown service `{name}`{suggestion}"))
+                    .hint(format!("services in `{CONFIG_FILE}`: {}", known.join(", ")))
+            }
+
+            // ---- what a command is given
+            DirIsFile { dir } => UserError::new(format!("`{dir}` is a file, not a directory"))
+                .hint("`-C` takes the config repository's directory (or one inside it)"),
+            NoSuchDir { dir } => UserError::new(format!("`{dir}`: no such directory"))
+                .hint("`-C` takes the config repository's directory (or one inside it); check the path"),
+            CannotOpen { dir, error } => UserError::new(format!("cannot open `{dir}`: {error}")),
+            HoldNeedsReason { env } => UserError::new(format!("`promote hold {env}` needs a reason"))
+                .hint(format!(
+                    "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
+                ))
+                .code(exit::USAGE),
+            NoVersionsGiven { env } => UserError::new("no versions given").hint(format!(
+                "`promote set-image {env} --sha <sha>` sets every service; `promote set-image {env} api=<sha>` sets one"
+            )),
+            ShaInvalid { sha, error } => UserError::new(format!("`--sha {sha}`: {error}")),
+            PreviewShaInvalid { error } => UserError::new(format!("--sha: {error}")),
+            NotServiceVersion { pair } => UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
+                .hint("write it as e.g. `api=a252dcc`"),
+            ServiceGivenTwice { service, first, second } => {
+                UserError::new(format!("`{service}` is given twice: `{first}` and `{second}`"))
+                    .hint(format!("give each service one version: keep `{first}` or `{second}`"))
+                    .code(exit::USAGE)
+            }
+            VersionInvalid { pair, error } => UserError::new(format!("`{pair}`: {error}")),
+            OlderThanInvalid { error } => UserError::new(format!("--older-than: {error}")),
+            OlderThanNotPositive { value } => {
+                UserError::new(format!("--older-than: `{value}` is not a positive duration"))
+            }
+            GcNeedsCriteria => UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
+                .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
+                .code(exit::USAGE),
+            KeepFileUnreadable { file, error } => {
+                UserError::new(format!("--keep-file: cannot read `{file}`: {error}"))
+            }
+            KeepFileEmpty { file } => {
+                let what = if file == "-" { "stdin".to_string() } else { format!("`{file}`") };
+                UserError::new(format!(
+                    "--keep-file: {what} names no branch: every preview would be removed"
+                ))
+                .hint("check the command that lists the branches (e.g. `git ls-remote --heads origin`); nothing was changed")
+            }
+            SinceInvalid { error } => UserError::new(format!("--since: {error}"))
+                .hint("e.g. `--since 30d`, `--since 2w`, `--since 36h`"),
+            HtmlDirUncreatable { dir, error } => UserError::new(format!(
+                "--html: cannot create the directory `{}`: {error}",
+                dir.display()
+            )),
+            HtmlUnwritable { path, error } => {
+                UserError::new(format!("--html: cannot write `{}`: {error}", path.display()))
+            }
+
+            // ---- the repository's state
+            DetachedHeadCommit { head } => UserError::new(format!(
+                "HEAD is detached (at {}): a commit here would be on no branch, and easily lost",
+                &head[..head.len().min(7)]
+            ))
+            .hint("switch to the branch to commit on (`git switch main`), or make one here (`git switch -c <branch>`)"),
+            NoCommits { why } => UserError::new(format!("the repository has no commits yet: {why}"))
+                .hint("commit the config repository first: `git add -A && git commit -m \"config repository\"`"),
+            EnvDirty { env, dirty } => UserError::new(format!(
+                "`{env}` has uncommitted changes:\n  {}",
+                dirty.join("\n  ")
+            ))
+            .hint("commit or stash them first: promote commits only its own change"),
+            RenderDirty { dirty } => UserError::new(format!(
+                "these files have uncommitted changes that rendering would overwrite:\n  {}",
+                dirty.join("\n  ")
+            ))
+            .hint("commit them, or discard them with `git checkout -- <file>`, then render again"),
+            InitDirty { dirty } => UserError::new(format!(
+                "these files have uncommitted changes, and `promote init` would rewrite them:\n  {}",
+                dirty.join("\n  ")
+            ))
+            .hint("commit them first, so that their old content stays in git history"),
+            MigrateDirty { dirty } => UserError::new(format!(
+                "these files have uncommitted changes:\n  {}",
+                dirty.join("\n  ")
+            ))
+            .hint("commit or stash them first: the migration is one commit of its own"),
+            PreviewsDirty { dirty } => UserError::new(format!(
+                "the previews have uncommitted changes:\n  {}",
+                dirty.join("\n  ")
+            ))
+            .hint("commit or stash them first: promote commits only its own change"),
+            Drift { env, files } => UserError::new(format!(
+                "environment `{env}` has manifests that differ from what its templates render now:\n{}",
+                files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+            ))
+            .hint(format!(
+                "run `promote render {env}` and commit the result first (or `promote check` to see the differences)"
+            ))
+            .hint("a promotion only changes versions, so it will not mix in other changes"),
+            Problems { title, problems, hints } => {
+                let mut e = UserError::new(
+                    std::iter::once(title)
+                        .chain(problems)
+                        .collect::<Vec<_>>()
+                        .join("\n  "),
+                );
+                for h in hints {
+                    e = e.hint(h);
+                }
+                e
+            }
+
+            // ---- a change's preconditions
+            UnpushedCommits { upstream } => UserError::new(format!(
+                "your branch has commits that `{upstream}` does not have: `--push` would publish them too"
+            ))
+            .hint("push or drop them first (`git log @{upstream}..`), then run again"),
+            PushGaveUp { tries, upstream, commit, rejection } => UserError::new(format!(
+                "gave up after {tries} attempts: `{upstream}` kept moving while pushing.\nthe change is committed locally as {} but not pushed\nlast rejection: {rejection}",
+                &commit[..7.min(commit.len())]
+            ))
+            .hint("run the same command again, or push by hand with `git pull --rebase && git push`"),
+            GatesRefuse { env, refusals } => {
+                UserError::new(format!("`{env}` refuses this change:\n{}", refusals.join("\n")))
+                    .hint("wait until it passes, or let a person through: `--override-gates --reason \"...\"` (recorded in the audit log)")
+            }
+            AuditDoesNotVerify { env, problems, deploy_log } => UserError::new(format!(
+                "refusing to change `{env}`: the audit trail it builds on does not verify:\n{}",
+                problems.join("\n")
+            ))
+            .hint(format!(
+                "restore what was removed or edited: `git log -p -- {deploy_log}` shows it; `promote log --verify` checks every log against its history"
+            ))
+            .hint("for a deliberate repair, run again with `--repair-audit -m \"<why>\"` (recorded in the new record)"),
+            AuditProblems { problems } => UserError::new(problems.join("\n"))
+                .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did"),
+            RemovesServices { action, what, env } => UserError::new(format!("refusing: this {action} {what}"))
+                .hint("with ArgoCD pruning, that takes the services down; to do it anyway, add `--allow-remove`")
+                .hint(format!(
+                    "to return to an earlier version instead, pick a record with `promote log {env}` and run `promote rollback {env} --to <id>`"
+                )),
+            PipelineStart { env } => UserError::new(format!(
+                "`{env}` is the start of the pipeline: it takes no promotions"
+            ))
+            .hint(format!("set its versions directly: `promote set-image {env} --sha <sha>`")),
+            WrongSource { env, allowed, from } => UserError::new(format!(
+                "`{env}` takes versions only from `{allowed}`, not from `{from}`"
+            ))
+            .hint(format!("promote `{allowed}` first, then run `promote to {env}`"))
+            .hint("environments cannot be skipped: the pipeline is declared in `promote.yaml`"),
+            SourceEmpty { source, hint } => UserError::new(format!(
+                "`{source}` runs no versions yet: there is nothing to promote from it"
+            ))
+            .hint(hint),
+            SourceLacksService { source, service, hint } => UserError::new(format!(
+                "`{source}` does not run `{service}`: there is no version to promote"
+            ))
+            .hint(hint),
+            GateCommandFailed { env, command, error } => UserError::new(format!(
+                "cannot run the command gate of `{env}` (`{command}`): {error}"
+            )),
+            NothingToRollBack { env } => {
+                UserError::new(format!("`{env}` has no recorded changes to roll back"))
+                    .hint(format!("`promote log {env}` shows its history"))
+            }
+            NoSuchRecord { env, id } => UserError::new(format!("`{env}` has no record `{id}`"))
+                .hint(format!("`promote log {env}` lists the record ids")),
+            AmbiguousRecord { id } => {
+                UserError::new(format!("record id `{id}` is ambiguous: give more characters"))
+            }
+            RecordVersionInvalid { id, error } => UserError::new(format!("record `{id}`: {error}")),
+
+            // ---- init and migrate
+            AlreadyInitialized => UserError::new(format!(
+                "`{CONFIG_FILE}` already exists: this repository is set up for promote"
+            ))
+            .hint("`promote check` checks it; `promote config` prints its effective configuration"),
+            ExampleDirExists { dir } => UserError::new(format!(
+                "found no sed layout to adopt (no `<env>/*.yaml.tpl`), and `{dir}/` exists: `promote init` writes the bundled example only where it overwrites nothing"
+            ))
+            .hint("write `promote.yaml` by hand (see the README's config reference), or run `promote init` in an empty repository"),
+            ExampleFileExists { path } => UserError::new(format!(
+                "`{path}` exists: `promote init` writes the bundled example only where it overwrites nothing"
+            )),
+            AlreadyNative => UserError::new(
+                "this repository already uses the native layout: there is nothing to migrate",
+            ),
+            MigratePreviews => UserError::new("`promote migrate` does not convert the previews' `*.yaml.tpl` templates")
+                .hint(format!("remove `previews:` from `{CONFIG_FILE}`, migrate, then set previews up again on the shared templates")),
+            MigrateNotOwnDir { env, manifests, dir } => UserError::new(format!(
+                "environment `{env}` renders into `{manifests}`, not its own directory `{dir}`: `promote migrate` moves only the usual sed layout"
+            )),
+            NativeLayoutInTheWay { dir, file } => {
+                UserError::new(format!("`{dir}/{file}` exists, where the native layout goes"))
+                    .hint(format!("move `{dir}/` out of the way first: the native layout renders every template in it"))
+            }
+            MigrateMoveCollision { old, new } => UserError::new(format!(
+                "`{old}` would move to `{new}`, which the native layout writes"
+            ))
+            .hint(format!("move or rename `{old}` first")),
+            MigrateConfigRewrite => UserError::new(format!("cannot rewrite `{CONFIG_FILE}` for the native layout by itself (is it written in flow style?)"))
+                .hint("remove `layout: legacy`, `placeholders:` and each environment's `dir`, `manifests` and `metadata` by hand, in the same change"),
+
+            // ---- previews
+            PreviewsNotConfigured => UserError::new(format!(
+                "previews are not configured: `{CONFIG_FILE}` has no `previews:` section"
+            ))
+            .hint("add `previews: {}` for the defaults: previews under `environments/prs/`, rendered from the shared templates")
+            .hint("see \"Preview environments\" in the README"),
+            LegacyPreviewsNeedTemplates => UserError::new(
+                "previews in the legacy layout need their own template directory of `*.yaml.tpl` files",
+            )
+            .hint(format!("set `previews.templates` in `{CONFIG_FILE}`, e.g. to `dev`")),
+            OutsidePreviews { rel, dir } => UserError::new(format!(
+                "refusing to touch `{rel}`: it is outside the previews directory `{dir}`"
+            )),
+            PreviewSymlink { rel, link } => UserError::new(format!(
+                "refusing to touch `{rel}`: `{link}` is a symbolic link"
+            ))
+            .hint("previews are plain directories; remove the link"),
+            PreviewInTheWay { dir, branch, why, previews } => UserError::new(format!(
+                "`{dir}` is in the way of branch `{branch}`'s preview: {why}"
+            ))
+            .hint(format!("previews own `{previews}`; move that directory elsewhere")),
+            NoFreePreviewName { branch, taken } => UserError::new(format!(
+                "branch `{branch}` has no free preview name: {}",
+                taken.join(", ")
+            ))
+            .hint("remove one of those previews (`promote preview down <branch>`), or rename the branch"),
+            PreviewAuditBroken { namespace, broken, log, branch } => UserError::new(format!(
+                "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
+                broken.join("\n  ")
+            ))
+            .hint(format!(
+                "restore it (`git log -p -- {log}`), or remove the preview with `promote preview down {branch}` and bring it up again"
+            )),
+
+            // ---- pull requests
+            PrRequired { env, command } => UserError::new(format!(
+                "`{env}` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written"
+            ))
+            .hint(format!(
+                "open one: `{command}` (your checkout is not touched); `--pr=auto` opens one only where it is required"
+            )),
+            PrNoUpstream => UserError::new(
+                "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
+            )
+            .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)"),
+            PrBranchMoved { branch, remote, command } => UserError::new(format!(
+                "`{branch}` changed on `{remote}` while promote was rebuilding it: nothing was pushed"
+            ))
+            .hint(format!("someone else updated it; run `{command}` again")),
+            HostingCliFailed { program, args, stderr } => UserError::new(format!(
+                "`{program} {args}` failed:\n  {}",
+                stderr.trim().replace('\n', "\n  ")
+            ))
+            .hint(format!("check `{program} auth status`")),
+            NoSuchRemoteBranch { branch, remote } => {
+                UserError::new(format!("`{branch}` is not a branch on `{remote}`"))
+                    .hint(format!("`git ls-remote --heads {remote} 'promote/*'` lists promote's branches"))
+            }
+            NotMadeByPromote { branch, trailer } => UserError::new(format!(
+                "`{branch}` was not made by `promote ... --pr`: its commit has no `{trailer}` trailer"
+            )),
+            InvalidPromotions { base, problems } => UserError::new(format!(
+                "the changes since `{base}` are not valid promotions on it:\n  {}",
+                problems.join("\n  ")
+            ))
+            .hint("if the pull request is stale, `promote pr refresh <env>` rebuilds it on its base"),
         }
     }
 }
@@ -331,13 +843,536 @@ impl From<Failure> for anyhow::Error {
     }
 }
 
-/// `bail!` for user errors: `fail!(Failure::DetachedHead)`.
-#[macro_export]
-macro_rules! fail {
-    ($failure:expr) => {
-        return Err(($failure).into())
-    };
-}
-
 /// A command's result when it did not fail: the exit code to use (0, or 3 for pending changes).
 pub type Outcome = anyhow::Result<i32>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant. [`index`] is exhaustive, so a new variant does not compile until it
+    /// has a number, and the test below fails until it has a sample.
+    fn samples() -> Vec<Failure> {
+        use Failure::*;
+        vec![
+            EnvInvalid {
+                name: "s".into(),
+                value: "s".into(),
+                takes: "s".into(),
+            },
+            PromoteGitInvalid {
+                value: "s".into(),
+                unicode: true,
+            },
+            PromoteNowInvalid {
+                value: "s".into(),
+                error: "s".into(),
+            },
+            ManDirTakesCommand {
+                command: "s".into(),
+            },
+            ManDirNotDirectory {
+                dir: PathBuf::from("p"),
+            },
+            NoSuchCommand {
+                parent: "s".into(),
+                word: "s".into(),
+                page: "s".into(),
+                known: vec!["l".into()],
+            },
+            CannotRead {
+                file: "s".into(),
+                error: "s".into(),
+            },
+            SymbolicLink {
+                path: "s".into(),
+                target: "s".into(),
+            },
+            InvalidMetadata {
+                file: "s".into(),
+                line: 1,
+                error: "s".into(),
+            },
+            EmptyBranch,
+            BranchControlCharacter {
+                branch: "s".into(),
+                character: '\x07',
+            },
+            BareRepository,
+            NotARepository {
+                start: PathBuf::from("p"),
+            },
+            GitCannotOpen {
+                start: PathBuf::from("p"),
+                stderr: "s".into(),
+            },
+            NoIdentity,
+            IndexLocked {
+                lock: PathBuf::from("p"),
+                holder: None,
+                waited: Duration::from_secs(1),
+            },
+            AnotherPromote {
+                pid: "s".into(),
+                waited: Duration::from_secs(1),
+            },
+            DetachedHead,
+            NoUpstream { branch: "s".into() },
+            NotACommit { rev: "s".into() },
+            JournalUnreadable {
+                path: PathBuf::from("p"),
+                error: "s".into(),
+            },
+            RepairLockHeld {
+                what: "s".into(),
+                lock: PathBuf::from("p"),
+                holder: "s".into(),
+            },
+            RepairLockForeign {
+                what: "s".into(),
+                lock: PathBuf::from("p"),
+            },
+            RepairIncomplete { report: "s".into() },
+            ChangeFailed { error: "s".into() },
+            ChangeAndRepairFailed {
+                error: "s".into(),
+                repair: "s".into(),
+            },
+            ChangeRepairIncomplete {
+                error: "s".into(),
+                report: "s".into(),
+                not_undone: vec!["l".into()],
+            },
+            ChangeRolledBack {
+                written: true,
+                disk_full: true,
+                error: "s".into(),
+            },
+            ChangeCommittedThen {
+                commit: "s".into(),
+                error: "s".into(),
+            },
+            NoConfig {
+                root: PathBuf::from("p"),
+            },
+            ConfigSyntax {
+                at: "s".into(),
+                error: "s".into(),
+            },
+            ConfigInvalid {
+                at: "s".into(),
+                problem: "s".into(),
+            },
+            UnknownEnvironment {
+                name: "s".into(),
+                suggestion: "s".into(),
+                known: vec!["l".into()],
+            },
+            UnknownService {
+                name: "s".into(),
+                suggestion: "s".into(),
+                known: vec!["l".into()],
+            },
+            DirIsFile { dir: "s".into() },
+            NoSuchDir { dir: "s".into() },
+            CannotOpen {
+                dir: "s".into(),
+                error: "s".into(),
+            },
+            HoldNeedsReason { env: "s".into() },
+            NoVersionsGiven { env: "s".into() },
+            ShaInvalid {
+                sha: "s".into(),
+                error: "s".into(),
+            },
+            PreviewShaInvalid { error: "s".into() },
+            NotServiceVersion { pair: "s".into() },
+            ServiceGivenTwice {
+                service: "s".into(),
+                first: "s".into(),
+                second: "s".into(),
+            },
+            VersionInvalid {
+                pair: "s".into(),
+                error: "s".into(),
+            },
+            OlderThanInvalid { error: "s".into() },
+            OlderThanNotPositive { value: "s".into() },
+            GcNeedsCriteria,
+            KeepFileUnreadable {
+                file: "s".into(),
+                error: "s".into(),
+            },
+            KeepFileEmpty { file: "s".into() },
+            SinceInvalid { error: "s".into() },
+            HtmlDirUncreatable {
+                dir: PathBuf::from("p"),
+                error: "s".into(),
+            },
+            HtmlUnwritable {
+                path: PathBuf::from("p"),
+                error: "s".into(),
+            },
+            DetachedHeadCommit { head: "s".into() },
+            NoCommits { why: "s".into() },
+            EnvDirty {
+                env: "s".into(),
+                dirty: vec!["l".into()],
+            },
+            RenderDirty {
+                dirty: vec!["l".into()],
+            },
+            InitDirty {
+                dirty: vec!["l".into()],
+            },
+            MigrateDirty {
+                dirty: vec!["l".into()],
+            },
+            PreviewsDirty {
+                dirty: vec!["l".into()],
+            },
+            Drift {
+                env: "s".into(),
+                files: vec!["l".into()],
+            },
+            Problems {
+                title: "s".into(),
+                problems: vec!["l".into()],
+                hints: vec!["l".into()],
+            },
+            UnpushedCommits {
+                upstream: "s".into(),
+            },
+            PushGaveUp {
+                tries: 2,
+                upstream: "s".into(),
+                commit: "s".into(),
+                rejection: "s".into(),
+            },
+            GatesRefuse {
+                env: "s".into(),
+                refusals: vec!["l".into()],
+            },
+            AuditDoesNotVerify {
+                env: "s".into(),
+                problems: vec!["l".into()],
+                deploy_log: "s".into(),
+            },
+            AuditProblems {
+                problems: vec!["l".into()],
+            },
+            RemovesServices {
+                action: "s".into(),
+                what: "s".into(),
+                env: "s".into(),
+            },
+            PipelineStart { env: "s".into() },
+            WrongSource {
+                env: "s".into(),
+                allowed: "s".into(),
+                from: "s".into(),
+            },
+            SourceEmpty {
+                source: "s".into(),
+                hint: "s".into(),
+            },
+            SourceLacksService {
+                source: "s".into(),
+                service: "s".into(),
+                hint: "s".into(),
+            },
+            GateCommandFailed {
+                env: "s".into(),
+                command: "s".into(),
+                error: "s".into(),
+            },
+            NothingToRollBack { env: "s".into() },
+            NoSuchRecord {
+                env: "s".into(),
+                id: "s".into(),
+            },
+            AmbiguousRecord { id: "s".into() },
+            RecordVersionInvalid {
+                id: "s".into(),
+                error: "s".into(),
+            },
+            AlreadyInitialized,
+            ExampleDirExists { dir: "s".into() },
+            ExampleFileExists { path: "s".into() },
+            AlreadyNative,
+            MigratePreviews,
+            MigrateNotOwnDir {
+                env: "s".into(),
+                manifests: "s".into(),
+                dir: "s".into(),
+            },
+            NativeLayoutInTheWay {
+                dir: "s".into(),
+                file: "s".into(),
+            },
+            MigrateMoveCollision {
+                old: "s".into(),
+                new: "s".into(),
+            },
+            MigrateConfigRewrite,
+            PreviewsNotConfigured,
+            LegacyPreviewsNeedTemplates,
+            OutsidePreviews {
+                rel: "s".into(),
+                dir: "s".into(),
+            },
+            PreviewSymlink {
+                rel: "s".into(),
+                link: "s".into(),
+            },
+            PreviewInTheWay {
+                dir: "s".into(),
+                branch: "s".into(),
+                why: "s".into(),
+                previews: "s".into(),
+            },
+            NoFreePreviewName {
+                branch: "s".into(),
+                taken: vec!["l".into()],
+            },
+            PreviewAuditBroken {
+                namespace: "s".into(),
+                broken: vec!["l".into()],
+                log: "s".into(),
+                branch: "s".into(),
+            },
+            PrRequired {
+                env: "s".into(),
+                command: "s".into(),
+            },
+            PrNoUpstream,
+            PrBranchMoved {
+                branch: "s".into(),
+                remote: "s".into(),
+                command: "s".into(),
+            },
+            HostingCliFailed {
+                program: "s".into(),
+                args: "s".into(),
+                stderr: "s".into(),
+            },
+            NoSuchRemoteBranch {
+                branch: "s".into(),
+                remote: "s".into(),
+            },
+            NotMadeByPromote {
+                branch: "s".into(),
+                trailer: "s".into(),
+            },
+            InvalidPromotions {
+                base: "s".into(),
+                problems: vec!["l".into()],
+            },
+        ]
+    }
+
+    fn index(f: &Failure) -> usize {
+        use Failure::*;
+        match f {
+            EnvInvalid { .. } => 0,
+            PromoteGitInvalid { .. } => 1,
+            PromoteNowInvalid { .. } => 2,
+            ManDirTakesCommand { .. } => 3,
+            ManDirNotDirectory { .. } => 4,
+            NoSuchCommand { .. } => 5,
+            CannotRead { .. } => 6,
+            SymbolicLink { .. } => 7,
+            InvalidMetadata { .. } => 8,
+            EmptyBranch => 9,
+            BranchControlCharacter { .. } => 10,
+            BareRepository => 11,
+            NotARepository { .. } => 12,
+            GitCannotOpen { .. } => 13,
+            NoIdentity => 14,
+            IndexLocked { .. } => 15,
+            AnotherPromote { .. } => 16,
+            DetachedHead => 17,
+            NoUpstream { .. } => 18,
+            NotACommit { .. } => 19,
+            JournalUnreadable { .. } => 20,
+            RepairLockHeld { .. } => 21,
+            RepairLockForeign { .. } => 22,
+            RepairIncomplete { .. } => 23,
+            ChangeFailed { .. } => 24,
+            ChangeAndRepairFailed { .. } => 25,
+            ChangeRepairIncomplete { .. } => 26,
+            ChangeRolledBack { .. } => 27,
+            ChangeCommittedThen { .. } => 28,
+            NoConfig { .. } => 29,
+            ConfigSyntax { .. } => 30,
+            ConfigInvalid { .. } => 31,
+            UnknownEnvironment { .. } => 32,
+            UnknownService { .. } => 33,
+            DirIsFile { .. } => 34,
+            NoSuchDir { .. } => 35,
+            CannotOpen { .. } => 36,
+            HoldNeedsReason { .. } => 37,
+            NoVersionsGiven { .. } => 38,
+            ShaInvalid { .. } => 39,
+            PreviewShaInvalid { .. } => 40,
+            NotServiceVersion { .. } => 41,
+            ServiceGivenTwice { .. } => 42,
+            VersionInvalid { .. } => 43,
+            OlderThanInvalid { .. } => 44,
+            OlderThanNotPositive { .. } => 45,
+            GcNeedsCriteria => 46,
+            KeepFileUnreadable { .. } => 47,
+            KeepFileEmpty { .. } => 48,
+            SinceInvalid { .. } => 49,
+            HtmlDirUncreatable { .. } => 50,
+            HtmlUnwritable { .. } => 51,
+            DetachedHeadCommit { .. } => 52,
+            NoCommits { .. } => 53,
+            EnvDirty { .. } => 54,
+            RenderDirty { .. } => 55,
+            InitDirty { .. } => 56,
+            MigrateDirty { .. } => 57,
+            PreviewsDirty { .. } => 58,
+            Drift { .. } => 59,
+            Problems { .. } => 60,
+            UnpushedCommits { .. } => 61,
+            PushGaveUp { .. } => 62,
+            GatesRefuse { .. } => 63,
+            AuditDoesNotVerify { .. } => 64,
+            AuditProblems { .. } => 65,
+            RemovesServices { .. } => 66,
+            PipelineStart { .. } => 67,
+            WrongSource { .. } => 68,
+            SourceEmpty { .. } => 69,
+            SourceLacksService { .. } => 70,
+            GateCommandFailed { .. } => 71,
+            NothingToRollBack { .. } => 72,
+            NoSuchRecord { .. } => 73,
+            AmbiguousRecord { .. } => 74,
+            RecordVersionInvalid { .. } => 75,
+            AlreadyInitialized => 76,
+            ExampleDirExists { .. } => 77,
+            ExampleFileExists { .. } => 78,
+            AlreadyNative => 79,
+            MigratePreviews => 80,
+            MigrateNotOwnDir { .. } => 81,
+            NativeLayoutInTheWay { .. } => 82,
+            MigrateMoveCollision { .. } => 83,
+            MigrateConfigRewrite => 84,
+            PreviewsNotConfigured => 85,
+            LegacyPreviewsNeedTemplates => 86,
+            OutsidePreviews { .. } => 87,
+            PreviewSymlink { .. } => 88,
+            PreviewInTheWay { .. } => 89,
+            NoFreePreviewName { .. } => 90,
+            PreviewAuditBroken { .. } => 91,
+            PrRequired { .. } => 92,
+            PrNoUpstream => 93,
+            PrBranchMoved { .. } => 94,
+            HostingCliFailed { .. } => 95,
+            NoSuchRemoteBranch { .. } => 96,
+            NotMadeByPromote { .. } => 97,
+            InvalidPromotions { .. } => 98,
+        }
+    }
+
+    /// Failures whose message says all there is to do (the value to fix is named in it): every
+    /// other failure has a hint.
+    const NO_HINT: &[&str] = &[
+        "PromoteNowInvalid",
+        "CannotRead",
+        "BareRepository",
+        "DetachedHead",
+        "ChangeCommittedThen",
+        "ConfigInvalid",
+        "CannotOpen",
+        "ShaInvalid",
+        "PreviewShaInvalid",
+        "VersionInvalid",
+        "OlderThanInvalid",
+        "OlderThanNotPositive",
+        "KeepFileUnreadable",
+        "HtmlDirUncreatable",
+        "HtmlUnwritable",
+        "GateCommandFailed",
+        "AmbiguousRecord",
+        "RecordVersionInvalid",
+        "ExampleFileExists",
+        "AlreadyNative",
+        "MigrateNotOwnDir",
+        "OutsidePreviews",
+        "NotMadeByPromote",
+    ];
+
+    fn name(f: &Failure) -> String {
+        let debug = format!("{f:?}");
+        debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn every_variant_has_a_sample() {
+        let got: Vec<usize> = samples().iter().map(index).collect();
+        assert_eq!(got, (0..got.len()).collect::<Vec<_>>());
+        assert_eq!(got.len(), 99, "a variant without a sample");
+    }
+
+    /// Two failures a user cannot tell apart (the same message and hints) are one failure, or one
+    /// of them says too little. (`promote.yaml`'s syntax and value errors share the form
+    /// ``promote.yaml` (line N): ...` and differ by their hint.)
+    #[test]
+    fn no_two_failures_say_the_same() {
+        let mut seen = std::collections::BTreeMap::new();
+        for f in samples() {
+            let n = name(&f);
+            let e = f.render();
+            let said = (e.message, e.hints);
+            if let Some(other) = seen.insert(said.clone(), n.clone()) {
+                panic!("`{other}` and `{n}` both say {said:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failure_has_a_hint_unless_its_message_says_the_fix() {
+        for f in samples() {
+            let n = name(&f);
+            let hints = f.render().hints;
+            assert_eq!(
+                hints.is_empty(),
+                NO_HINT.contains(&n.as_str()),
+                "`{n}`: hints {hints:?}; a failure without a hint belongs in NO_HINT, and only one"
+            );
+        }
+    }
+
+    #[test]
+    fn one_voice_and_documented_exit_codes() {
+        for f in samples() {
+            let n = name(&f);
+            let e = f.render();
+            let first = e.message.chars().next().unwrap_or(' ');
+            assert!(
+                !first.is_uppercase() || e.message.starts_with("HEAD "),
+                "`{n}` starts with a capital: {:?}",
+                e.message
+            );
+            assert!(
+                !e.message.ends_with('.') && !e.message.ends_with('\n'),
+                "`{n}`: {:?}",
+                e.message
+            );
+            for h in &e.hints {
+                assert!(!h.is_empty() && !h.ends_with('\n'), "`{n}`: hint {h:?}");
+            }
+            assert!(
+                [exit::FAILURE, exit::USAGE].contains(&e.code),
+                "`{n}`: exit code {}",
+                e.code
+            );
+        }
+    }
+}
