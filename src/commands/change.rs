@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git::{self, Lock};
 use crate::model::version::Version;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
@@ -56,14 +56,7 @@ pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome 
 /// `promote hold` (`hold`) or `promote unhold`. A hold needs a reason: whoever it refuses reads it.
 pub fn hold(dir: &Path, env: &str, hold: bool, opts: Opts) -> Outcome {
     let replay = match (hold, opts.message.clone()) {
-        (true, None) => {
-            return Err(UserError::new(format!("`promote hold {env}` needs a reason"))
-                .hint(format!(
-                    "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
-                ))
-                .code(exit::USAGE)
-                .into())
-        }
+        (true, None) => return Err(Failure::HoldNeedsReason { env: env.into() }.into()),
         (true, Some(reason)) => Replay::Hold {
             env: env.into(),
             reason,
@@ -87,13 +80,16 @@ pub(super) fn set_image_request(
     let env = config.env(env)?;
     let mut versions = BTreeMap::new();
     if sha.is_none() && pairs.is_empty() {
-        return Err(UserError::new("no versions given")
-            .hint(format!("`promote set-image {} --sha <sha>` sets every service; `promote set-image {} api=<sha>` sets one", env.name, env.name))
-            .into());
+        return Err(Failure::NoVersionsGiven {
+            env: env.name.clone(),
+        }
+        .into());
     }
     if let Some(sha) = sha {
-        let v =
-            Version::from_sha(sha).map_err(|e| UserError::new(format!("`--sha {sha}`: {e}")))?;
+        let v = Version::from_sha(sha).map_err(|e| Failure::ShaInvalid {
+            sha: sha.to_string(),
+            error: e.to_string(),
+        })?;
         for s in &config.services {
             versions.insert(s.name.clone(), v.clone());
         }
@@ -101,23 +97,24 @@ pub(super) fn set_image_request(
     let mut given: BTreeMap<&str, &str> = BTreeMap::new();
     for pair in pairs {
         let Some((svc, value)) = pair.split_once('=') else {
-            return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
-                .hint("write it as e.g. `api=a252dcc`")
-                .into());
+            return Err(Failure::NotServiceVersion {
+                pair: pair.to_string(),
+            }
+            .into());
         };
         if let Some(first) = given.insert(svc, pair) {
-            return Err(
-                UserError::new(format!("`{svc}` is given twice: `{first}` and `{pair}`"))
-                    .hint(format!(
-                        "give each service one version: keep `{first}` or `{pair}`"
-                    ))
-                    .code(exit::USAGE)
-                    .into(),
-            );
+            return Err(Failure::ServiceGivenTwice {
+                service: svc.to_string(),
+                first: first.to_string(),
+                second: pair.to_string(),
+            }
+            .into());
         }
         let service = config.service(svc)?;
-        let v = parse_version(&service.image, value)
-            .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
+        let v = parse_version(&service.image, value).map_err(|e| Failure::VersionInvalid {
+            pair: pair.to_string(),
+            error: e.to_string(),
+        })?;
         versions.insert(svc.to_string(), v);
     }
     Ok(ChangeRequest {
@@ -215,11 +212,9 @@ pub(super) fn with_push<T>(
     let head = ctx.repo.head().unwrap_or_default();
     if head != remote {
         if !git::is_ancestor(&root, &head, &remote) {
-            return Err(UserError::new(format!(
-                "your branch has commits that `{}` does not have: `--push` would publish them too",
-                up.tracking.trim_start_matches("refs/remotes/")
-            ))
-            .hint("push or drop them first (`git log @{upstream}..`), then run again")
+            return Err(Failure::UnpushedCommits {
+                upstream: up.tracking.trim_start_matches("refs/remotes/").to_string(),
+            }
             .into());
         }
         git::reset_keep(&root, &remote)?;
@@ -251,14 +246,17 @@ pub(super) fn with_push<T>(
                 ))
             }
             git::Pushed::LostRace(why) if tries >= policy.attempts => {
-                return Err(UserError::new(format!(
-                    "gave up after {tries} attempts: `{}` kept moving while pushing.\n\
-                     the change is committed locally as {} but not pushed\nlast rejection: {}",
-                    up.tracking.trim_start_matches("refs/remotes/"),
-                    &commit[..7.min(commit.len())],
-                    why.lines().find(|l| l.contains("rejected")).unwrap_or(why.trim()).trim()
-                ))
-                .hint("run the same command again, or push by hand with `git pull --rebase && git push`")
+                return Err(Failure::PushGaveUp {
+                    tries,
+                    upstream: up.tracking.trim_start_matches("refs/remotes/").to_string(),
+                    commit,
+                    rejection: why
+                        .lines()
+                        .find(|l| l.contains("rejected"))
+                        .unwrap_or(why.trim())
+                        .trim()
+                        .to_string(),
+                }
                 .into());
             }
             git::Pushed::LostRace(_) => {
@@ -323,12 +321,10 @@ fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied>
         listing = Some(listed);
         crate::ui::trace("dirty check done");
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "`{}` has uncommitted changes:\n  {}",
-                env.name,
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: promote commits only its own change")
+            return Err(Failure::EnvDirty {
+                env: env.name.clone(),
+                dirty,
+            }
             .into());
         }
     }
@@ -351,9 +347,17 @@ fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied>
     if !refusals.is_empty() {
         let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
         match override_gates {
-            _ if dry_run => ui::warn(&format!("`{}` would be refused by its gates:\n{}", req.env, list.join("\n"))),
+            _ if dry_run => ui::warn(&format!(
+                "`{}` would be refused by its gates:\n{}",
+                req.env,
+                list.join("\n")
+            )),
             Some(reason) => {
-                ui::warn(&format!("GATES OVERRIDDEN for `{}` ({reason}):\n{}", req.env, list.join("\n")));
+                ui::warn(&format!(
+                    "GATES OVERRIDDEN for `{}` ({reason}):\n{}",
+                    req.env,
+                    list.join("\n")
+                ));
                 let names: Vec<String> = refusals
                     .iter()
                     .map(|r| match &r.service {
@@ -364,9 +368,11 @@ fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Result<Applied>
                 req.gates_overridden = Some(format!("{reason} [overrode: {}]", names.join(", ")));
             }
             None => {
-                return Err(UserError::new(format!("`{}` refuses this change:\n{}", req.env, list.join("\n")))
-                    .hint("wait until it passes, or let a person through: `--override-gates --reason \"...\"` (recorded in the audit log)")
-                    .into())
+                return Err(Failure::GatesRefuse {
+                    env: req.env.clone(),
+                    refusals: list,
+                }
+                .into())
             }
         }
     }
@@ -432,16 +438,11 @@ fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Result<()> {
             req.audit_repaired = Some(format!("{reason} [{}]", problems.join("; ")));
             Ok(())
         }
-        None => Err(UserError::new(format!(
-            "refusing to change `{}`: the audit trail it builds on does not verify:\n{}",
-            req.env,
-            list.join("\n")
-        ))
-        .hint(format!(
-            "restore what was removed or edited: `git log -p -- {}` shows it; `promote log --verify` checks every log against its history",
-            env.deploy_log
-        ))
-        .hint("for a deliberate repair, run again with `--repair-audit -m \"<why>\"` (recorded in the new record)")
+        None => Err(Failure::AuditDoesNotVerify {
+            env: req.env.clone(),
+            problems: list,
+            deploy_log: env.deploy_log.clone(),
+        }
         .into()),
     }
 }
@@ -487,13 +488,12 @@ fn removal_guard(plan: &Plan, opts: &Opts) -> Result<()> {
         ));
         return Ok(());
     }
-    Err(UserError::new(format!("refusing: this {} {what}", plan.request.action))
-        .hint("with ArgoCD pruning, that takes the services down; to do it anyway, add `--allow-remove`")
-        .hint(format!(
-            "to return to an earlier version instead, pick a record with `promote log {}` and run `promote rollback {} --to <id>`",
-            plan.request.env, plan.request.env
-        ))
-        .into())
+    Err(Failure::RemovesServices {
+        action: plan.request.action.clone(),
+        what,
+        env: plan.request.env.clone(),
+    }
+    .into())
 }
 
 /// The push part of a report.

@@ -19,7 +19,7 @@ use crate::adopt::legacy::{
     self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
 };
 use crate::apply::files::{self, Target};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git::{self, Lock, Repo};
 use crate::model::audit;
 use crate::model::config::{is_name, Config, CONFIG_FILE};
@@ -34,11 +34,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let repo = Repo::discover(dir)?;
     let root = repo.root.clone();
     if root.join(CONFIG_FILE).exists() {
-        return Err(UserError::new(format!(
-            "`{CONFIG_FILE}` already exists: this repository is set up for promote"
-        ))
-        .hint("`promote check` checks it; `promote config` prints its effective configuration")
-        .into());
+        return Err(Failure::AlreadyInitialized.into());
     }
     let _lock = if dry_run {
         None
@@ -202,12 +198,7 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     let paths: Vec<String> = targets.keys().cloned().collect();
     let dirty = repo.dirty(&paths)?;
     if !dirty.is_empty() {
-        return Err(UserError::new(format!(
-            "these files have uncommitted changes, and `promote init` would rewrite them:\n  {}",
-            dirty.join("\n  ")
-        ))
-        .hint("commit them first, so that their old content stays in git history")
-        .into());
+        return Err(Failure::InitDirty { dirty }.into());
     }
 
     // STEP 10: write, and say what was found.
@@ -717,15 +708,17 @@ fn scaffold(root: &Path, dry_run: bool) -> Outcome {
     // STEP 3: nothing of the example may be here already.
     for dir in ["templates", "environments"] {
         if root.join(dir).exists() {
-            return Err(UserError::new(format!(
-                "found no sed layout to adopt (no `<env>/*.yaml.tpl`), and `{dir}/` exists: `promote init` writes the bundled example only where it overwrites nothing"
-            ))
-            .hint("write `promote.yaml` by hand (see the README's config reference), or run `promote init` in an empty repository")
+            return Err(Failure::ExampleDirExists {
+                dir: dir.to_string(),
+            }
             .into());
         }
     }
     if let Some((path, _)) = EXAMPLE.iter().find(|(p, _)| root.join(p).exists()) {
-        return Err(UserError::new(format!("`{path}` exists: `promote init` writes the bundled example only where it overwrites nothing")).into());
+        return Err(Failure::ExampleFileExists {
+            path: path.to_string(),
+        }
+        .into());
     }
 
     // STEP 4: the example's files; its config must load where it is written.

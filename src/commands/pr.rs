@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::cli::PrMode;
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome, UserError};
 use crate::git::pr::{self, BranchPush, Worktree};
 use crate::git::{self, Lock};
 use crate::model::audit::{self, Record};
@@ -201,14 +201,10 @@ pub(super) fn refuse_direct(ctx: &Ctx, replay: &Replay) -> Result<()> {
     if env.approval != Approval::Pr {
         return Ok(());
     }
-    Err(UserError::new(format!(
-        "`{}` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written",
-        env.name
-    ))
-    .hint(format!(
-        "open one: `{}` (your checkout is not touched); `--pr=auto` opens one only where it is required",
-        replay.command_line()
-    ))
+    Err(Failure::PrRequired {
+        env: env.name.clone(),
+        command: replay.command_line(),
+    }
     .into())
 }
 
@@ -270,12 +266,7 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     let root = &ctx.config.root;
 
     // STEP 1: the upstream head, and promote's branch for this request if it exists.
-    let up = git::upstream(root).map_err(|_| {
-        UserError::new(
-            "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
-        )
-        .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)")
-    })?;
+    let up = git::upstream(root).map_err(|_| Failure::PrNoUpstream)?;
     let base = up.merge.trim_start_matches("refs/heads/").to_string();
     let upstream = git::fetch(root, &up)?;
     let branch = replay.branch(&ctx.config);
@@ -370,14 +361,11 @@ fn open(ctx: &Ctx, replay: &Replay, override_gates: Option<&str>) -> Result<Open
     )? {
         BranchPush::Ok(said) => said,
         BranchPush::Moved(_) => {
-            return Err(UserError::new(format!(
-                "`{branch}` changed on `{}` while promote was rebuilding it: nothing was pushed",
-                up.remote
-            ))
-            .hint(format!(
-                "someone else updated it; run `{}` again",
-                replay.command_line()
-            ))
+            return Err(Failure::PrBranchMoved {
+                branch: branch.clone(),
+                remote: up.remote.clone(),
+                command: replay.command_line(),
+            }
             .into())
         }
     };
@@ -576,12 +564,7 @@ fn link(
     let by_hand = |e: anyhow::Error| -> anyhow::Error {
         let url = hosting::new_pr_url(h.kind, &h.repo, base, branch, title);
         match e.downcast::<UserError>() {
-            Ok(u) => u
-                .hint(format!(
-                    "`{branch}` is pushed: open its {} by hand: {url}",
-                    h.kind.pr_word()
-                ))
-                .into(),
+            Ok(u) => u.open_by_hand(branch, h.kind.pr_word(), &url).into(),
             Err(e) => e,
         }
     };
@@ -826,14 +809,11 @@ fn tool(dir: &Path, program: &str, args: &[&str], input: Option<&str>) -> Result
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        return Err(UserError::new(format!(
-            "`{program} {}` failed:\n  {}",
-            args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
-            String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .replace('\n', "\n  ")
-        ))
-        .hint(format!("check `{program} auth status`"))
+        return Err(Failure::HostingCliFailed {
+            program: program.to_string(),
+            args: args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
         .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
@@ -1087,14 +1067,11 @@ pub fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
             .collect()
     } else if target.starts_with("promote/") {
         if pr::remote_branch(root, &up.remote, target)?.is_none() {
-            return Err(
-                UserError::new(format!("`{target}` is not a branch on `{}`", up.remote))
-                    .hint(format!(
-                        "`git ls-remote --heads {} 'promote/*'` lists promote's branches",
-                        up.remote
-                    ))
-                    .into(),
-            );
+            return Err(Failure::NoSuchRemoteBranch {
+                branch: target.to_string(),
+                remote: up.remote.clone(),
+            }
+            .into());
         }
         vec![target.to_string()]
     } else {
@@ -1120,11 +1097,9 @@ pub fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
             .rev()
             .find_map(|l| l.strip_prefix(REQUEST_TRAILER))
             .and_then(|j| serde_json::from_str(j).ok())
-            .ok_or_else(|| {
-                UserError::new(format!(
-                    "`{branch}` was not made by `promote ... --pr`: its commit has no `{}` trailer",
-                    REQUEST_TRAILER.trim_end_matches([':', ' '])
-                ))
+            .ok_or_else(|| Failure::NotMadeByPromote {
+                branch: branch.clone(),
+                trailer: REQUEST_TRAILER.trim_end_matches([':', ' ']).to_string(),
             })?;
         let opened = open(&ctx, &replay, None)?;
         if json {
@@ -1245,13 +1220,10 @@ pub fn check_base(dir: &Path, base: &str) -> Outcome {
         if let Err(e) = &whole {
             ui::report(e);
         }
-        let refresh_hint =
-            "if the pull request is stale, `promote pr refresh <env>` rebuilds it on its base";
-        return Err(UserError::new(format!(
-            "the changes since `{base}` are not valid promotions on it:\n  {}",
-            problems.join("\n  ")
-        ))
-        .hint(refresh_hint)
+        return Err(Failure::InvalidPromotions {
+            base: base.to_string(),
+            problems,
+        }
         .into());
     }
     let code = whole?;

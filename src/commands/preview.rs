@@ -25,10 +25,10 @@ use serde_json::json;
 use super::change::{self, Push};
 use crate::apply::files::{self, Change, Target};
 use crate::cli::PreviewRequest;
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git;
 use crate::model::audit::{self, Actor, Record, ServiceChange};
-use crate::model::config::{merge, Config, Environment, Layout, Previews, CONFIG_FILE};
+use crate::model::config::{merge, Config, Environment, Layout, Previews};
 use crate::model::gates;
 use crate::model::metadata::ServiceState;
 use crate::model::slug;
@@ -62,7 +62,9 @@ pub fn dispatch(dir: &Path, request: PreviewRequest) -> Outcome {
 
 /// `promote preview up BRANCH --sha SHA`.
 pub fn up(dir: &Path, branch: &str, sha: &str, opts: &Opts) -> Outcome {
-    let version = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
+    let version = Version::from_sha(sha).map_err(|e| Failure::PreviewShaInvalid {
+        error: e.to_string(),
+    })?;
     slug::slug(branch)?;
     run(
         dir,
@@ -93,12 +95,13 @@ pub fn gc(
     // STEP 1: what counts as stale, read once (stdin cannot be read again on a push retry).
     let older_than = match older_than {
         Some(s) => {
-            let d = gates::parse_duration(s)
-                .map_err(|e| UserError::new(format!("--older-than: {e}")))?;
+            let d = gates::parse_duration(s).map_err(|e| Failure::OlderThanInvalid {
+                error: e.to_string(),
+            })?;
             if d <= chrono::Duration::zero() {
-                return Err(UserError::new(format!(
-                    "--older-than: `{s}` is not a positive duration"
-                ))
+                return Err(Failure::OlderThanNotPositive {
+                    value: s.to_string(),
+                }
                 .into());
             }
             Some(d)
@@ -107,10 +110,7 @@ pub fn gc(
     };
     let keep = keep_list(keep, keep_file)?;
     if older_than.is_none() && keep.is_none() {
-        return Err(UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
-            .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
-            .code(exit::USAGE)
-            .into());
+        return Err(Failure::GcNeedsCriteria.into());
     }
     run(
         dir,
@@ -136,8 +136,10 @@ fn keep_list(keep: &[String], keep_file: Option<&str>) -> Result<Option<BTreeSet
                 .context("cannot read the kept branches from stdin")?;
             s
         } else {
-            std::fs::read_to_string(file)
-                .map_err(|e| UserError::new(format!("--keep-file: cannot read `{file}`: {e}")))?
+            std::fs::read_to_string(file).map_err(|e| Failure::KeepFileUnreadable {
+                file: file.to_string(),
+                error: e.to_string(),
+            })?
         };
         let before = set.len();
         // One branch per line; a `git ls-remote --heads` line (`<sha>\trefs/heads/<branch>`) works too.
@@ -147,15 +149,9 @@ fn keep_list(keep: &[String], keep_file: Option<&str>) -> Result<Option<BTreeSet
                 .map(normalize_branch),
         );
         if set.len() == before && keep.is_empty() {
-            let what = if file == "-" {
-                "stdin".to_string()
-            } else {
-                format!("`{file}`")
-            };
-            return Err(UserError::new(format!(
-                "--keep-file: {what} names no branch: every preview would be removed"
-            ))
-            .hint("check the command that lists the branches (e.g. `git ls-remote --heads origin`); nothing was changed")
+            return Err(Failure::KeepFileEmpty {
+                file: file.to_string(),
+            }
             .into());
         }
     }
@@ -305,21 +301,10 @@ enum Slot {
 
 fn settings(config: &Config) -> Result<&Previews> {
     let Some(p) = config.previews.as_ref() else {
-        return Err(UserError::new(format!(
-            "previews are not configured: `{CONFIG_FILE}` has no `previews:` section"
-        ))
-        .hint("add `previews: {}` for the defaults: previews under `environments/prs/`, rendered from the shared templates")
-        .hint("see \"Preview environments\" in the README")
-        .into());
+        return Err(Failure::PreviewsNotConfigured.into());
     };
     if config.layout == Layout::Legacy && p.templates == config.templates {
-        return Err(UserError::new(
-            "previews in the legacy layout need their own template directory of `*.yaml.tpl` files",
-        )
-        .hint(format!(
-            "set `previews.templates` in `{CONFIG_FILE}`, e.g. to `dev`"
-        ))
-        .into());
+        return Err(Failure::LegacyPreviewsNeedTemplates.into());
     }
     Ok(p)
 }
@@ -425,9 +410,10 @@ fn ensure_inside(config: &Config, previews_dir: &str, rel: &str) -> Result<()> {
             !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
         });
     if !inside {
-        return Err(UserError::new(format!(
-            "refusing to touch `{rel}`: it is outside the previews directory `{previews_dir}`"
-        ))
+        return Err(Failure::OutsidePreviews {
+            rel: rel.to_string(),
+            dir: previews_dir.to_string(),
+        }
         .into());
     }
     let mut path = config.root.clone();
@@ -435,11 +421,14 @@ fn ensure_inside(config: &Config, previews_dir: &str, rel: &str) -> Result<()> {
         path.push(part);
         match std::fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(UserError::new(format!(
-                    "refusing to touch `{rel}`: `{}` is a symbolic link",
-                    path.strip_prefix(&config.root).unwrap_or(&path).display()
-                ))
-                .hint("previews are plain directories; remove the link")
+                return Err(Failure::PreviewSymlink {
+                    rel: rel.to_string(),
+                    link: path
+                        .strip_prefix(&config.root)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                }
                 .into());
             }
             Ok(_) => {}
@@ -660,23 +649,21 @@ fn locate(
             Slot::Free => return Ok((s, None)),
             Slot::Taken(other) => taken.push(format!("`{s}` belongs to branch `{other}`")),
             Slot::NotPreview(why) => {
-                return Err(UserError::new(format!(
-                    "`{dir}` is in the way of branch `{branch}`'s preview: {why}"
-                ))
-                .hint(format!(
-                    "previews own `{}`; move that directory elsewhere",
-                    previews.dir
-                ))
+                return Err(Failure::PreviewInTheWay {
+                    dir: dir.to_string(),
+                    branch: branch.to_string(),
+                    why: why.to_string(),
+                    previews: previews.dir.to_string(),
+                }
                 .into())
             }
             Slot::Own(_) => unreachable!("returned above"),
         }
     }
-    Err(UserError::new(format!(
-        "branch `{branch}` has no free preview name: {}",
-        taken.join(", ")
-    ))
-    .hint("remove one of those previews (`promote preview down <branch>`), or rename the branch")
+    Err(Failure::NoFreePreviewName {
+        branch: branch.to_string(),
+        taken,
+    }
     .into())
 }
 
@@ -735,13 +722,12 @@ fn plan_up(
     // removes the preview with its log, stays possible.
     let (broken, log, _, _) = crate::plan::anchor::log_problems(config, &ctx.repo, &log_path)?;
     if !broken.is_empty() {
-        return Err(UserError::new(format!(
-            "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
-            broken.join("\n  ")
-        ))
-        .hint(format!(
-            "restore it (`git log -p -- {log_path}`), or remove the preview with `promote preview down {branch}` and bring it up again"
-        ))
+        return Err(Failure::PreviewAuditBroken {
+            namespace: namespace.to_string(),
+            broken,
+            log: log_path.to_string(),
+            branch: branch.to_string(),
+        }
         .into());
     }
     let mut rec = record(
@@ -1141,12 +1127,7 @@ fn apply(ctx: &Ctx, op: &Op, dry_run: bool) -> Result<Applied> {
         crate::commands::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&guarded(previews, op)?)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "the previews have uncommitted changes:\n  {}",
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: promote commits only its own change")
-            .into());
+            return Err(Failure::PreviewsDirty { dirty }.into());
         }
     }
 

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::apply::files;
 use crate::cache::state::{self, RenderState};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git::Lock;
 use crate::model::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
@@ -144,12 +144,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
         )?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "these files have uncommitted changes that rendering would overwrite:\n  {}",
-                dirty.join("\n  ")
-            ))
-            .hint("commit them, or discard them with `git checkout -- <file>`, then render again")
-            .into());
+            return Err(Failure::RenderDirty { dirty }.into());
         }
     }
 
