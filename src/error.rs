@@ -30,7 +30,7 @@ pub struct UserError {
 }
 
 impl UserError {
-    pub fn new(message: impl Into<String>) -> Self {
+    fn new(message: impl Into<String>) -> Self {
         UserError {
             message: message.into(),
             hints: Vec::new(),
@@ -38,12 +38,12 @@ impl UserError {
         }
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
     }
 
-    pub fn code(mut self, code: i32) -> Self {
+    fn code(mut self, code: i32) -> Self {
         self.code = code;
         self
     }
