@@ -1,5 +1,14 @@
 //! The one error type that reaches the edge: a message a user can act on, optional `hint:` lines
 //! and the exit code. Everything else is `anyhow` with context; `main` picks the exit code here.
+//!
+//! Every failure a user can cause is a [`Failure`] variant, and [`Failure::render`] is the one
+//! place its words, hints and exit code are written: review the voice here, not across the code.
+//! A site builds the variant with the values it names (`Failure::NoUpstream { branch }.into()`);
+//! [`UserError`] is the rendered form that `ui::report` prints, and only this file makes one.
+//! What stays free text elsewhere: the config's value checks (one [`Failure::ConfigInvalid`] with
+//! the problem their validation names), the per-file problem lists of `render`, `check`, `init`
+//! and `migrate` ([`Failure::Problems`]), and `anyhow` context on failures that are not the
+//! user's (a git command that broke, a write the OS refused).
 
 use std::fmt;
 use std::path::PathBuf;
