@@ -258,9 +258,9 @@ pub enum Failure {
     PreviewsDirty { dirty: Vec<String> },
     /// An environment's manifests differ from what its templates render now.
     Drift { env: String, files: Vec<String> },
-    /// A list of problems, one a line, with their hints (`title` says what they stop).
+    /// A list of problems, one a line, with their hints (`blocked`: what they stop).
     Problems {
-        title: String,
+        blocked: Blocked,
         problems: Vec<String>,
         hints: Vec<String>,
     },
@@ -666,9 +666,9 @@ impl Failure {
                 "run `promote render {env}` and commit the result first (or `promote check` to see the differences)"
             ))
             .hint("a promotion only changes versions, so it will not mix in other changes"),
-            Problems { title, problems, hints } => {
+            Problems { blocked, problems, hints } => {
                 let mut e = UserError::new(
-                    std::iter::once(title)
+                    std::iter::once(blocked.title())
                         .chain(problems)
                         .collect::<Vec<_>>()
                         .join("\n  "),
@@ -836,6 +836,46 @@ impl Failure {
                 problems.join("\n  ")
             ))
             .hint("if the pull request is stale, `promote pr refresh <env>` rebuilds it on its base"),
+        }
+    }
+}
+
+/// What a list of problems ([`Failure::Problems`]) stops: the line above the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blocked {
+    /// Rendering an environment for a change.
+    Render { env: String },
+    /// Rendering a preview.
+    Preview { namespace: String, branch: String },
+    /// `promote render`.
+    RenderFiles,
+    /// `promote init`: the sed layout as it is.
+    Adopt,
+    /// `promote init`: the adopted config would not render the files byte for byte.
+    AdoptBytes,
+    /// `promote migrate`: the manifests differ from what the templates render now.
+    MigrateDrift,
+    /// `promote migrate`: the native layout would not render the same bytes.
+    MigrateBytes,
+    /// `promote migrate`: anything else.
+    Migrate,
+}
+
+impl Blocked {
+    fn title(self) -> String {
+        match self {
+            Blocked::Render { env } => format!("cannot render environment `{env}`:"),
+            Blocked::Preview { namespace, branch } => {
+                format!("cannot render preview `{namespace}` (branch `{branch}`):")
+            }
+            Blocked::RenderFiles => "nothing was written; cannot render:".into(),
+            Blocked::Adopt => "cannot adopt this repository as it is; nothing was written:".into(),
+            Blocked::AdoptBytes => "cannot adopt this repository: promote would not render it byte for byte as it is; nothing was written:".into(),
+            Blocked::MigrateDrift => {
+                "cannot migrate: the manifests are not what the templates render now:".into()
+            }
+            Blocked::MigrateBytes => "cannot migrate: the native layout would not render every byte as the sed layout does; nothing was written:".into(),
+            Blocked::Migrate => "cannot migrate; nothing was written:".into(),
         }
     }
 }
@@ -1045,7 +1085,7 @@ mod tests {
                 files: vec!["l".into()],
             },
             Problems {
-                title: "s".into(),
+                blocked: Blocked::Migrate,
                 problems: vec!["l".into()],
                 hints: vec!["l".into()],
             },

@@ -19,7 +19,7 @@ use crate::adopt::legacy::{
     self, Analysis, EnvFound, EnvProposal, Found, OldMetadata, Proposal, DEPLOY_LOG, METADATA_FILE,
 };
 use crate::apply::files::{self, Target};
-use crate::error::{exit, Failure, Outcome};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::{self, Lock, Repo};
 use crate::model::audit;
 use crate::model::config::{is_name, Config, CONFIG_FILE};
@@ -83,10 +83,7 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
         names.push(env.name.clone());
     }
     if !analysis.problems.is_empty() {
-        return Err(problems_error(
-            "cannot adopt this repository as it is; nothing was written:",
-            &analysis.problems,
-        ));
+        return Err(problems_error(Blocked::Adopt, &analysis.problems));
     }
 
     // STEP 4: the pipeline, from the names (dev, then test/qa, then staging, then prod).
@@ -190,7 +187,7 @@ fn adopt(repo: &Repo, found: &Found, dry_run: bool) -> Outcome {
     }
     drop(progress);
     if !problems.is_empty() {
-        return Err(problems_error("cannot adopt this repository: promote would not render it byte for byte as it is; nothing was written:", &problems));
+        return Err(problems_error(Blocked::AdoptBytes, &problems));
     }
 
     // STEP 9: refuse over uncommitted changes of the files it writes: the old metadata must be in git

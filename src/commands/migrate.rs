@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 
 use crate::adopt::legacy;
 use crate::apply::files::{self, Target};
-use crate::error::{exit, Failure, Outcome};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::{self, Lock};
 use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
 use crate::model::metadata::Metadata;
@@ -132,10 +132,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         });
     }
     if !problems.is_empty() {
-        return Err(problems_error(
-            "cannot migrate: the manifests are not what the templates render now:",
-            &problems,
-        ));
+        return Err(problems_error(Blocked::MigrateDrift, &problems));
     }
 
     // STEP 4: the native layout: promote.yaml without the sed settings, a template per manifest.
@@ -205,7 +202,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     drop(scratch);
     drop(progress);
     if !problems.is_empty() {
-        return Err(problems_error("cannot migrate: the native layout would not render every byte as the sed layout does; nothing was written:", &problems));
+        return Err(problems_error(Blocked::MigrateBytes, &problems));
     }
 
     // STEP 6: the change: promote.yaml, the templates, each environment's files at their new paths,
@@ -511,10 +508,7 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
         }
     }
     if !problems.is_empty() {
-        return Err(problems_error(
-            "cannot migrate; nothing was written:",
-            &problems,
-        ));
+        return Err(problems_error(Blocked::Migrate, &problems));
     }
     // Shared where every environment has the template: the most common text (the first
     // environment's on a tie), and each environment whose text differs keeps its own.

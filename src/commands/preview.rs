@@ -25,7 +25,7 @@ use serde_json::json;
 use super::change::{self, Push};
 use crate::apply::files::{self, Change, Target};
 use crate::cli::PreviewRequest;
-use crate::error::{exit, Failure, Outcome};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git;
 use crate::model::audit::{self, Actor, Record, ServiceChange};
 use crate::model::config::{merge, Config, Environment, Layout, Previews};
@@ -873,7 +873,10 @@ fn render_preview(
             }
         }
         return Err(problems_error(
-            &format!("cannot render preview `{namespace}` (branch `{branch}`):"),
+            Blocked::Preview {
+                namespace: namespace.to_string(),
+                branch: branch.to_string(),
+            },
             &problems,
         ));
     }

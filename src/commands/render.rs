@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::apply::files;
 use crate::cache::state::{self, RenderState};
-use crate::error::{exit, Failure, Outcome};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::Lock;
 use crate::model::metadata::Metadata;
 use crate::plan::{manifest_targets, problems_error, Ctx};
@@ -88,7 +88,7 @@ pub fn run(dir: &Path, envs: &[String], check: bool, dry_run: bool, json: bool) 
     state.save();
     if !problems.is_empty() {
         return Err(problems_error(
-            "nothing was written; cannot render:",
+            Blocked::RenderFiles,
             &crate::render::problems::group(problems),
         ));
     }

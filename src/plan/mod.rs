@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::apply::files::{self, Change, Target};
 use crate::cache::memo::Memo;
-use crate::error::Failure;
+use crate::error::{Blocked, Failure};
 use crate::git::status::Listing;
 use crate::git::{self, Repo};
 use crate::model::audit::{self, Actor, Record, ServiceChange};
@@ -37,7 +37,7 @@ impl Ctx {
 }
 
 /// An error listing every problem found, one per line, with their hints.
-pub fn problems_error(title: &str, problems: &[Problem]) -> anyhow::Error {
+pub fn problems_error(blocked: Blocked, problems: &[Problem]) -> anyhow::Error {
     let mut hints: Vec<String> = Vec::new();
     for p in problems {
         if let Some(h) = &p.hint {
@@ -47,7 +47,7 @@ pub fn problems_error(title: &str, problems: &[Problem]) -> anyhow::Error {
         }
     }
     Failure::Problems {
-        title: title.to_string(),
+        blocked,
         problems: problems.iter().map(|p| p.to_string()).collect(),
         hints,
     }
@@ -165,7 +165,9 @@ pub fn render_or_fail(
     let (files, problems) = render::render_env(config, env, versions)?;
     if !problems.is_empty() {
         return Err(problems_error(
-            &format!("cannot render environment `{}`:", env.name),
+            Blocked::Render {
+                env: env.name.clone(),
+            },
             &problems,
         ));
     }
@@ -507,7 +509,9 @@ fn manifest_changes(
     }));
     if !problems.is_empty() {
         return Err(problems_error(
-            &format!("cannot render environment `{}`:", env.name),
+            Blocked::Render {
+                env: env.name.clone(),
+            },
             &problems,
         ));
     }
