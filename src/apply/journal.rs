@@ -17,6 +17,13 @@
 //! is someone's edit, left alone and reported. The files are written and the index updated by `git`
 //! itself (`git checkout HEAD -- paths`, `git reset`), so filters and index formats are git's.
 //!
+//! Every read goes through the git façade ([`crate::git::Repo`]), so the repair works on every
+//! repository git supports (SHA-256, reftable, ...): HEAD's entries, the index's, and the id git
+//! would store for a working file (with the checkout's conversions: `core.autocrlf`, `eol`,
+//! filters) decide whether a path is in line with HEAD. The journal's own ids are of the bytes
+//! promote read and wrote, as they are, in the repository's object format: they tell whether a
+//! file holds the old or the new version (or someone's edit).
+//!
 //! Failpoints (`PROMOTE_FAILPOINT`, [`failpoint`]) are for tests only.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +34,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Failure;
-use crate::git::write::blob_id;
+use crate::git::{Entry, HeadCommit, Repo};
 use crate::model::change::Change;
 
 const REGULAR: &str = "100644";
@@ -79,17 +86,14 @@ pub struct Journal {
 impl Journal {
     /// Records `changes` (about to be written under `root`, starting from HEAD) durably in `git_dir`.
     /// Fails, with nothing changed, if it cannot (a full disk fails here, before any file changes).
-    pub fn begin(
-        repo: &crate::git::Repo,
-        root: &Path,
-        changes: &[Change],
-        message: &str,
-    ) -> Result<Journal> {
+    pub fn begin(repo: &Repo, root: &Path, changes: &[Change], message: &str) -> Result<Journal> {
         let git_dir = repo.git_dir();
         let pid = std::process::id();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
+        // The ids of the bytes as they are, in the repository's object format.
+        let format = repo.object_format();
         let files = crate::par::chunks(changes, |chunk| {
             chunk
                 .iter()
@@ -99,9 +103,9 @@ impl Journal {
                     let mode = if exec { EXECUTABLE } else { REGULAR };
                     FileRecord {
                         path: c.path.clone(),
-                        old: c.before.as_deref().map(|b| blob_id(b).to_string()),
+                        old: c.before.as_deref().map(|b| format.blob_id(b)),
                         old_mode: c.before.as_ref().map(|_| mode.to_string()),
-                        new: c.after.as_deref().map(|b| blob_id(b).to_string()),
+                        new: c.after.as_deref().map(|b| format.blob_id(b)),
                         new_mode: c.after.as_ref().map(|_| mode.to_string()),
                     }
                 })
@@ -292,16 +296,19 @@ impl Report {
 /// The state of one path against HEAD.
 struct PathState {
     /// HEAD's blob id and mode at the path.
-    target: Option<(git2::Oid, u32)>,
-    /// The working-tree file's blob id (none: absent), or why it cannot be read.
-    file: std::result::Result<Option<git2::Oid>, String>,
+    target: Option<Entry>,
+    /// The working-tree file's blob id as git would store it (none: absent), or why it cannot be
+    /// read.
+    file: std::result::Result<Option<String>, String>,
+    /// The blob id of the file's bytes as they are: what the journal's ids are of.
+    raw: Option<String>,
     /// The index entry (stage 0).
-    index: Option<(git2::Oid, u32)>,
+    index: Option<Entry>,
 }
 
 impl PathState {
     fn file_ok(&self) -> bool {
-        matches!(&self.file, Ok(f) if *f == self.target.map(|t| t.0))
+        matches!(&self.file, Ok(f) if f.as_ref() == self.target.as_ref().map(|t| &t.id))
     }
 
     fn index_ok(&self) -> bool {
@@ -309,43 +316,58 @@ impl PathState {
     }
 }
 
-fn look(
-    repo: &git2::Repository,
-    root: &Path,
-    tree: Option<&git2::Tree>,
-    paths: &[&str],
-) -> Result<Vec<PathState>> {
-    let mut index = repo.index().context("cannot read the git index")?;
-    index.read(true).context("cannot read the git index")?;
-    let mut out = Vec::with_capacity(paths.len());
+/// Each path against HEAD and the index, as git sees them (see the module's comment).
+fn look(repo: &Repo, paths: &[&str]) -> Result<Vec<PathState>> {
+    let root = &repo.root;
+    let targets = repo.head_entries(paths)?;
+    let index = repo.index_entries(paths)?;
+    // The files there are: their bytes' own ids now, git's ids in one run below.
+    let mut files: Vec<std::result::Result<Option<String>, String>> = Vec::new();
+    let mut raw = Vec::new();
+    let mut present = Vec::new();
     for p in paths {
-        let target = tree
-            .and_then(|t| t.get_path(Path::new(p)).ok())
-            .map(|e| (e.id(), e.filemode() as u32));
         let full = root.join(p);
-        let file = match std::fs::symlink_metadata(&full) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(None),
-            Err(e) => Err(e.to_string()),
-            Ok(m) if !m.is_file() => Err("it is not a regular file".to_string()),
-            Ok(_) => std::fs::read(&full)
-                .map(|b| Some(blob_id(&b)))
-                .map_err(|e| e.to_string()),
+        let (file, own) = match std::fs::symlink_metadata(&full) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Ok(None), None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => (Ok(None), None),
+            Err(e) => (Err(e.to_string()), None),
+            Ok(m) if !m.is_file() => (Err("it is not a regular file".to_string()), None),
+            Ok(_) => match std::fs::read(&full) {
+                Ok(b) => {
+                    present.push(*p);
+                    (Ok(Some(String::new())), Some(repo.raw_blob_id(&b)))
+                }
+                Err(e) => (Err(e.to_string()), None),
+            },
         };
-        let index = index.get_path(Path::new(p), 0).map(|e| (e.id, e.mode));
-        out.push(PathState {
+        files.push(file);
+        raw.push(own);
+    }
+    let mut stored = repo.stored_ids(&present)?.into_iter();
+    for f in &mut files {
+        if let Ok(Some(id)) = f {
+            *id = stored.next().unwrap_or_default();
+        }
+    }
+    Ok(targets
+        .into_iter()
+        .zip(files)
+        .zip(raw)
+        .zip(index)
+        .map(|(((target, file), raw), index)| PathState {
             target,
             file,
+            raw,
             index,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// Brings every path of the journal in `git_dir` in line with HEAD (see the module's comment),
 /// verifies it, and removes the journal when every path is. `None` when there is no journal. The
 /// caller holds the clone's lock (so the run that wrote the journal is not running any more).
-pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Report>> {
+pub fn repair(repo: &Repo, dry_run: bool) -> Result<Option<Report>> {
+    let (root, git_dir) = (repo.root.as_path(), repo.git_dir());
     let Some(record) = read(git_dir)? else {
         return Ok(None);
     };
@@ -391,12 +413,9 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     }
 
     // STEP 2: each path against HEAD.
-    let repo = git2::Repository::open(root)
-        .with_context(|| format!("cannot open the repository at `{}`", root.display()))?;
-    let head = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let tree = head.as_ref().and_then(|c| c.tree().ok());
+    let head = repo.head_commit();
     let paths: Vec<&str> = record.files.iter().map(|f| f.path.as_str()).collect();
-    let states = look(&repo, root, tree.as_ref(), &paths)?;
+    let states = look(repo, &paths)?;
     let ending = ending(&record, head.as_ref(), &states);
 
     let mut checkout = Vec::new();
@@ -407,13 +426,11 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     let mut index_stale = Vec::new();
     let mut already = 0;
     for (f, s) in record.files.iter().zip(&states) {
-        let ours = match &s.file {
-            Ok(None) => true,
-            Ok(Some(id)) => {
-                let id = id.to_string();
-                f.old.as_ref() == Some(&id) || f.new.as_ref() == Some(&id)
-            }
-            Err(_) => false,
+        // The old or the new version (as promote read and wrote them), or nothing.
+        let ours = match (&s.file, &s.raw) {
+            (Ok(None), _) => true,
+            (Ok(Some(_)), Some(id)) => f.old.as_ref() == Some(id) || f.new.as_ref() == Some(id),
+            _ => false,
         };
         match (s.file_ok(), s.index_ok()) {
             (true, true) => already += 1,
@@ -516,7 +533,7 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     }
 
     // STEP 4: verify, and say only what is so.
-    let states = look(&repo, root, tree.as_ref(), &paths)?;
+    let states = look(repo, &paths)?;
     let mut still: BTreeMap<String, String> = left.iter().cloned().collect();
     for (f, s) in record.files.iter().zip(&states) {
         if still.contains_key(&f.path) {
@@ -561,21 +578,23 @@ pub fn repair(root: &Path, git_dir: &Path, dry_run: bool) -> Result<Option<Repor
     Ok(Some(report))
 }
 
-fn ending(record: &Record, head: Option<&git2::Commit>, states: &[PathState]) -> Ending {
+/// How the change ended, from where HEAD is: the commit it started from, its own commit (on that
+/// one, holding its new versions, or where attributes convert what git stores, its subject), or
+/// elsewhere.
+fn ending(record: &Record, head: Option<&HeadCommit>, states: &[PathState]) -> Ending {
     let Some(head) = head else {
         return Ending::RolledBack;
     };
-    let id = head.id().to_string();
+    let id = head.id.clone();
     if record.head.as_deref() == Some(id.as_str()) {
         return Ending::RolledBack;
     }
-    let parent = head.parent_id(0).ok().map(|p| p.to_string());
-    let ours = parent == record.head
-        && record
-            .files
-            .iter()
-            .zip(states)
-            .all(|(f, s)| s.target.map(|t| t.0.to_string()) == f.new);
+    let holds_new = record
+        .files
+        .iter()
+        .zip(states)
+        .all(|(f, s)| s.target.as_ref().map(|t| &t.id) == f.new.as_ref());
+    let ours = head.parent == record.head && (holds_new || head.subject == record.what);
     if ours {
         Ending::Finished(id)
     } else {
@@ -690,9 +709,9 @@ pub fn recover_first(dir: &Path) -> Result<()> {
     if !pending(dir) {
         return Ok(());
     }
-    let repo = crate::git::Repo::discover(dir)?;
+    let repo = Repo::discover(dir)?;
     let _lock = crate::git::Lock::acquire(repo.git_dir(), crate::git::lock_wait())?;
-    let Some(report) = repair(&repo.root, repo.git_dir(), false)? else {
+    let Some(report) = repair(&repo, false)? else {
         return Ok(());
     };
     if !report.complete() {

@@ -100,7 +100,7 @@ fn undo(
             not_undone = s.undo();
         }
     }
-    let repaired = journal::repair(root, repo.git_dir(), false);
+    let repaired = journal::repair(repo, false);
     let report = match repaired {
         Ok(Some(r)) => r,
         Ok(None) => {

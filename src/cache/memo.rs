@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use git2::Oid;
+use crate::git::ObjectId as Oid;
 
 use crate::model::config::Environment;
 use crate::render::{legacy_output, OutFile};
@@ -54,15 +54,9 @@ impl Memo {
     pub fn settled(
         &mut self,
         env: &Environment,
-        index: &[git2::IndexEntry],
+        index: &crate::git::Index,
     ) -> std::collections::HashSet<String> {
-        let blob = |path: &str| {
-            let i = index.partition_point(|e| e.path.as_slice() < path.as_bytes());
-            index
-                .get(i)
-                .filter(|e| e.path == path.as_bytes() && (e.flags >> 12) & 3 == 0)
-                .map(|e| e.id)
-        };
+        let blob = |path: &str| index.blob(path);
         let mut settled = std::collections::HashSet::new();
         for (template, &(t, m)) in &self.loaded {
             let Some(name) = template
@@ -87,10 +81,8 @@ impl Memo {
                 continue;
             }
             if let Some(t) = f.version_free {
-                self.kept.insert(
-                    f.template.clone(),
-                    (t, crate::git::write::blob_id(&f.bytes)),
-                );
+                self.kept
+                    .insert(f.template.clone(), (t, crate::git::blob_id(&f.bytes)));
             }
         }
     }
@@ -130,10 +122,7 @@ fn parse(text: &str, key: &str) -> Option<BTreeMap<String, (Oid, Oid)>> {
             if f.next().is_some() {
                 return None;
             }
-            Some((
-                path.to_string(),
-                (Oid::from_str(t).ok()?, Oid::from_str(m).ok()?),
-            ))
+            Some((path.to_string(), (Oid::from_hex(t)?, Oid::from_hex(m)?)))
         })
         .collect()
 }
@@ -144,8 +133,8 @@ mod tests {
 
     #[test]
     fn a_memo_is_read_back_only_with_its_key() {
-        let t = Oid::from_str("1111111111111111111111111111111111111111").unwrap();
-        let m = Oid::from_str("2222222222222222222222222222222222222222").unwrap();
+        let t = Oid::from_hex("1111111111111111111111111111111111111111").unwrap();
+        let m = Oid::from_hex("2222222222222222222222222222222222222222").unwrap();
         let text = format!("{HEADER}\nk1\nstaging/a.yaml.tpl\t{t}\t{m}\n");
         let got = parse(&text, "k1").unwrap();
         assert_eq!(got.get("staging/a.yaml.tpl"), Some(&(t, m)));

@@ -22,6 +22,8 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::git::ObjectId;
+
 use crate::model::config::{Config, Environment, Layout};
 use crate::model::version::Version;
 
@@ -118,7 +120,7 @@ enum Proof {
     /// A file: the blob id git's index vouched for when it was recorded. If the index now holds an
     /// entry for it with this id and stat data equal to the file's (git's own test that a file is
     /// unchanged, as `git status` trusts it), the content is the same.
-    Blob(git2::Oid),
+    Blob(ObjectId),
     /// A directory: a hash of its entries' names (files added or removed).
     Names(String),
 }
@@ -137,34 +139,15 @@ impl Proof {
             "-" => Proof::None,
             _ => match s.strip_prefix("d:") {
                 Some(h) => Proof::Names(h.to_string()),
-                None => Proof::Blob(oid_from_hex(s)?),
+                None => Proof::Blob(ObjectId::from_hex(s)?),
             },
         })
     }
 }
 
-/// A 40-digit hexadecimal object id (lowercase, as written), without a call into libgit2 for each
-/// of the state's tens of thousands.
-fn oid_from_hex(s: &str) -> Option<git2::Oid> {
-    let hex = s.as_bytes();
-    if hex.len() != 40 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut raw = [0u8; 20];
-    for (i, pair) in hex.chunks_exact(2).enumerate() {
-        raw[i] = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
-    git2::Oid::from_bytes(&raw).ok()
-}
-
 /// The git index, for `Proof::Blob`.
 struct GitIndex {
-    entries: Vec<git2::IndexEntry>,
+    index: crate::git::Index,
     /// The index file's mtime: an entry as new is racily clean, and proves nothing.
     mtime: (i64, i64),
 }
@@ -172,33 +155,24 @@ struct GitIndex {
 impl GitIndex {
     fn load(git_dir: &Path) -> Option<GitIndex> {
         // Only where the in-process readers are proven to read the index git uses.
-        if !crate::git::index_readable(git_dir) {
-            return None;
-        }
-        let path = git_dir.join("index");
-        let m = std::fs::metadata(&path).ok()?;
+        let m = std::fs::metadata(git_dir.join("index")).ok()?;
         Some(GitIndex {
-            entries: crate::git::index::read(&path)?,
+            index: crate::git::Index::read(git_dir)?,
             mtime: (m.mtime(), m.mtime_nsec()),
         })
     }
 
     /// The blob id the index holds for `path` if its stat data is `stamp`'s (and it is not racy).
-    fn vouches(&self, path: &str, stamp: &Stamp) -> Option<git2::Oid> {
-        let i = self
-            .entries
-            .partition_point(|e| e.path.as_slice() < path.as_bytes());
-        let e = self.entries.get(i).filter(|e| e.path == path.as_bytes())?;
-        let secs = |t: git2::IndexTime| (i64::from(t.seconds() as u32), i64::from(t.nanoseconds()));
-        let same = (e.flags >> 12) & 3 == 0
-            && u64::from(e.file_size) == stamp.size & 0xffff_ffff
-            && secs(e.mtime) == stamp.mtime
-            && secs(e.ctime) == stamp.ctime
+    fn vouches(&self, path: &str, stamp: &Stamp) -> Option<ObjectId> {
+        let e = self.index.stat(path)?;
+        let same = u64::from(e.size) == stamp.size & 0xffff_ffff
+            && e.mtime == stamp.mtime
+            && e.ctime == stamp.ctime
             && u64::from(e.ino) == stamp.ino & 0xffff_ffff
             && e.mode & 0o170000 == 0o100000
             && stamp.mode & 0o170000 == 0o100000
             && (e.mode & 0o100) == (stamp.mode & 0o100);
-        (same && secs(e.mtime) < self.mtime && e.file_size != 0).then_some(e.id)
+        (same && e.mtime < self.mtime && e.size != 0).then_some(e.id)
     }
 }
 

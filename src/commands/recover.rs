@@ -13,7 +13,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let repo = Repo::discover(dir)?;
     let _lock = Lock::acquire(repo.git_dir(), git::lock_wait())?;
     // STEP 2: bring every path of the journal in line with HEAD (or say how it would).
-    let Some(report) = journal::repair(&repo.root, repo.git_dir(), dry_run)? else {
+    let Some(report) = journal::repair(&repo, dry_run)? else {
         ui::result("no interrupted change: nothing to recover");
         return Ok(exit::OK);
     };

@@ -21,7 +21,7 @@ pub fn bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
         .output()
         .context("cannot run `git`: is git installed and on PATH?")?;
     if !out.status.success() {
-        return Err(crate::git::GitError {
+        return Err(super::GitError {
             args: args.iter().map(|s| s.to_string()).collect(),
             dir: dir.to_path_buf(),
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -37,6 +37,8 @@ pub struct Found {
     pub root: PathBuf,
     pub git_dir: PathBuf,
     pub common_dir: PathBuf,
+    /// `extensions.objectFormat`: SHA-1 or SHA-256.
+    pub format: super::ObjectFormat,
 }
 
 pub fn discover(start: &Path) -> Result<Found> {
@@ -48,6 +50,8 @@ pub fn discover(start: &Path) -> Result<Found> {
             "--show-toplevel",
             "--git-dir",
             "--git-common-dir",
+            // In the same process: the ids recovery compares are in this format.
+            "--show-object-format",
         ])
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
@@ -72,9 +76,17 @@ pub fn discover(start: &Path) -> Result<Found> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
-    let (Some(root), Some(git_dir), Some(common_dir)) = (lines.next(), lines.next(), lines.next())
+    let (Some(root), Some(git_dir), Some(common_dir), Some(format)) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
     else {
         return Err(Failure::BareRepository.into());
+    };
+    let Some(format) = super::ObjectFormat::parse(format) else {
+        return Err(Failure::UnknownObjectFormat {
+            start: start.to_path_buf(),
+            format: format.to_string(),
+        }
+        .into());
     };
     let canon = |p: &str| {
         let p = PathBuf::from(p);
@@ -84,6 +96,7 @@ pub fn discover(start: &Path) -> Result<Found> {
         root: canon(root),
         git_dir: canon(git_dir),
         common_dir: canon(common_dir),
+        format,
     })
 }
 

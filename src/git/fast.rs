@@ -381,7 +381,7 @@ pub fn layout_reason(root: &Path, git_dir: &Path, common_dir: &Path) -> Option<S
         }
     }
     let index = git_dir.join("index");
-    if index.exists() && crate::git::index::read_shared(&index).is_none() {
+    if index.exists() && super::index::read_shared(&index).is_none() {
         return Some(format!(
             "`{}` has a format or extension the in-process reader does not handle",
             index.display()

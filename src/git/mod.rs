@@ -1,15 +1,27 @@
-//! The only module that touches git. Reads go through git2 (fast, in-process). A commit is written
-//! in-process (`gitwrite`) when nothing of the user's could take part in `git commit` -- no hooks,
-//! no signing, no other message cleanup or encoding -- and through the `git` binary otherwise, so
-//! hooks and signing are honoured exactly as `git commit` would. The identity always comes from
-//! `git var` (environment, config, `includeIf`); push always goes through `git`.
+//! The git façade: the only module that touches git. Every read and write of a repository goes
+//! through [`Repo`] and the functions here, with two backends: the `git` binary (`cli`, and the
+//! plumbing below), right on every repository git supports, and the in-process path (libgit2, our
+//! index reader `index`, our object writer `write`), used only where `fast` proves it equal. A
+//! commit is written in-process when nothing of the user's could take part in `git commit` -- no
+//! hooks, no signing, no other message cleanup or encoding, no converting attribute -- and through
+//! the `git` binary otherwise. The identity always comes from `git var` (environment, config,
+//! `includeIf`); push always goes through `git`. Nothing outside `git/` sees a libgit2 type: ids
+//! are [`ObjectId`] (the in-process path's) or strings (any object format), the index is [`Index`].
 
-pub mod cli;
-pub mod fast;
-pub mod index;
+// The backends are private to `git/`: nothing else sees libgit2 or spawns `git`. (`status` and
+// `write` stay public only until the items nothing outside their tests uses are settled.)
+mod cli;
+mod fast;
+mod index;
+mod objects;
+mod paths;
 pub mod pr;
 pub mod status;
 pub mod write;
+
+pub use objects::{blob_id, Index, IndexStat, ObjectFormat, ObjectId};
+pub use paths::{Entry, HeadCommit};
+pub use status::Listing;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,6 +36,8 @@ pub struct Repo {
     pub root: PathBuf,
     git_dir: PathBuf,
     common_dir: PathBuf,
+    /// The object format (libgit2 opens SHA-1 repositories only).
+    format: ObjectFormat,
     /// libgit2's handle, only where the in-process path is proven (see `gitfast`); `None` means
     /// every read goes through the `git` binary.
     repo: Option<git2::Repository>,
@@ -54,7 +68,6 @@ impl Repo {
     /// `gitfast` allows: libgit2 and our own readers where everything about the repository is on
     /// the allow-list, the `git` binary otherwise (and with `PROMOTE_GIT=cli`).
     pub fn discover(start: &Path) -> Result<Repo> {
-        use crate::git::fast;
         let mode = fast::mode()?;
         let why_cli = match mode {
             fast::Mode::Cli => Some("`PROMOTE_GIT=cli`".to_string()),
@@ -73,10 +86,17 @@ impl Repo {
             Ok(repo) => repo,
             Err(e) => {
                 let _ = config.join();
-                return Repo::through_git(
-                    start,
-                    &format!("libgit2 cannot open it: {}", e.message()),
-                );
+                let why = format!("libgit2 cannot open this repository: {}", e.message());
+                // Not a repository at all is for `git` to say (in its words, below).
+                // Once per run (a run may open the repository twice: recovery, then the command).
+                static SAID: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if e.code() != git2::ErrorCode::NotFound
+                    && !SAID.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    crate::ui::detail(&format!("{why}; promote uses the git binary for it"));
+                }
+                return Repo::through_git(start, &why);
             }
         };
         let config = match config.join() {
@@ -105,6 +125,7 @@ impl Repo {
             root,
             git_dir,
             common_dir,
+            format: ObjectFormat::Sha1,
             repo: Some(repo),
         })
     }
@@ -113,7 +134,7 @@ impl Repo {
     fn through_git(start: &Path, why: &str) -> Result<Repo> {
         crate::ui::trace(&format!("git backend: the git binary ({why})"));
         absolute_git_env(start);
-        let found = crate::git::cli::discover(start)?;
+        let found = cli::discover(start)?;
         FAST.lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(r, _)| r != &found.root);
@@ -121,6 +142,7 @@ impl Repo {
             root: found.root,
             git_dir: found.git_dir,
             common_dir: found.common_dir,
+            format: found.format,
             repo: None,
         })
     }
@@ -133,7 +155,7 @@ impl Repo {
     /// The commit HEAD points at, if there is one.
     pub fn head(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
-            return crate::git::cli::head(&self.root);
+            return cli::head(&self.root);
         };
         repo.head()
             .ok()?
@@ -145,7 +167,7 @@ impl Repo {
     /// The current branch's short name, if HEAD is on a branch.
     pub fn branch(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
-            return crate::git::cli::branch(&self.root);
+            return cli::branch(&self.root);
         };
         let head = repo.head().ok()?;
         if head.is_branch() {
@@ -163,22 +185,26 @@ impl Repo {
 
     /// [`Repo::dirty`], and the files it found in the directories it listed (nothing listed
     /// through `git`).
-    pub fn dirty_listing(
-        &self,
-        paths: &[String],
-    ) -> Result<(Vec<String>, crate::git::status::Listing)> {
+    pub fn dirty_listing(&self, paths: &[String]) -> Result<(Vec<String>, status::Listing)> {
         match &self.repo {
-            Some(repo) => crate::git::status::dirty_listing(repo, paths),
-            None => Ok((
-                crate::git::cli::dirty(&self.root, paths)?,
-                crate::git::status::Listing::default(),
-            )),
+            Some(repo) => status::dirty_listing(repo, paths),
+            None => Ok((cli::dirty(&self.root, paths)?, status::Listing::default())),
         }
     }
 
-    /// The libgit2 handle, where the in-process path is allowed (see `gitfast`).
-    pub fn git2(&self) -> Option<&git2::Repository> {
-        self.repo.as_ref()
+    /// Whether git stores files exactly as they are in the work tree as far as the config and the
+    /// repository's own attributes file say: the in-process path, no `core.autocrlf`, `core.eol`
+    /// or `core.attributesFile`, no `info/attributes`. (`.gitattributes` files in the work tree
+    /// are the caller's to look for, in the directories it reads.)
+    pub fn stores_files_as_is(&self) -> bool {
+        let Some(Ok(cfg)) = self.repo.as_ref().map(|r| r.config()) else {
+            return false;
+        };
+        let autocrlf = cfg.get_string("core.autocrlf").unwrap_or_default();
+        matches!(autocrlf.to_ascii_lowercase().as_str(), "" | "false")
+            && cfg.get_string("core.eol").is_err()
+            && cfg.get_string("core.attributesFile").is_err()
+            && !self.git_dir.join("info").join("attributes").exists()
     }
 
     /// The git directory (`.git`, or where a worktree's or submodule's is).
@@ -199,8 +225,7 @@ impl Repo {
     /// The ref HEAD names (`refs/heads/main`), if HEAD is on a branch.
     pub fn head_ref(&self) -> Option<String> {
         let Some(repo) = &self.repo else {
-            let out =
-                crate::git::cli::bytes(&self.root, &["symbolic-ref", "--quiet", "HEAD"]).ok()?;
+            let out = cli::bytes(&self.root, &["symbolic-ref", "--quiet", "HEAD"]).ok()?;
             let name = String::from_utf8_lossy(&out).trim().to_string();
             return (!name.is_empty()).then_some(name);
         };
@@ -211,11 +236,7 @@ impl Repo {
     /// A file's bytes in commit `id`, if it exists there.
     pub fn read_at(&self, id: &str, path: &str) -> Option<Vec<u8>> {
         let Some(repo) = &self.repo else {
-            return crate::git::cli::bytes(
-                &self.root,
-                &["cat-file", "blob", &format!("{id}:{path}")],
-            )
-            .ok();
+            return cli::bytes(&self.root, &["cat-file", "blob", &format!("{id}:{path}")]).ok();
         };
         let commit = repo.find_commit(git2::Oid::from_str(id).ok()?).ok()?;
         let entry = commit.tree().ok()?.get_path(Path::new(path)).ok()?;
@@ -225,7 +246,7 @@ impl Repo {
     /// A file's bytes at HEAD, if it exists there.
     pub fn read_at_head(&self, path: &str) -> Option<Vec<u8>> {
         let Some(repo) = &self.repo else {
-            return crate::git::cli::read_at_head(&self.root, path);
+            return cli::read_at_head(&self.root, path);
         };
         let tree = repo.head().ok()?.peel_to_tree().ok()?;
         let entry = tree.get_path(Path::new(path)).ok()?;
@@ -460,7 +481,7 @@ pub fn prepare_commit(
     executable: &[Option<bool>],
     message: &str,
 ) -> Result<Option<Prepared>> {
-    use crate::git::write;
+    use write;
     if !fast_allowed(root) || std::env::var("PROMOTE_COMMIT").is_ok_and(|v| v == "git") {
         return Ok(None);
     }
@@ -555,7 +576,6 @@ impl Prepared {
     /// With the files in place: the index updated for these paths, then the branch moved (if it
     /// is still where it was). `None` (nothing changed) where `git` must do it after all.
     pub fn finish(self, root: &Path) -> Result<Option<String>> {
-        use crate::git::write;
         let Prepared {
             repo,
             branch,
@@ -760,7 +780,7 @@ impl CommitPlan {
             });
         Ok(CommitPlan {
             git_dir,
-            head: crate::git::cli::head(root),
+            head: cli::head(root),
             needs_git_commit,
         })
     }

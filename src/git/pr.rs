@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
+use super::{git, GitError};
 use crate::error::Failure;
-use crate::git::{git, GitError};
 
 /// The URL configured for `remote`, as written (`remote.<name>.url`, before `insteadOf`
 /// rewriting): the address people know the repository by, which says where it is hosted.
@@ -168,7 +168,7 @@ impl Worktree {
                 }
             }
             if !list.is_empty() {
-                crate::git::git_stdin(
+                super::git_stdin(
                     &wt.path,
                     &["update-index", "-z", "--skip-worktree", "--stdin"],
                     &list,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::apply::files::{self, Change, Target};
 use crate::cache::memo::Memo;
 use crate::error::{Blocked, Failure};
-use crate::git::status::Listing;
+use crate::git::Listing;
 use crate::git::{self, Repo};
 use crate::model::audit::{self, Actor, Record, ServiceChange};
 use crate::model::config::{is_manifest_name, Config, Environment, Layout};
@@ -84,7 +84,7 @@ fn current_manifests(
     env: &Environment,
     paths: &[&String],
     old: Option<&BTreeMap<String, Target>>,
-    index: Option<&[git2::IndexEntry]>,
+    index: Option<&crate::git::Index>,
 ) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
     let (Some(old), Some(entries)) = (old, index) else {
         return files::read_current(&config.root, paths);
@@ -105,9 +105,7 @@ fn current_manifests(
                 if !under(p) {
                     return None;
                 }
-                let i = entries.partition_point(|e| e.path.as_slice() < p.as_bytes());
-                let e = entries.get(i).filter(|e| e.path == p.as_bytes())?;
-                ((e.flags >> 12) & 3 == 0 && e.id == crate::git::write::blob_id(bytes))
+                (entries.blob(p)? == crate::git::blob_id(bytes))
                     .then(|| ((*p).clone(), bytes.clone()))
             })
             .collect::<Vec<_>>()
@@ -132,16 +130,7 @@ fn current_manifests(
 /// Does git store the environment's files exactly as they are in the work tree (no line-ending
 /// conversion, no attributes that could filter them)?
 fn unfiltered(config: &Config, env: &Environment, repo: &Repo) -> bool {
-    let git_dir = repo.git_dir();
-    let Some(Ok(cfg)) = repo.git2().map(|r| r.config()) else {
-        return false;
-    };
-    let autocrlf = cfg.get_string("core.autocrlf").unwrap_or_default();
-    if !matches!(autocrlf.to_ascii_lowercase().as_str(), "" | "false")
-        || cfg.get_string("core.eol").is_ok()
-        || cfg.get_string("core.attributesFile").is_ok()
-        || git_dir.join("info").join("attributes").exists()
-    {
+    if !repo.stores_files_as_is() {
         return false;
     }
     // `.gitattributes` in the root or any directory down to the environment's.
@@ -437,7 +426,7 @@ fn manifest_changes(
     let index = match checked {
         Some((repo, _)) if unfiltered(config, env, repo) => {
             let git_dir = repo.git_dir();
-            crate::git::index::read_shared(&git_dir.join("index")).map(|e| (git_dir, e))
+            crate::git::Index::shared(git_dir).map(|e| (git_dir, e))
         }
         _ => None,
     };
@@ -448,7 +437,7 @@ fn manifest_changes(
             let key = crate::cache::state::key(config, env, &BTreeMap::new());
             let mut memo = Memo::load(git_dir, env, key);
             crate::ui::trace("render: memo loaded");
-            let settled = memo.settled(env, &entries.entries);
+            let settled = memo.settled(env, entries);
             crate::ui::trace("render: memo settled");
             Some((memo, settled))
         }
@@ -490,7 +479,7 @@ fn manifest_changes(
         env,
         &paths,
         old_targets.as_ref(),
-        index.as_ref().map(|(_, e)| e.entries.as_slice()),
+        index.as_ref().map(|(_, e)| e),
     )?;
     if let Some(o) = old_targets {
         let drift = files::plan_against(&disk, o);

@@ -28,7 +28,7 @@ pub struct OutFile {
     pub template: String,
     /// The template's blob id, when a legacy render asked to learn (see `crate::cache::memo`) found that
     /// the output does not depend on versions.
-    pub version_free: Option<git2::Oid>,
+    pub version_free: Option<crate::git::ObjectId>,
 }
 
 /// Something wrong with a file, reported with its location.
@@ -822,7 +822,7 @@ pub fn render_legacy_except(
                 path: output.clone(),
                 bytes: text,
                 template: source.clone(),
-                version_free: learn.then(|| crate::git::write::blob_id(&bytes)),
+                version_free: learn.then(|| crate::git::blob_id(&bytes)),
             });
             for r in &mut out {
                 r.files.extend(file.clone());

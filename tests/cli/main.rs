@@ -15,6 +15,7 @@ mod pr;
 mod preview;
 mod promote;
 mod push;
+mod recovery_matrix;
 mod render;
 mod report;
 mod trust;
