@@ -97,16 +97,7 @@ impl Memo {
         for (template, (t, m)) in &self.kept {
             out.push_str(&format!("{template}\t{t}\t{m}\n"));
         }
-        let Some(dir) = self.path.parent() else {
-            return;
-        };
-        let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), self.kept.len()));
-        let ok = std::fs::create_dir_all(dir).is_ok()
-            && std::fs::write(&tmp, out).is_ok()
-            && std::fs::rename(&tmp, &self.path).is_ok();
-        if !ok {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        super::save(&self.path, out);
     }
 }
 

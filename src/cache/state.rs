@@ -412,16 +412,7 @@ impl RenderState {
                 }
             }
         }
-        let Some(dir) = self.path.parent() else {
-            return;
-        };
-        let tmp = dir.join(format!("render-state.{}.tmp", std::process::id()));
-        let ok = std::fs::create_dir_all(dir).is_ok()
-            && std::fs::write(&tmp, out).is_ok()
-            && std::fs::rename(&tmp, &self.path).is_ok();
-        if !ok {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        super::save(&self.path, out);
     }
 }
 

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use serde_json::Value as Json;
 
 use crate::adopt::legacy;
-use crate::apply::files::{self, Target};
+use crate::apply::files::{self, Change, Target};
 use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::{self, Lock};
 use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
@@ -42,6 +42,65 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let ctx = Ctx::open(dir)?;
     let config = &ctx.config;
     let root = config.root.clone();
+    refuse_unmigratable(config)?;
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(Lock::acquire(ctx.repo.git_dir(), git::lock_wait())?)
+    };
+
+    // STEP 2: nothing uncommitted where it reads or writes, and nothing where the native layout goes.
+    check_clean(&ctx, dry_run)?;
+
+    // STEP 3: every environment as it renders now. It must be what is committed (a migration changes
+    // no manifest); the bytes ArgoCD reads are the synced directory's manifests, rendered or plain.
+    let mut progress = ui::progress("migrate", 2 * config.environments.len());
+    let before = render_before(config, &mut progress)?;
+
+    // STEP 4: the native layout: promote.yaml without the sed settings, a template per manifest.
+    let text = std::fs::read_to_string(root.join(CONFIG_FILE))
+        .with_context(|| format!("cannot read `{CONFIG_FILE}`"))?;
+    let new_text = native_config(&text)?;
+    let new_config = Config::parse(&root, &new_text)?;
+    check_native(&new_config)?;
+    let templates = convert(config, &new_config, &before)?;
+
+    // STEP 5: the proof: render the native layout (in a scratch directory: the templates are not
+    // written yet) and compare every byte with what ArgoCD reads now.
+    let total = prove(&new_text, &templates, &before, &mut progress)?;
+    drop(progress);
+
+    // STEP 6: the change: promote.yaml, the templates, each environment's files at their new paths,
+    // and the old paths deleted.
+    let targets = native_targets(&root, &new_config, new_text, &templates, &before)?;
+    let changes = files::plan(&root, targets)?;
+
+    // STEP 7: write and commit, all or nothing.
+    let told = Told::new(&new_config, &templates, &before, total)?;
+    if dry_run {
+        return told.dry_run(&changes);
+    }
+    let message = format!(
+        "promote migrate: the sed layout -> native templates\n\n{}.\nManifests move from `<env>/` to `environments/<env>/manifests/`, metadata and deploy.log to\n`environments/<env>/`.\n\nPromote-Action: migrate\n",
+        told.summary
+    );
+    let commit = crate::apply::write_and_commit(&ctx.repo, &ctx.config.root, &changes, &message)?;
+    if ui::mode().json {
+        told.json(&changes, Some(&commit), false)?;
+    }
+    ui::result(&format!(
+        "[{}] promote migrate: the sed layout -> native templates\n{}",
+        &commit[..commit.len().min(7)],
+        told.summary
+    ));
+
+    // STEP 8: ArgoCD syncs directories: every Application must follow its environment's.
+    warn_argocd(&root, &before, &told.moved)
+}
+
+/// Refuses what `promote migrate` does not convert: the native layout, previews, and environments
+/// that do not render into their own directory.
+fn refuse_unmigratable(config: &Config) -> Result<()> {
     if config.layout != Layout::Legacy {
         return Err(Failure::AlreadyNative.into());
     }
@@ -58,13 +117,14 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             .into());
         }
     }
-    let _lock = if dry_run {
-        None
-    } else {
-        Some(Lock::acquire(ctx.repo.git_dir(), git::lock_wait())?)
-    };
+    Ok(())
+}
 
-    // STEP 2: nothing uncommitted where it reads or writes, and nothing where the native layout goes.
+/// Refuses uncommitted changes where the migration reads or writes (unless a dry run), and any file
+/// where the native layout goes.
+fn check_clean(ctx: &Ctx, dry_run: bool) -> Result<()> {
+    let config = &ctx.config;
+    let root = &config.root;
     let mut paths = vec![
         CONFIG_FILE.to_string(),
         config.templates.clone(),
@@ -74,14 +134,14 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         paths.extend([env.dir.clone(), env.metadata.clone()]);
     }
     if !dry_run {
-        crate::commands::preflight::can_commit(&ctx)?;
+        crate::commands::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
             return Err(Failure::MigrateDirty { dirty }.into());
         }
     }
     for d in [config.templates.as_str(), "environments"] {
-        if let Some(f) = list_files(&root, d)?.first() {
+        if let Some(f) = list_files(root, d)?.first() {
             return Err(Failure::NativeLayoutInTheWay {
                 dir: d.to_string(),
                 file: f.to_string(),
@@ -90,11 +150,14 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         }
     }
 
-    // STEP 3: every environment as it renders now. It must be what is committed (a migration changes
-    // no manifest); the bytes ArgoCD reads are the synced directory's manifests, rendered or plain.
+    Ok(())
+}
+
+/// Every environment as the legacy layout renders it now, checked against the committed manifests.
+fn render_before<'a>(config: &'a Config, progress: &mut ui::Progress) -> Result<Vec<Before<'a>>> {
+    let root = &config.root;
     let mut before: Vec<Before> = Vec::new();
     let mut problems: Vec<Problem> = Vec::new();
-    let mut progress = ui::progress("migrate", 2 * config.environments.len());
     for env in &config.environments {
         progress.step(&format!("rendering `{}` as it is", env.name));
         let versions = Metadata::load(config, env)?.versions();
@@ -104,7 +167,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             continue;
         }
         let mut synced = BTreeMap::new();
-        for rel in list_files(&root, &env.manifests)? {
+        for rel in list_files(root, &env.manifests)? {
             if !rel.contains('/') && is_manifest_name(&rel) {
                 synced.insert(
                     rel.clone(),
@@ -135,26 +198,28 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         return Err(problems_error(Blocked::MigrateDrift, &problems));
     }
 
-    // STEP 4: the native layout: promote.yaml without the sed settings, a template per manifest.
-    let text = std::fs::read_to_string(root.join(CONFIG_FILE))
-        .with_context(|| format!("cannot read `{CONFIG_FILE}`"))?;
-    let new_text = native_config(&text)?;
-    let new_config = Config::parse(&root, &new_text)?;
-    check_native(&new_config)?;
-    let templates = convert(config, &new_config, &before)?;
+    Ok(before)
+}
 
-    // STEP 5: the proof: render the native layout (in a scratch directory: the templates are not
-    // written yet) and compare every byte with what ArgoCD reads now.
+/// Renders the native layout in a scratch directory and compares every byte with what ArgoCD reads
+/// now; the number of byte-identical manifests, or every difference as one error.
+fn prove(
+    new_text: &str,
+    templates: &BTreeMap<String, String>,
+    before: &[Before],
+    progress: &mut ui::Progress,
+) -> Result<usize> {
+    let mut problems: Vec<Problem> = Vec::new();
     let scratch = Scratch::new()?;
-    std::fs::write(scratch.0.join(CONFIG_FILE), &new_text)?;
-    for (path, body) in &templates {
+    std::fs::write(scratch.0.join(CONFIG_FILE), new_text)?;
+    for (path, body) in templates {
         let p = scratch.0.join(path);
         std::fs::create_dir_all(p.parent().context("a template has no directory")?)?;
         std::fs::write(p, body)?;
     }
-    let trial = Config::parse(&scratch.0, &new_text)?;
+    let trial = Config::parse(&scratch.0, new_text)?;
     let mut total = 0;
-    for b in &before {
+    for b in before {
         progress.step(&format!("proving `{}` renders byte for byte", b.env.name));
         let env = trial.env(&b.env.name)?;
         let (files, p) = render::render_env(&trial, env, &b.versions)?;
@@ -200,22 +265,31 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
         }
     }
     drop(scratch);
-    drop(progress);
     if !problems.is_empty() {
         return Err(problems_error(Blocked::MigrateBytes, &problems));
     }
 
-    // STEP 6: the change: promote.yaml, the templates, each environment's files at their new paths,
-    // and the old paths deleted.
+    Ok(total)
+}
+
+/// The files of the native layout: promote.yaml, the templates, each environment's files at their
+/// new paths, and the old paths deleted.
+fn native_targets(
+    root: &Path,
+    new_config: &Config,
+    new_text: String,
+    templates: &BTreeMap<String, String>,
+    before: &[Before],
+) -> Result<BTreeMap<String, Target>> {
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     targets.insert(
         CONFIG_FILE.to_string(),
         Target::Write(new_text.into_bytes()),
     );
-    for (path, body) in &templates {
+    for (path, body) in templates {
         targets.insert(path.clone(), Target::Write(body.clone().into_bytes()));
     }
-    for b in &before {
+    for b in before {
         let new = new_config.env(&b.env.name)?;
         for (name, bytes) in &b.synced {
             targets.insert(
@@ -227,7 +301,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             (b.env.metadata.clone(), new.metadata.clone()),
             (b.env.deploy_log.clone(), new.deploy_log.clone()),
         ];
-        for rel in list_files(&root, &b.env.dir)? {
+        for rel in list_files(root, &b.env.dir)? {
             let old = format!("{}/{rel}", b.env.dir);
             let converted =
                 !rel.contains('/') && (rel.ends_with(".tpl") || b.synced.contains_key(&rel));
@@ -248,30 +322,79 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
             targets.insert(new_path, Target::Write(bytes));
         }
     }
-    let changes = files::plan(&root, targets)?;
+    Ok(targets)
+}
 
-    // STEP 7: write and commit, all or nothing.
-    let shared = templates
-        .keys()
-        .filter(|p| p.starts_with(&format!("{}/", new_config.templates)))
-        .count();
-    let own = templates.len() - shared;
-    let summary = format!(
-        "{} environment{}, {total} manifests byte-identical before and after; {shared} shared template{} in `{}/`, {own} of one environment's own in `environments/<env>/templates/`",
-        before.len(),
-        if before.len() == 1 { "" } else { "s" },
-        if shared == 1 { "" } else { "s" },
-        new_config.templates
-    );
-    let mut out = String::new();
-    for b in &before {
-        let new = new_config.env(&b.env.name)?;
-        out.push_str(&format!(
-            "  {}: `{}/` -> `{}/`\n",
-            b.env.name, b.env.manifests, new.manifests
-        ));
+/// What the migration tells: the one-line summary, and where each environment's manifests move.
+struct Told {
+    summary: String,
+    /// `  <env>: `<old>/` -> `<new>/`` lines.
+    moved: String,
+    moved_json: Vec<Json>,
+    total: usize,
+    shared: usize,
+    own: usize,
+}
+
+impl Told {
+    fn new(
+        new_config: &Config,
+        templates: &BTreeMap<String, String>,
+        before: &[Before],
+        total: usize,
+    ) -> Result<Told> {
+        let shared = templates
+            .keys()
+            .filter(|p| p.starts_with(&format!("{}/", new_config.templates)))
+            .count();
+        let own = templates.len() - shared;
+        let summary = format!(
+            "{} environment{}, {total} manifests byte-identical before and after; {shared} shared template{} in `{}/`, {own} of one environment's own in `environments/<env>/templates/`",
+            before.len(),
+            if before.len() == 1 { "" } else { "s" },
+            if shared == 1 { "" } else { "s" },
+            new_config.templates
+        );
+        let mut moved = String::new();
+        let mut moved_json = Vec::new();
+        for b in before {
+            let new = new_config.env(&b.env.name)?;
+            moved.push_str(&format!(
+                "  {}: `{}/` -> `{}/`\n",
+                b.env.name, b.env.manifests, new.manifests
+            ));
+            moved_json.push(serde_json::json!({"env": b.env.name, "from": b.env.manifests, "to": new.manifests}));
+        }
+        Ok(Told {
+            summary,
+            moved,
+            moved_json,
+            total,
+            shared,
+            own,
+        })
     }
-    let report_json = |commit: Option<&str>| -> Outcome {
+
+    /// `--dry-run`: what would be written, and nothing written.
+    fn dry_run(&self, changes: &[Change]) -> Outcome {
+        if ui::mode().json {
+            return self.json(changes, None, true);
+        }
+        let list: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} {}", c.action(), c.path))
+            .collect();
+        ui::data(&ui::clip(&list, 20, ""));
+        ui::status(&format!(
+            "dry run: nothing was written. {}\nthe manifests would move:\n{}",
+            self.summary,
+            self.moved.trim_end()
+        ));
+        Ok(exit::OK)
+    }
+
+    /// `--output json`.
+    fn json(&self, changes: &[Change], commit: Option<&str>, dry_run: bool) -> Outcome {
         let files: Vec<Json> = changes
             .iter()
             .map(|c| {
@@ -283,57 +406,28 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
                 serde_json::json!({"path": c.path, "change": change})
             })
             .collect();
-        let mut moved = Vec::new();
-        for b in &before {
-            let new = new_config.env(&b.env.name)?;
-            moved.push(serde_json::json!({"env": b.env.name, "from": b.env.manifests, "to": new.manifests}));
-        }
         let doc = serde_json::json!({
-            "manifests": total,
-            "shared_templates": shared,
-            "own_templates": own,
-            "moved": moved,
+            "manifests": self.total,
+            "shared_templates": self.shared,
+            "own_templates": self.own,
+            "moved": self.moved_json,
             "files": files,
             "commit": commit,
             "dry_run": dry_run,
         });
         ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));
         Ok(exit::OK)
-    };
-    if dry_run && ui::mode().json {
-        return report_json(None);
     }
-    if dry_run {
-        let list: Vec<String> = changes
-            .iter()
-            .map(|c| format!("{} {}", c.action(), c.path))
-            .collect();
-        ui::data(&ui::clip(&list, 20, ""));
-        ui::status(&format!(
-            "dry run: nothing was written. {summary}\nthe manifests would move:\n{}",
-            out.trim_end()
-        ));
-        return Ok(exit::OK);
-    }
-    let message = format!(
-        "promote migrate: the sed layout -> native templates\n\n{summary}.\nManifests move from `<env>/` to `environments/<env>/manifests/`, metadata and deploy.log to\n`environments/<env>/`.\n\nPromote-Action: migrate\n"
-    );
-    let commit = crate::apply::write_and_commit(&ctx.repo, &ctx.config.root, &changes, &message)?;
-    if ui::mode().json {
-        report_json(Some(&commit))?;
-    }
-    ui::result(&format!(
-        "[{}] promote migrate: the sed layout -> native templates\n{summary}",
-        &commit[..commit.len().min(7)]
-    ));
+}
 
-    // STEP 8: ArgoCD syncs directories: every Application must follow its environment's.
+/// The warning that ArgoCD's Applications must follow the moved directories.
+fn warn_argocd(root: &Path, before: &[Before], moved: &str) -> Outcome {
     let mut warn = format!(
         "the directories ArgoCD syncs have moved: re-point each environment's Application (`spec.source.path`) before you push:\n{}",
-        out
+        moved
     );
     warn.push_str("  with automated sync and pruning, an Application whose path is gone deletes everything it deployed");
-    let refs = old_path_references(&root, &before)?;
+    let refs = old_path_references(root, before)?;
     if !refs.is_empty() {
         warn.push_str(&format!(
             "\n  these files still name the old paths:\n{}",

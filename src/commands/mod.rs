@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::cli::Request;
 use crate::error::Outcome;
 
+mod apply_change;
 mod change;
 mod check;
 mod config;
@@ -15,9 +16,11 @@ mod log;
 mod migrate;
 mod pr;
 mod preview;
+mod push;
 mod recover;
 mod render;
 mod report;
+mod request;
 mod status;
 
 pub fn dispatch(dir: &Path, request: Request) -> Outcome {

@@ -299,300 +299,28 @@ impl Config {
         Self::resolve(root, raw, text)
     }
 
+    /// Every default filled in and every rule checked, in the order a user reads the file: the first
+    /// problem found is the one reported, with its line.
     fn resolve(root: &Path, raw: RawConfig, text: &str) -> Result<Config> {
-        let err = |path: &[&str], msg: String| -> anyhow::Error {
-            let at = line_of(text, path)
-                .map(|l| format!(" (line {l})"))
-                .unwrap_or_default();
-            Failure::ConfigInvalid { at, problem: msg }.into()
-        };
-
-        let registry = raw
-            .registry
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
-        if !registry.is_empty() && !imageref::is_valid_name(&format!("{registry}/x")) {
-            return Err(err(
-                &["registry"],
-                format!("`{registry}` is not a valid registry (a host, optional port, and path such as `europe-docker.pkg.dev/acme/apps`)"),
-            ));
-        }
-
-        if raw.services.0.is_empty() {
-            return Err(err(&["services"], "no services are declared".into()));
-        }
-        let mut services = Vec::new();
-        for (name, s) in raw.services.0 {
-            if !is_name(&name) {
-                return Err(err(
-                    &["services", &name],
-                    format!("service name `{name}` must be lowercase letters, digits and `-`"),
-                ));
-            }
-            let image = match s.image {
-                Some(i) if looks_qualified(&i) || registry.is_empty() => i,
-                Some(i) => format!("{registry}/{i}"),
-                None if registry.is_empty() => {
-                    return Err(err(
-                        &["services", &name],
-                        format!("service `{name}` has no `image` and there is no `registry` to put it under"),
-                    ))
-                }
-                None => format!("{registry}/{name}"),
-            };
-            if !imageref::is_valid_name(&image) {
-                return Err(err(
-                    &["services", &name, "image"],
-                    format!("`{image}` is not a valid image repository name (lowercase, no tag or digest)"),
-                ));
-            }
-            services.push(Service { name, image });
-        }
-
+        let src = Source(text);
+        let registry = resolve_registry(&src, raw.registry)?;
+        let services = resolve_services(&src, raw.services, &registry)?;
         let templates = clean_path(raw.templates.as_deref().unwrap_or("templates"))
-            .map_err(|m| err(&["templates"], m))?;
-        let shared_values = to_json(raw.values, "values").map_err(|m| err(&["values"], m))?;
-
-        if raw.environments.0.is_empty() {
-            return Err(err(
-                &["environments"],
-                "no environments are declared".into(),
-            ));
-        }
-        let names: Vec<String> = raw.environments.0.iter().map(|(n, _)| n.clone()).collect();
-        let mut environments = Vec::new();
-        for (name, e) in raw.environments.0 {
-            let at = |key: &str| vec!["environments".to_string(), name.clone(), key.to_string()];
-            let err_at = |key: &str, msg: String| {
-                let p = at(key);
-                let p: Vec<&str> = p.iter().map(String::as_str).collect();
-                err(&p, msg)
-            };
-            if !is_name(&name) || name == "prs" {
-                return Err(err_at(
-                    "",
-                    format!("environment name `{name}` must be lowercase letters, digits and `-` (and not `prs`)"),
-                ));
-            }
-            if let Some(from) = &e.from {
-                if from == &name {
-                    return Err(err_at(
-                        "from",
-                        format!("environment `{name}` cannot take from itself"),
-                    ));
-                }
-                if !names.contains(from) {
-                    return Err(err_at(
-                        "from",
-                        format!(
-                            "environment `{name}` takes from `{from}`, which is not declared{}",
-                            did_you_mean(
-                                from,
-                                &names
-                                    .iter()
-                                    .filter(|n| **n != name)
-                                    .cloned()
-                                    .collect::<Vec<_>>()
-                            )
-                        ),
-                    ));
-                }
-            }
-            let default_dir = match raw.layout {
-                Layout::Native => format!("environments/{name}"),
-                Layout::Legacy => name.clone(),
-            };
-            let dir = clean_path(e.dir.as_deref().unwrap_or(&default_dir))
-                .map_err(|m| err_at("dir", m))?;
-            let join = |rel: &str| {
-                if rel == "." {
-                    dir.clone()
-                } else {
-                    format!("{dir}/{rel}")
-                }
-            };
-            // `manifests` and `metadata` are relative to the environment's `dir`. A path that starts
-            // with `dir` again was written relative to the repository root: taken as it is, it
-            // would nest the environment inside itself (`environments/dev/environments/dev/...`).
-            let nested = |key: &str, rel: &str| -> Result<()> {
-                if dir != "." && (rel == dir || rel.starts_with(&format!("{dir}/"))) {
-                    let inner = rel[dir.len()..].trim_start_matches('/');
-                    let inner = if inner.is_empty() { "." } else { inner };
-                    return Err(err_at(
-                        key,
-                        format!(
-                            "`{key}: {rel}` is relative to the environment's `dir` (`{dir}`): it would be `{dir}/{rel}`, inside the environment inside itself; write `{key}: {inner}`"
-                        ),
-                    ));
-                }
-                Ok(())
-            };
-            if let Some(m) = &e.manifests {
-                nested(
-                    "manifests",
-                    &clean_path(m).map_err(|m| err_at("manifests", m))?,
-                )?;
-            }
-            if let Some(m) = &e.metadata {
-                nested(
-                    "metadata",
-                    &clean_path(m).map_err(|m| err_at("metadata", m))?,
-                )?;
-            }
-            let manifests = match (&e.manifests, raw.layout) {
-                (Some(m), _) => join(&clean_path(m).map_err(|m| err_at("manifests", m))?),
-                (None, Layout::Native) => join("manifests"),
-                (None, Layout::Legacy) => dir.clone(),
-            };
-            let metadata = match (&e.metadata, raw.layout) {
-                (Some(m), _) => join(&clean_path(m).map_err(|m| err_at("metadata", m))?),
-                (None, Layout::Native) => join("metadata.json"),
-                (None, Layout::Legacy) => join("metadata.json.noargo"),
-            };
-            if is_manifest_name(&metadata) && parent(&metadata) == manifests {
-                return Err(err_at(
-                    "metadata",
-                    format!("metadata file `{metadata}` is inside `{manifests}`, which ArgoCD syncs: ArgoCD would read it as a manifest"),
-                ));
-            }
-            e.gates
-                .validate()
-                .map_err(|m| err_at("gates", format!("environment `{name}`: {m}")))?;
-            let own = to_json(e.values, "values").map_err(|m| err_at("values", m))?;
-            let mut values = shared_values.clone();
-            merge(&mut values, own);
-            environments.push(Environment {
-                deploy_log: join("deploy.log"),
-                templates: join("templates"),
-                name,
-                from: e.from,
-                dir,
-                manifests,
-                metadata,
-                exclude: e.exclude,
-                values,
-                gates: e.gates,
-                approval: e.approval,
-            });
-        }
-
-        // The pipeline is a graph; it must not loop.
-        for env in &environments {
-            let mut seen = BTreeSet::new();
-            let mut cur = Some(env);
-            while let Some(e) = cur {
-                if !seen.insert(e.name.clone()) {
-                    return Err(err(
-                        &["environments", &env.name, "from"],
-                        format!("the pipeline loops through `{}`", env.name),
-                    ));
-                }
-                cur = e
-                    .from
-                    .as_ref()
-                    .and_then(|f| environments.iter().find(|x| &x.name == f));
-            }
-        }
-        let mut dirs = BTreeSet::new();
-        for env in &environments {
-            if !dirs.insert(env.manifests.clone()) {
-                return Err(err(
-                    &["environments", &env.name],
-                    format!("two environments render into `{}`", env.manifests),
-                ));
-            }
-        }
-
-        let placeholders: Vec<(String, String)> = raw.placeholders.0;
-        if raw.layout == Layout::Legacy && placeholders.is_empty() {
-            return Err(err(
-                &["layout"],
-                "the legacy layout needs `placeholders` (e.g. `COMMIT_SHA: version`)".into(),
-            ));
-        }
-        for (ph, _) in &placeholders {
-            if ph.is_empty() || ph.contains('\n') {
-                return Err(err(
-                    &["placeholders"],
-                    format!("placeholder `{ph}` must be non-empty, on one line"),
-                ));
-            }
-        }
-
+            .map_err(|m| src.err(&["templates"], m))?;
+        let shared_values = to_json(raw.values, "values").map_err(|m| src.err(&["values"], m))?;
+        let (names, environments) =
+            resolve_environments(&src, raw.environments, raw.layout, &shared_values)?;
+        check_pipeline(&src, &environments)?;
+        let placeholders = resolve_placeholders(&src, raw.placeholders, raw.layout)?;
         let previews = match raw.previews {
             None => None,
             Some(p) => {
-                if let Some(from) = &p.from {
-                    if !names.contains(from) {
-                        return Err(err(
-                            &["previews", "from"],
-                            format!(
-                                "previews take from `{from}`, which is not declared{}",
-                                did_you_mean(from, &names)
-                            ),
-                        ));
-                    }
-                }
-                let own =
-                    to_json(p.values, "values").map_err(|m| err(&["previews", "values"], m))?;
-                let mut values = shared_values.clone();
-                merge(&mut values, own);
-                Some(Previews {
-                    dir: clean_path(p.dir.as_deref().unwrap_or("environments/prs"))
-                        .map_err(|m| err(&["previews", "dir"], m))?,
-                    templates: clean_path(p.templates.as_deref().unwrap_or(&templates))
-                        .map_err(|m| err(&["previews", "templates"], m))?,
-                    from: p.from,
-                    values,
-                })
+                let p = resolve_previews(&src, p, &names, &templates, &shared_values)?;
+                check_previews_dir(&src, &p, &environments, &templates)?;
+                Some(p)
             }
         };
-        // `promote preview down`/`gc` delete whole directories under `previews.dir`: it must hold
-        // nothing else promote manages.
-        if let Some(p) = &previews {
-            let overlaps = |a: &str, b: &str| {
-                a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
-            };
-            let mut others: Vec<(String, &str)> = environments
-                .iter()
-                .map(|e| (format!("environment `{}`", e.name), e.dir.as_str()))
-                .collect();
-            others.push(("the shared templates".into(), templates.as_str()));
-            others.push(("the preview templates".into(), p.templates.as_str()));
-            if p.dir == "." {
-                return Err(err(
-                    &["previews", "dir"],
-                    "`previews.dir` cannot be the repository root: previews need a directory of their own".into(),
-                ));
-            }
-            for (what, dir) in others {
-                if overlaps(&p.dir, dir) {
-                    return Err(err(
-                        &["previews", "dir"],
-                        format!("`previews.dir` (`{}`) overlaps {what} (`{dir}`): previews need a directory of their own", p.dir),
-                    ));
-                }
-            }
-        }
-
-        let hosting = match raw.hosting {
-            None => None,
-            Some(h) => {
-                if let Some(url) = &h.url {
-                    if !(url.starts_with("https://") || url.starts_with("http://")) {
-                        return Err(err(
-                            &["hosting", "url"],
-                            format!("`{url}` is not a web address: write the repository's `https://` address, e.g. `https://git.acme.example/platform/config`"),
-                        ));
-                    }
-                }
-                Some(Hosting {
-                    kind: h.kind,
-                    url: h.url.map(|u| u.trim_end_matches('/').to_string()),
-                })
-            }
-        };
+        let hosting = raw.hosting.map(|h| resolve_hosting(&src, h)).transpose()?;
 
         let service_at = services
             .iter()
@@ -657,6 +385,359 @@ impl Config {
     pub fn abs(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolving the raw config, one part at a time.
+
+/// The text of `promote.yaml`, for errors that name the line of the key they are about.
+struct Source<'a>(&'a str);
+
+impl Source<'_> {
+    fn err(&self, path: &[&str], msg: String) -> anyhow::Error {
+        let at = line_of(self.0, path)
+            .map(|l| format!(" (line {l})"))
+            .unwrap_or_default();
+        Failure::ConfigInvalid { at, problem: msg }.into()
+    }
+
+    /// An error about `key` of environment `env` (`""`: the environment itself).
+    fn env_err(&self, env: &str, key: &str, msg: String) -> anyhow::Error {
+        self.err(&["environments", env, key], msg)
+    }
+}
+
+fn resolve_registry(src: &Source, registry: Option<String>) -> Result<String> {
+    let registry = registry
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string();
+    if !registry.is_empty() && !imageref::is_valid_name(&format!("{registry}/x")) {
+        return Err(src.err(
+            &["registry"],
+            format!("`{registry}` is not a valid registry (a host, optional port, and path such as `europe-docker.pkg.dev/acme/apps`)"),
+        ));
+    }
+    Ok(registry)
+}
+
+fn resolve_services(
+    src: &Source,
+    raw: Ordered<RawService>,
+    registry: &str,
+) -> Result<Vec<Service>> {
+    if raw.0.is_empty() {
+        return Err(src.err(&["services"], "no services are declared".into()));
+    }
+    let mut services = Vec::new();
+    for (name, s) in raw.0 {
+        if !is_name(&name) {
+            return Err(src.err(
+                &["services", &name],
+                format!("service name `{name}` must be lowercase letters, digits and `-`"),
+            ));
+        }
+        let image = match s.image {
+            Some(i) if looks_qualified(&i) || registry.is_empty() => i,
+            Some(i) => format!("{registry}/{i}"),
+            None if registry.is_empty() => {
+                return Err(src.err(
+                    &["services", &name],
+                    format!(
+                    "service `{name}` has no `image` and there is no `registry` to put it under"
+                ),
+                ))
+            }
+            None => format!("{registry}/{name}"),
+        };
+        if !imageref::is_valid_name(&image) {
+            return Err(src.err(
+                &["services", &name, "image"],
+                format!(
+                    "`{image}` is not a valid image repository name (lowercase, no tag or digest)"
+                ),
+            ));
+        }
+        services.push(Service { name, image });
+    }
+    Ok(services)
+}
+
+/// The environments, in the order declared, and their names.
+fn resolve_environments(
+    src: &Source,
+    raw: Ordered<RawEnvironment>,
+    layout: Layout,
+    shared_values: &Json,
+) -> Result<(Vec<String>, Vec<Environment>)> {
+    if raw.0.is_empty() {
+        return Err(src.err(&["environments"], "no environments are declared".into()));
+    }
+    let names: Vec<String> = raw.0.iter().map(|(n, _)| n.clone()).collect();
+    let mut environments = Vec::new();
+    for (name, e) in raw.0 {
+        check_env_name(src, &name, e.from.as_deref(), &names)?;
+        let (dir, manifests, metadata) = env_paths(src, &name, &e, layout)?;
+        e.gates
+            .validate()
+            .map_err(|m| src.env_err(&name, "gates", format!("environment `{name}`: {m}")))?;
+        let own = to_json(e.values, "values").map_err(|m| src.env_err(&name, "values", m))?;
+        let mut values = shared_values.clone();
+        merge(&mut values, own);
+        environments.push(Environment {
+            deploy_log: join_dir(&dir, "deploy.log"),
+            templates: join_dir(&dir, "templates"),
+            name,
+            from: e.from,
+            dir,
+            manifests,
+            metadata,
+            exclude: e.exclude,
+            values,
+            gates: e.gates,
+            approval: e.approval,
+        });
+    }
+    Ok((names, environments))
+}
+
+/// The environment's name, and the one it takes from: declared, and not itself.
+fn check_env_name(src: &Source, name: &str, from: Option<&str>, names: &[String]) -> Result<()> {
+    if !is_name(name) || name == "prs" {
+        return Err(src.env_err(
+            name,
+            "",
+            format!("environment name `{name}` must be lowercase letters, digits and `-` (and not `prs`)"),
+        ));
+    }
+    if let Some(from) = from {
+        if from == name {
+            return Err(src.env_err(
+                name,
+                "from",
+                format!("environment `{name}` cannot take from itself"),
+            ));
+        }
+        if !names.iter().any(|n| n == from) {
+            let others: Vec<String> = names.iter().filter(|n| *n != name).cloned().collect();
+            return Err(src.env_err(
+                name,
+                "from",
+                format!(
+                    "environment `{name}` takes from `{from}`, which is not declared{}",
+                    did_you_mean(from, &others)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `rel` under the environment's directory `dir` (`.`: `dir` itself).
+fn join_dir(dir: &str, rel: &str) -> String {
+    if rel == "." {
+        dir.to_string()
+    } else {
+        format!("{dir}/{rel}")
+    }
+}
+
+/// The environment's directory, manifests directory and metadata file, relative to the repository.
+fn env_paths(
+    src: &Source,
+    name: &str,
+    e: &RawEnvironment,
+    layout: Layout,
+) -> Result<(String, String, String)> {
+    let default_dir = match layout {
+        Layout::Native => format!("environments/{name}"),
+        Layout::Legacy => name.to_string(),
+    };
+    let dir = clean_path(e.dir.as_deref().unwrap_or(&default_dir))
+        .map_err(|m| src.env_err(name, "dir", m))?;
+    if let Some(m) = &e.manifests {
+        check_not_nested(src, name, &dir, "manifests", m)?;
+    }
+    if let Some(m) = &e.metadata {
+        check_not_nested(src, name, &dir, "metadata", m)?;
+    }
+    let manifests = match (&e.manifests, layout) {
+        (Some(m), _) => join_dir(
+            &dir,
+            &clean_path(m).map_err(|m| src.env_err(name, "manifests", m))?,
+        ),
+        (None, Layout::Native) => join_dir(&dir, "manifests"),
+        (None, Layout::Legacy) => dir.clone(),
+    };
+    let metadata = match (&e.metadata, layout) {
+        (Some(m), _) => join_dir(
+            &dir,
+            &clean_path(m).map_err(|m| src.env_err(name, "metadata", m))?,
+        ),
+        (None, Layout::Native) => join_dir(&dir, "metadata.json"),
+        (None, Layout::Legacy) => join_dir(&dir, "metadata.json.noargo"),
+    };
+    if is_manifest_name(&metadata) && parent(&metadata) == manifests {
+        return Err(src.env_err(
+            name,
+            "metadata",
+            format!("metadata file `{metadata}` is inside `{manifests}`, which ArgoCD syncs: ArgoCD would read it as a manifest"),
+        ));
+    }
+    Ok((dir, manifests, metadata))
+}
+
+/// `manifests` and `metadata` are relative to the environment's `dir`. A path that starts with `dir`
+/// again was written relative to the repository root: taken as it is, it would nest the environment
+/// inside itself (`environments/dev/environments/dev/...`).
+fn check_not_nested(src: &Source, name: &str, dir: &str, key: &str, value: &str) -> Result<()> {
+    let rel = clean_path(value).map_err(|m| src.env_err(name, key, m))?;
+    if dir != "." && (rel == dir || rel.starts_with(&format!("{dir}/"))) {
+        let inner = rel[dir.len()..].trim_start_matches('/');
+        let inner = if inner.is_empty() { "." } else { inner };
+        return Err(src.env_err(
+            name,
+            key,
+            format!(
+                "`{key}: {rel}` is relative to the environment's `dir` (`{dir}`): it would be `{dir}/{rel}`, inside the environment inside itself; write `{key}: {inner}`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The pipeline is a graph; it must not loop, and no two environments render into one directory.
+fn check_pipeline(src: &Source, environments: &[Environment]) -> Result<()> {
+    for env in environments {
+        let mut seen = BTreeSet::new();
+        let mut cur = Some(env);
+        while let Some(e) = cur {
+            if !seen.insert(e.name.clone()) {
+                return Err(src.err(
+                    &["environments", &env.name, "from"],
+                    format!("the pipeline loops through `{}`", env.name),
+                ));
+            }
+            cur = e
+                .from
+                .as_ref()
+                .and_then(|f| environments.iter().find(|x| &x.name == f));
+        }
+    }
+    let mut dirs = BTreeSet::new();
+    for env in environments {
+        if !dirs.insert(env.manifests.clone()) {
+            return Err(src.err(
+                &["environments", &env.name],
+                format!("two environments render into `{}`", env.manifests),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_placeholders(
+    src: &Source,
+    raw: Ordered<String>,
+    layout: Layout,
+) -> Result<Vec<(String, String)>> {
+    let placeholders: Vec<(String, String)> = raw.0;
+    if layout == Layout::Legacy && placeholders.is_empty() {
+        return Err(src.err(
+            &["layout"],
+            "the legacy layout needs `placeholders` (e.g. `COMMIT_SHA: version`)".into(),
+        ));
+    }
+    for (ph, _) in &placeholders {
+        if ph.is_empty() || ph.contains('\n') {
+            return Err(src.err(
+                &["placeholders"],
+                format!("placeholder `{ph}` must be non-empty, on one line"),
+            ));
+        }
+    }
+    Ok(placeholders)
+}
+
+fn resolve_previews(
+    src: &Source,
+    p: RawPreviews,
+    names: &[String],
+    templates: &str,
+    shared_values: &Json,
+) -> Result<Previews> {
+    if let Some(from) = &p.from {
+        if !names.contains(from) {
+            return Err(src.err(
+                &["previews", "from"],
+                format!(
+                    "previews take from `{from}`, which is not declared{}",
+                    did_you_mean(from, names)
+                ),
+            ));
+        }
+    }
+    let own = to_json(p.values, "values").map_err(|m| src.err(&["previews", "values"], m))?;
+    let mut values = shared_values.clone();
+    merge(&mut values, own);
+    Ok(Previews {
+        dir: clean_path(p.dir.as_deref().unwrap_or("environments/prs"))
+            .map_err(|m| src.err(&["previews", "dir"], m))?,
+        templates: clean_path(p.templates.as_deref().unwrap_or(templates))
+            .map_err(|m| src.err(&["previews", "templates"], m))?,
+        from: p.from,
+        values,
+    })
+}
+
+/// `promote preview down`/`gc` delete whole directories under `previews.dir`: it must hold nothing
+/// else promote manages.
+fn check_previews_dir(
+    src: &Source,
+    p: &Previews,
+    environments: &[Environment],
+    templates: &str,
+) -> Result<()> {
+    let overlaps = |a: &str, b: &str| {
+        a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+    };
+    let mut others: Vec<(String, &str)> = environments
+        .iter()
+        .map(|e| (format!("environment `{}`", e.name), e.dir.as_str()))
+        .collect();
+    others.push(("the shared templates".into(), templates));
+    others.push(("the preview templates".into(), p.templates.as_str()));
+    if p.dir == "." {
+        return Err(src.err(
+            &["previews", "dir"],
+            "`previews.dir` cannot be the repository root: previews need a directory of their own"
+                .into(),
+        ));
+    }
+    for (what, dir) in others {
+        if overlaps(&p.dir, dir) {
+            return Err(src.err(
+                &["previews", "dir"],
+                format!("`previews.dir` (`{}`) overlaps {what} (`{dir}`): previews need a directory of their own", p.dir),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn resolve_hosting(src: &Source, h: RawHosting) -> Result<Hosting> {
+    if let Some(url) = &h.url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(src.err(
+                &["hosting", "url"],
+                format!("`{url}` is not a web address: write the repository's `https://` address, e.g. `https://git.acme.example/platform/config`"),
+            ));
+        }
+    }
+    Ok(Hosting {
+        kind: h.kind,
+        url: h.url.map(|u| u.trim_end_matches('/').to_string()),
+    })
 }
 
 /// ` (did you mean `x`?)` when a candidate is close, else empty.

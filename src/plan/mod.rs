@@ -4,7 +4,7 @@
 
 pub mod anchor;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use anyhow::Result;
@@ -20,7 +20,7 @@ use crate::model::config::{is_manifest_name, Config, Environment, Layout};
 use crate::model::gates::{self, Refusal};
 use crate::model::metadata::{Hold, Metadata, ServiceState};
 use crate::model::version::Version;
-use crate::render::{self, list_files, Problem};
+use crate::render::{self, list_files, OutFile, Problem, Rendered};
 
 /// The repository and its config, opened once per command.
 pub struct Ctx {
@@ -317,15 +317,54 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
     }
     crate::ui::trace("record and metadata");
 
-    let now = audit::now()?;
-    let time = audit::timestamp(now);
-    let head = ctx.repo.head();
-    let (name, email) = git::identity(&config.root)?;
+    let stamp = Stamp {
+        time: audit::timestamp(audit::now()?),
+        head: ctx.repo.head(),
+        identity: git::identity(&config.root)?,
+    };
+    let (record, line) = new_record(config, env, &req, &versions, &stamp);
+    let meta = new_metadata(config, env, meta, &req, &versions, &stamp, &line)?;
+    let mut targets = BTreeMap::new();
+    targets.insert(env.metadata.clone(), Target::Write(meta.to_bytes()));
+    targets.insert(env.deploy_log.clone(), Target::Append(line.into_bytes()));
+    files.retain(|c| !targets.contains_key(&c.path));
+    files.extend(files::plan(&config.root, targets)?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    crate::ui::trace("planned");
+    let commit_message = commit_message(&req, &versions, &record);
+    Ok(Plan {
+        request: req,
+        versions,
+        files,
+        record: Some(record),
+        commit_message,
+    })
+}
+
+/// When and on what a change is made, and by whom: what its record and the metadata carry.
+struct Stamp {
+    time: String,
+    /// The config-repo commit the change is made on.
+    head: Option<String>,
+    /// The git identity: name and email.
+    identity: (String, String),
+}
+
+/// The audit record of the change, and its line for deploy.log (sealed: its id and the hash of the
+/// record before it).
+fn new_record(
+    config: &Config,
+    env: &Environment,
+    req: &ChangeRequest,
+    versions: &[VersionChange],
+    stamp: &Stamp,
+) -> (Record, String) {
     let log_path = config.abs(&env.deploy_log);
     let log = std::fs::read(&log_path).unwrap_or_default();
+    let (name, email) = &stamp.identity;
     let mut record = Record {
         id: String::new(),
-        time: time.clone(),
+        time: stamp.time.clone(),
         env: env.name.clone(),
         action: req.action.clone(),
         from: req.from.clone(),
@@ -346,14 +385,26 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
         target: req.target.clone(),
         gates_overridden: req.gates_overridden.clone(),
         audit_repaired: req.audit_repaired.clone(),
-        commit: head.clone(),
+        commit: stamp.head.clone(),
         prev: audit::tail_hash(&log),
     };
     let line = record.seal();
+    (record, line)
+}
 
-    let mut meta = meta;
+/// The environment's metadata after the change: the new versions, the hold, and the hash of the
+/// record `line` it appends.
+fn new_metadata(
+    config: &Config,
+    env: &Environment,
+    mut meta: Metadata,
+    req: &ChangeRequest,
+    versions: &[VersionChange],
+    stamp: &Stamp,
+    line: &str,
+) -> Result<Metadata> {
     meta.refresh_from_config(env);
-    for c in &versions {
+    for c in versions {
         let svc = config.service(&c.service)?;
         match &c.after {
             Some(v) => {
@@ -363,8 +414,8 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
                         version: v.clone(),
                         image: v.reference(&svc.image),
                         from: req.from.clone(),
-                        commit: head.clone(),
-                        updated: time.clone(),
+                        commit: stamp.head.clone(),
+                        updated: stamp.time.clone(),
                     },
                 );
             }
@@ -375,32 +426,19 @@ fn build_with(ctx: &Ctx, req: ChangeRequest, checked: Option<&Listing>) -> Resul
     }
     match &req.hold {
         Some(Some(reason)) => {
+            let (name, email) = &stamp.identity;
             meta.hold = Some(Hold {
                 reason: reason.clone(),
                 by: format!("{name} <{email}>"),
-                since: time.clone(),
+                since: stamp.time.clone(),
             })
         }
         Some(None) => meta.hold = None,
         None => {}
     }
-    meta.updated = Some(time);
+    meta.updated = Some(stamp.time.clone());
     meta.audit_head = Some(audit::sha256_hex(line.trim_end_matches('\n').as_bytes()));
-    let mut targets = BTreeMap::new();
-    targets.insert(env.metadata.clone(), Target::Write(meta.to_bytes()));
-    targets.insert(env.deploy_log.clone(), Target::Append(line.into_bytes()));
-    files.retain(|c| !targets.contains_key(&c.path));
-    files.extend(files::plan(&config.root, targets)?);
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    crate::ui::trace("planned");
-    let commit_message = commit_message(&req, &versions, &record);
-    Ok(Plan {
-        request: req,
-        versions,
-        files,
-        record: Some(record),
-        commit_message,
-    })
+    Ok(meta)
 }
 
 /// The manifest changes that take `env` from the `old` versions to the `new` ones. Each template is
@@ -421,46 +459,16 @@ fn manifest_changes(
     } else {
         vec![old, new]
     };
-    // After a clean dirty check, git's index holds every file's blob id, where git stores files
-    // as they are.
-    let index = match checked {
-        Some((repo, _)) if unfiltered(config, env, repo) => {
-            let git_dir = repo.git_dir();
-            crate::git::Index::shared(git_dir).map(|e| (git_dir, e))
-        }
-        _ => None,
-    };
+    let index = clean_index(config, env, checked);
     crate::ui::trace("render: index read");
-    // Legacy templates that do not use versions, known to render to what their manifests hold.
     let mut memo = match &index {
         Some((git_dir, entries)) if config.layout == Layout::Legacy && !old.is_empty() => {
-            let key = crate::cache::state::key(config, env, &BTreeMap::new());
-            let mut memo = Memo::load(git_dir, env, key);
-            crate::ui::trace("render: memo loaded");
-            let settled = memo.settled(env, entries);
-            crate::ui::trace("render: memo settled");
-            Some((memo, settled))
+            Some(load_memo(config, env, git_dir, entries))
         }
         _ => None,
     };
-    let mut rendered = match &memo {
-        Some((_, settled)) => render::render_legacy_except(
-            config,
-            env,
-            &sets,
-            checked.and_then(|(_, listing)| listing.files(&env.dir)),
-            &|template: &str| settled.contains(template),
-            true,
-        )?,
-        None => render::render_sets(config, env, &sets)?,
-    }
-    .into_iter();
-    let before = if old.is_empty() {
-        None
-    } else {
-        rendered.next()
-    };
-    let after = rendered.next().unwrap_or_default();
+    let listing = checked.map(|(_, listing)| listing);
+    let (before, after) = render_old_new(config, env, &sets, memo.as_ref(), listing)?;
     // When the current versions do not render (the new ones will say why), there is nothing to
     // compare with.
     let old_targets = match before {
@@ -482,33 +490,116 @@ fn manifest_changes(
         index.as_ref().map(|(_, e)| e),
     )?;
     if let Some(o) = old_targets {
-        let drift = files::plan_against(&disk, o);
-        if !drift.is_empty() {
-            return Err(Failure::Drift {
-                env: env.name.clone(),
-                files: drift.iter().map(|c| c.path.clone()).collect(),
-            }
-            .into());
-        }
+        check_drift(env, &disk, o)?;
     }
     crate::ui::trace("validate");
-    let mut problems = after.problems;
-    problems.extend(render::validate_files(&after.files, |f| {
-        disk.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
-    }));
-    if !problems.is_empty() {
-        return Err(problems_error(
-            Blocked::Render {
-                env: env.name.clone(),
-            },
-            &problems,
-        ));
-    }
+    validate(env, after.problems, &after.files, &disk)?;
     if let Some((memo, _)) = &mut memo {
         memo.learn(&after.files);
         memo.save();
     }
     Ok(files::plan_against(&disk, new_targets))
+}
+
+/// Git's index, after a clean dirty check and when git stores the environment's files as they are:
+/// it then holds every file's blob id.
+fn clean_index<'r>(
+    config: &Config,
+    env: &Environment,
+    checked: Option<(&'r Repo, &Listing)>,
+) -> Option<(&'r Path, crate::git::Index)> {
+    match checked {
+        Some((repo, _)) if unfiltered(config, env, repo) => {
+            let git_dir = repo.git_dir();
+            crate::git::Index::shared(git_dir).map(|e| (git_dir, e))
+        }
+        _ => None,
+    }
+}
+
+/// Legacy templates that do not use versions, known to render to what their manifests hold: the
+/// memo, and the templates it settles.
+fn load_memo(
+    config: &Config,
+    env: &Environment,
+    git_dir: &Path,
+    entries: &crate::git::Index,
+) -> (Memo, HashSet<String>) {
+    let key = crate::cache::state::key(config, env, &BTreeMap::new());
+    let mut memo = Memo::load(git_dir, env, key);
+    crate::ui::trace("render: memo loaded");
+    let settled = memo.settled(env, entries);
+    crate::ui::trace("render: memo settled");
+    (memo, settled)
+}
+
+/// Renders `sets` (the old versions, if any, and the new ones), skipping the templates the memo
+/// settles: what the old versions render, if there are any, and what the new ones do.
+fn render_old_new(
+    config: &Config,
+    env: &Environment,
+    sets: &[&BTreeMap<String, Version>],
+    memo: Option<&(Memo, HashSet<String>)>,
+    listing: Option<&Listing>,
+) -> Result<(Option<Rendered>, Rendered)> {
+    let mut rendered = match memo {
+        Some((_, settled)) => render::render_legacy_except(
+            config,
+            env,
+            sets,
+            listing.and_then(|listing| listing.files(&env.dir)),
+            &|template: &str| settled.contains(template),
+            true,
+        )?,
+        None => render::render_sets(config, env, sets)?,
+    }
+    .into_iter();
+    let before = if sets.len() > 1 {
+        rendered.next()
+    } else {
+        None
+    };
+    let after = rendered.next().unwrap_or_default();
+    Ok((before, after))
+}
+
+/// The environment as it is must render to what is on disk.
+fn check_drift(
+    env: &Environment,
+    disk: &BTreeMap<String, Option<Vec<u8>>>,
+    old_targets: BTreeMap<String, Target>,
+) -> Result<()> {
+    let drift = files::plan_against(disk, old_targets);
+    if drift.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Drift {
+        env: env.name.clone(),
+        files: drift.iter().map(|c| c.path.clone()).collect(),
+    }
+    .into())
+}
+
+/// The problems of the new render, and of the outputs whose bytes change (the others were
+/// validated when they were written).
+fn validate(
+    env: &Environment,
+    mut problems: Vec<Problem>,
+    files: &[OutFile],
+    disk: &BTreeMap<String, Option<Vec<u8>>>,
+) -> Result<()> {
+    problems.extend(render::validate_files(files, |f| {
+        disk.get(&f.path).and_then(|b| b.as_deref()) == Some(f.bytes.as_slice())
+    }));
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(problems_error(
+        Blocked::Render {
+            env: env.name.clone(),
+        },
+        &problems,
+    ))
 }
 
 fn short(v: &Option<Version>) -> String {

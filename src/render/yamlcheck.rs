@@ -1023,6 +1023,111 @@ spec:
         assert!(read > tries / 16, "{read} of {tries}");
     }
 
+    /// Keys of the generated documents: ordinary ones first, then awkward ones.
+    const KEYS: &[&str] = &[
+        "a",
+        "b",
+        "c",
+        "name",
+        "image",
+        "value",
+        "labels",
+        "env",
+        "containers",
+        "metadata",
+        "kind",
+        "yes",
+        "on",
+        "1",
+        "~",
+        "a b",
+        "'q'",
+        "\"k\"",
+        "x-y",
+        "app.kubernetes.io/name",
+    ];
+    /// Values of the generated documents: ordinary ones first, then awkward ones.
+    const SCALARS: &[&str] = &[
+        "x",
+        "api",
+        "r.io/acme/api:1234567",
+        "1234567",
+        "3f9c2a1",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "~",
+        "null",
+        "",
+        "1e3",
+        "0x1F",
+        "007",
+        "-1",
+        ".5",
+        ".inf",
+        "2026-11-23",
+        "true",
+        "'q'",
+        "\"d\"",
+        "\"\"",
+        "''",
+        "[]",
+        "{}",
+        "[a, b]",
+        "{a: b}",
+        "x # c",
+        "x#y",
+        "a: b",
+        "- x",
+        "&a x",
+        "*a",
+        "!t x",
+        "|\n  block\n  text",
+        ">-\n  folded",
+        "'it''s'",
+        "\"esc\\\"q\"",
+        "http://h:80/p",
+        "25%",
+        "@x",
+        "`x`",
+        "%x",
+        "? x",
+        "-",
+        ":",
+    ];
+    /// A generated block mapping or sequence at `indent`, nested `depth` levels at most.
+    fn tree(next: &mut dyn FnMut(usize) -> usize, indent: usize, depth: usize, out: &mut String) {
+        let pad = " ".repeat(indent);
+        let n = 1 + next(4);
+        let seq = next(4) == 0;
+        for _ in 0..n {
+            if seq {
+                out.push_str(&pad);
+                out.push('-');
+            } else {
+                out.push_str(&pad);
+                // Mostly ordinary keys and values, so that many documents are read.
+                let k = if next(4) == 0 { KEYS.len() } else { 10 };
+                out.push_str(KEYS[next(k)]);
+                out.push(':');
+            }
+            if depth > 0 && next(3) == 0 {
+                out.push('\n');
+                tree(next, indent + 2, depth - 1, out);
+            } else {
+                let k = if next(3) == 0 { SCALARS.len() } else { 12 };
+                let v = SCALARS[next(k)];
+                if !v.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&v.replace('\n', &format!("\n{pad}")));
+                out.push('\n');
+            }
+        }
+    }
+
     /// Generated documents (a seeded generator: nested block mappings and sequences of keys and
     /// scalars chosen to be awkward -- repeated keys, `yes`, `1e3`, `0x1F`, `~`, quotes, block
     /// scalars, comments, flow collections, `: ` inside values): wherever the block reader reads
@@ -1037,112 +1142,6 @@ spec:
             seed ^= seed << 17;
             (seed % n as u64) as usize
         };
-        const KEYS: &[&str] = &[
-            "a",
-            "b",
-            "c",
-            "name",
-            "image",
-            "value",
-            "labels",
-            "env",
-            "containers",
-            "metadata",
-            "kind",
-            "yes",
-            "on",
-            "1",
-            "~",
-            "a b",
-            "'q'",
-            "\"k\"",
-            "x-y",
-            "app.kubernetes.io/name",
-        ];
-        const SCALARS: &[&str] = &[
-            "x",
-            "api",
-            "r.io/acme/api:1234567",
-            "1234567",
-            "3f9c2a1",
-            "yes",
-            "no",
-            "on",
-            "off",
-            "y",
-            "~",
-            "null",
-            "",
-            "1e3",
-            "0x1F",
-            "007",
-            "-1",
-            ".5",
-            ".inf",
-            "2026-11-23",
-            "true",
-            "'q'",
-            "\"d\"",
-            "\"\"",
-            "''",
-            "[]",
-            "{}",
-            "[a, b]",
-            "{a: b}",
-            "x # c",
-            "x#y",
-            "a: b",
-            "- x",
-            "&a x",
-            "*a",
-            "!t x",
-            "|\n  block\n  text",
-            ">-\n  folded",
-            "'it''s'",
-            "\"esc\\\"q\"",
-            "http://h:80/p",
-            "25%",
-            "@x",
-            "`x`",
-            "%x",
-            "? x",
-            "-",
-            ":",
-        ];
-        fn tree(
-            next: &mut dyn FnMut(usize) -> usize,
-            indent: usize,
-            depth: usize,
-            out: &mut String,
-        ) {
-            let pad = " ".repeat(indent);
-            let n = 1 + next(4);
-            let seq = next(4) == 0;
-            for _ in 0..n {
-                if seq {
-                    out.push_str(&pad);
-                    out.push('-');
-                } else {
-                    out.push_str(&pad);
-                    // Mostly ordinary keys and values, so that many documents are read.
-                    let k = if next(4) == 0 { KEYS.len() } else { 10 };
-                    out.push_str(KEYS[next(k)]);
-                    out.push(':');
-                }
-                if depth > 0 && next(3) == 0 {
-                    out.push('\n');
-                    tree(next, indent + 2, depth - 1, out);
-                } else {
-                    let k = if next(3) == 0 { SCALARS.len() } else { 12 };
-                    let v = SCALARS[next(k)];
-                    if !v.is_empty() {
-                        out.push(' ');
-                    }
-                    out.push_str(&v.replace('\n', &format!("\n{pad}")));
-                    out.push('\n');
-                }
-            }
-        }
         let docs = std::env::var("YAMLCHECK_DOCS")
             .ok()
             .and_then(|v| v.parse().ok())

@@ -307,6 +307,8 @@ mod tests {
         }
     }
 
+    /// Three logs of a dev -> staging -> prod pipeline (dev, staging, prod). Longer than 100 lines
+    /// by its data alone: one record a few lines, each with the comment that says what it tests.
     fn pipeline() -> (Vec<Record>, Vec<Record>, Vec<Record>) {
         let dev = vec![
             rec(

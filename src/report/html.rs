@@ -367,20 +367,7 @@ fn pipeline(o: &mut String, r: &Report) {
     let width = 20 + rows_at_depth.len().max(1) * (W + GX) - GX;
     let height = 20 + rows_at_depth.iter().copied().max().unwrap_or(1) * (H + GY) - GY;
 
-    let mut said: Vec<String> = Vec::new();
-    for e in envs {
-        let mut s = match &e.from {
-            Some(f) => format!("{} takes from {}", e.name, f),
-            None => format!("{} is the start", e.name),
-        };
-        if e.hold.is_some() {
-            s.push_str(" (on hold)");
-        }
-        if e.waiting > 0 {
-            s.push_str(&format!(", {} waiting", e.waiting));
-        }
-        said.push(s);
-    }
+    let said = pipeline_said(envs);
     let _ = write!(
         o,
         "<section id=\"pipeline\" class=\"pipeline\" aria-labelledby=\"h-pipeline\">\n<h2 id=\"h-pipeline\">Pipeline</h2>\n\
@@ -417,29 +404,7 @@ fn pipeline(o: &mut String, r: &Report) {
         } else {
             format!("{} · up to date", plural(deployed, "service", "services"))
         };
-        let line3 = if e.hold.is_some() {
-            "<tspan class=\"warn\">ON HOLD</tspan>".to_string()
-        } else if !e.held.is_empty() {
-            format!(
-                "<tspan class=\"warn\">held: {}</tspan>",
-                esc(&e
-                    .held
-                    .iter()
-                    .map(|h| h.gate.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "))
-            )
-        } else {
-            match &e.last_change {
-                Some(l) => format!(
-                    "<tspan class=\"sub\">{} {}</tspan>",
-                    esc(&l.action),
-                    esc(&parse_time(&l.time)
-                        .map_or(l.time.clone(), |t| t.format("%Y-%m-%d %H:%M").to_string()))
-                ),
-                None => "<tspan class=\"sub\">no changes yet</tspan>".into(),
-            }
-        };
+        let line3 = node_status(e);
         let _ = writeln!(
             o,
             "<g class=\"node{}\" id=\"node-{}\"><rect x=\"{x}\" y=\"{y}\" width=\"{W}\" height=\"{H}\" rx=\"8\"/>\
@@ -461,6 +426,52 @@ fn pipeline(o: &mut String, r: &Report) {
         env_card(o, e);
     }
     o.push_str("</div>\n</section>\n");
+}
+
+/// The pipeline in words, for the figure's description (what a screen reader says).
+fn pipeline_said(envs: &[EnvState]) -> Vec<String> {
+    let mut said: Vec<String> = Vec::new();
+    for e in envs {
+        let mut s = match &e.from {
+            Some(f) => format!("{} takes from {}", e.name, f),
+            None => format!("{} is the start", e.name),
+        };
+        if e.hold.is_some() {
+            s.push_str(" (on hold)");
+        }
+        if e.waiting > 0 {
+            s.push_str(&format!(", {} waiting", e.waiting));
+        }
+        said.push(s);
+    }
+    said
+}
+
+/// The third line of an environment's node: on hold, held by gates, or its last change.
+fn node_status(e: &EnvState) -> String {
+    if e.hold.is_some() {
+        "<tspan class=\"warn\">ON HOLD</tspan>".to_string()
+    } else if !e.held.is_empty() {
+        format!(
+            "<tspan class=\"warn\">held: {}</tspan>",
+            esc(&e
+                .held
+                .iter()
+                .map(|h| h.gate.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+        )
+    } else {
+        match &e.last_change {
+            Some(l) => format!(
+                "<tspan class=\"sub\">{} {}</tspan>",
+                esc(&l.action),
+                esc(&parse_time(&l.time)
+                    .map_or(l.time.clone(), |t| t.format("%Y-%m-%d %H:%M").to_string()))
+            ),
+            None => "<tspan class=\"sub\">no changes yet</tspan>".into(),
+        }
+    }
 }
 
 fn env_card(o: &mut String, e: &EnvState) {

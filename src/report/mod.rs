@@ -219,40 +219,8 @@ pub fn build(input: &Input) -> Report {
             }
         }
         let upstream = source(i).map(|s| &input.envs[s].meta);
-        let mut waiting = 0;
-        let services: Vec<Cell> = input
-            .services
-            .iter()
-            .map(|svc| {
-                let here = e.meta.services.get(svc);
-                let version = here.map(|s| s.version.to_string());
-                let wait = upstream
-                    .and_then(|u| u.services.get(svc))
-                    .map(|s| s.version.to_string())
-                    .filter(|v| Some(v) != version.as_ref());
-                if wait.is_some() {
-                    waiting += 1;
-                }
-                let seen = version.as_ref().and_then(|v| first_seen.get(svc, v));
-                Cell {
-                    service: svc.clone(),
-                    since: here.map(|s| s.updated.clone()),
-                    first_seen: seen.map(crate::model::audit::timestamp),
-                    age_seconds: seen.map(|t| (now - t).num_seconds().max(0)),
-                    held: if wait.is_some() {
-                        e.refusals
-                            .iter()
-                            .filter(|r| r.service.as_deref() == Some(svc.as_str()))
-                            .cloned()
-                            .collect()
-                    } else {
-                        Vec::new()
-                    },
-                    version,
-                    waiting: wait,
-                }
-            })
-            .collect();
+        let services = cells(input, e, upstream, &first_seen);
+        let waiting = services.iter().filter(|c| c.waiting.is_some()).count();
         environments.push(EnvState {
             name: e.name.clone(),
             from: e.from.clone(),
@@ -300,6 +268,45 @@ pub fn build(input: &Input) -> Report {
         environments,
         figures: figures::compute(&logs, start, now),
     }
+}
+
+/// What `e` runs of each service, and what waits for it in `upstream`, where it takes from.
+fn cells(
+    input: &Input,
+    e: &EnvInput,
+    upstream: Option<&Metadata>,
+    first_seen: &FirstSeen,
+) -> Vec<Cell> {
+    input
+        .services
+        .iter()
+        .map(|svc| {
+            let here = e.meta.services.get(svc);
+            let version = here.map(|s| s.version.to_string());
+            let wait = upstream
+                .and_then(|u| u.services.get(svc))
+                .map(|s| s.version.to_string())
+                .filter(|v| Some(v) != version.as_ref());
+            let seen = version.as_ref().and_then(|v| first_seen.get(svc, v));
+            Cell {
+                service: svc.clone(),
+                since: here.map(|s| s.updated.clone()),
+                first_seen: seen.map(crate::model::audit::timestamp),
+                age_seconds: seen.map(|t| (input.now - t).num_seconds().max(0)),
+                held: if wait.is_some() {
+                    e.refusals
+                        .iter()
+                        .filter(|r| r.service.as_deref() == Some(svc.as_str()))
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                version,
+                waiting: wait,
+            }
+        })
+        .collect()
 }
 
 /// `Name <email>`, and the CI system when there was one.

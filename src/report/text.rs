@@ -1,6 +1,6 @@
 //! `promote report` as text: the figures, and what waits.
 
-use super::{clean, human_secs, Report};
+use super::{clean, human_secs, Figures, Report};
 
 /// Rows listed per table (the newest); `--output json` has every one.
 pub const ROWS_MAX: usize = 20;
@@ -48,8 +48,17 @@ fn secs(x: Option<i64>) -> String {
     x.map_or("-".into(), human_secs)
 }
 
+/// The report as text: the window, the figures in tables, and what waits to be promoted.
 pub fn render(r: &Report) -> String {
-    let f = &r.figures;
+    let mut out = header(r);
+    out.push_str(&deployments(&r.figures));
+    out.push_str(&lead_times(&r.figures));
+    out.push_str(&restores(&r.figures));
+    out.push_str(&waiting(r));
+    out
+}
+
+fn header(r: &Report) -> String {
     let mut out = format!(
         "promote report: {} to {} (--since {})\n",
         r.window.from,
@@ -61,7 +70,11 @@ pub fn render(r: &Report) -> String {
             out.push_str(&format!("warning: `{}`: {}\n", e.name, clean(p)));
         }
     }
+    out
+}
 
+fn deployments(f: &Figures) -> String {
+    let mut out = String::new();
     out.push_str("\ndeployments (promotions and set-images that changed a version), rollbacks, time to restore\n");
     let mut rows = vec![[
         "ENV",
@@ -88,7 +101,11 @@ pub fn render(r: &Report) -> String {
         ]);
     }
     out.push_str(&table(&rows, "  "));
+    out
+}
 
+fn lead_times(f: &Figures) -> String {
+    let mut out = String::new();
     out.push_str(&format!(
         "\nlead time from dev to prod: median {} over {} version{}\n",
         secs(f.lead_time_median_seconds),
@@ -119,7 +136,11 @@ pub fn render(r: &Report) -> String {
         out.push_str(&table(&rows, "  "));
         out.push_str(&more(f.lead_times.len()));
     }
+    out
+}
 
+fn restores(f: &Figures) -> String {
+    let mut out = String::new();
     if !f.restores.is_empty() {
         out.push_str(&format!(
             "\nrollbacks: median time to restore {}\n",
@@ -143,7 +164,12 @@ pub fn render(r: &Report) -> String {
         out.push_str(&table(&rows, "  "));
         out.push_str(&more(f.restores.len()));
     }
+    out
+}
 
+/// What waits to be promoted, and what holds it.
+fn waiting(r: &Report) -> String {
+    let mut out = String::new();
     let mut waiting = String::new();
     for e in &r.environments {
         if let Some(h) = &e.hold {

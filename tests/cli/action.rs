@@ -106,7 +106,7 @@ fn an_environment_that_looks_like_an_option_stays_an_environment() {
         ],
     )
     .expect(1);
-    assert!(run.stderr.contains("`--push`"), "{}", run.stderr);
+    run.stderr_has("`--push`");
     assert_eq!(repo.head(), head);
 }
 

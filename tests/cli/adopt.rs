@@ -204,49 +204,53 @@ fn init_keeps_services_named_like_metadata_fields_apart_from_the_database() {
     );
 }
 
+/// A real manifest of the corpus (`rel`) as a sed template: its image `real` becomes `templated`.
+fn corpus_svc(
+    name: &'static str,
+    rel: &str,
+    real: &str,
+    templated: &str,
+    versions: [&'static str; 2],
+) -> Svc {
+    Svc {
+        name,
+        template: add_namespace(&replace(&corpus(rel), real, templated)),
+        dev: versions[0],
+        staging: versions[1],
+    }
+}
+
 /// The real vLLM Deployment (Docker Hub `vllm/vllm-openai`), with `COMMIT_SHA` for its version.
 fn vllm() -> Svc {
-    let text = corpus("kubernetes-examples/AI/vllm-deployment/vllm-deployment.yaml");
-    Svc {
-        name: "vllm-openai",
-        template: add_namespace(&replace(
-            &text,
-            "vllm/vllm-openai:v0.11.0",
-            "vllm/vllm-openai:COMMIT_SHA",
-        )),
-        dev: "e4f5a6b",
-        staging: "9a8b7c6",
-    }
+    corpus_svc(
+        "vllm-openai",
+        "kubernetes-examples/AI/vllm-deployment/vllm-deployment.yaml",
+        "vllm/vllm-openai:v0.11.0",
+        "vllm/vllm-openai:COMMIT_SHA",
+        ["e4f5a6b", "9a8b7c6"],
+    )
 }
 
 /// The real OpenTelemetry collector of the microservices demo (Docker Hub `otel/...`).
 fn otel() -> Svc {
-    let text = corpus("GoogleCloudPlatform-microservices-demo/kustomize/components/google-cloud-operations/otel-collector.yaml");
-    Svc {
-        name: "opentelemetry-collector-contrib",
-        template: add_namespace(&replace(
-            &text,
-            "otel/opentelemetry-collector-contrib:0.157.0@sha256:f2f01157055a9b2aab9df7118e1f1c9abf345e99b23bc7a2bc791db374a7d0f6",
-            "otel/opentelemetry-collector-contrib:COMMIT_SHA",
-        )),
-        dev: "0157aaa",
-        staging: "0156bbb",
-    }
+    corpus_svc(
+        "opentelemetry-collector-contrib",
+        "GoogleCloudPlatform-microservices-demo/kustomize/components/google-cloud-operations/otel-collector.yaml",
+        "otel/opentelemetry-collector-contrib:0.157.0@sha256:f2f01157055a9b2aab9df7118e1f1c9abf345e99b23bc7a2bc791db374a7d0f6",
+        "otel/opentelemetry-collector-contrib:COMMIT_SHA",
+        ["0157aaa", "0156bbb"],
+    )
 }
 
 /// The real podinfo Deployment, under a registry host.
 fn podinfo() -> Svc {
-    let text = corpus("stefanprodan-podinfo/kustomize/deployment.yaml");
-    Svc {
-        name: "podinfo",
-        template: add_namespace(&replace(
-            &text,
-            "ghcr.io/stefanprodan/podinfo:6.14.1",
-            "reg.example.com/acme/podinfo:COMMIT_SHA",
-        )),
-        dev: "6141aaa",
-        staging: "6140bbb",
-    }
+    corpus_svc(
+        "podinfo",
+        "stefanprodan-podinfo/kustomize/deployment.yaml",
+        "ghcr.io/stefanprodan/podinfo:6.14.1",
+        "reg.example.com/acme/podinfo:COMMIT_SHA",
+        ["6141aaa", "6140bbb"],
+    )
 }
 
 #[test]

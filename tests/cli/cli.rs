@@ -30,11 +30,7 @@ fn a_change_reports_its_commit_on_stdout_so_it_can_be_captured() {
         "{}",
         r.stdout
     );
-    assert!(
-        r.stdout.contains("\n  api: 8d41b07 -> c71e5d2\n"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("\n  api: 8d41b07 -> c71e5d2\n");
     assert_eq!(r.stderr, "", "nothing but the result was printed");
 
     // `-v`: the files of the commit too.
@@ -74,7 +70,7 @@ fn quiet_prints_only_the_data_asked_for_and_errors() {
 
     // Data a command exists to show is printed whatever `-q` says.
     let r = repo.promote(&["diff", "prod", "--quiet"]).ok();
-    assert!(r.stdout.contains("promote staging -> prod"), "{}", r.stdout);
+    r.stdout_has("promote staging -> prod");
     let r = repo.promote(&["status", "-q"]).ok();
     assert!(r.stdout.starts_with("SERVICE"), "{}", r.stdout);
 
@@ -84,7 +80,7 @@ fn quiet_prints_only_the_data_asked_for_and_errors() {
 
     // `-q` and `-v` contradict each other.
     let r = repo.promote(&["-q", "-v", "status"]).expect(2);
-    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    r.stderr_has("cannot be used with");
 }
 
 #[test]
@@ -153,11 +149,7 @@ fn verbose_lists_what_a_summary_leaves_out() {
     // A dry run lists every file (it is the data asked for), writes nothing, and exits 0.
     let r = repo.promote(&["render", "--dry-run"]).ok();
     assert_eq!(lines(&r.stdout), 15, "{}", r.stdout);
-    assert!(
-        r.stderr.contains("15 of 73 files would change"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("15 of 73 files would change");
     assert_eq!(repo.status(), "");
     let r = repo.promote(&["render"]).ok();
     assert_eq!(lines(&r.stdout), 12, "{}", r.stdout);
@@ -189,7 +181,7 @@ fn help_is_a_subcommand_and_every_help_fits_a_screen_with_an_example() {
         lines(&top.stdout),
         top.stdout
     );
-    assert!(top.stdout.contains("Example"), "{}", top.stdout);
+    top.stdout_has("Example");
 
     let cmds: &[&[&str]] = &[
         &["render"],
@@ -243,7 +235,7 @@ fn progress_is_drawn_only_when_asked_or_on_a_terminal() {
     let repo = example();
     // Not a terminal: no progress at all.
     let r = repo.promote(&["check"]).ok();
-    assert!(!r.stderr.contains("progress"), "{}", r.stderr);
+    r.stderr_lacks("progress");
     // `PROMOTE_PROGRESS=1`: a line per step on stderr, the result still on stdout.
     let r = repo
         .promote_env(&["check"], &[("PROMOTE_PROGRESS", "1")])
@@ -297,11 +289,7 @@ fn message_and_reason_are_one_flag_wherever_a_reason_is_recorded() {
     let r = repo
         .promote(&["hold", "prod", "-m", "a", "--reason", "b"])
         .expect(2);
-    assert!(
-        r.stderr.contains("cannot be used multiple times"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("cannot be used multiple times");
 }
 
 #[test]
@@ -339,11 +327,7 @@ fn hold_and_unhold_have_a_dry_run() {
         .promote(&["hold", "prod", "-m", "incident 42", "--dry-run"])
         .ok();
     assert!(r.stdout.starts_with("hold prod: "), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("environments/prod/metadata.json"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("environments/prod/metadata.json");
     assert_eq!((repo.head(), repo.status()), (head.clone(), String::new()));
 
     repo.promote(&["hold", "prod", "-m", "incident 42"]).ok();
@@ -522,12 +506,7 @@ fn hints_follow_the_pipeline() {
         "error: `staging` runs no versions yet: there is nothing to promote from it\nhint: promote into it first: `promote to staging` (it takes from `dev`)\n"
     );
     let r = repo.promote(&["to", "prod", "--only", "api"]).expect(1);
-    assert!(
-        r.stderr
-            .contains("hint: promote into it first: `promote to staging`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("hint: promote into it first: `promote to staging`");
 
     // The start of the pipeline is set directly.
     let repo = Repo::new();
@@ -558,12 +537,8 @@ fn a_metadata_path_that_would_nest_an_environment_in_itself_is_refused() {
         .unwrap()
         + 1;
     let r = repo.promote(&["status"]).expect(1);
-    assert!(
-        r.stderr.contains("`metadata: environments/dev/state.json` is relative to the environment's `dir` (`environments/dev`): it would be `environments/dev/environments/dev/state.json`, inside the environment inside itself; write `metadata: state.json`"),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains(&format!("line {line}")), "{}", r.stderr);
+    r.stderr_has("`metadata: environments/dev/state.json` is relative to the environment's `dir` (`environments/dev`): it would be `environments/dev/environments/dev/state.json`, inside the environment inside itself; write `metadata: state.json`");
+    r.stderr_has(&format!("line {line}"));
     assert!(!repo.exists("environments/dev/environments"));
 }
 
@@ -629,12 +604,7 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
         lines(&dry.stdout),
         dry.stdout
     );
-    assert!(
-        dry.stdout
-            .contains("  ... and 28 more (`-v` lists them all)\n"),
-        "{}",
-        dry.stdout
-    );
+    dry.stdout_has("  ... and 28 more (`-v` lists them all)\n");
     let json = repo
         .promote(&["init", "--dry-run", "--output", "json"])
         .ok();
@@ -644,11 +614,7 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
     assert_eq!(v["dry_run"], true);
     let all = repo.promote(&["init", "--dry-run", "-v"]).ok();
     assert!(lines(&all.stdout) > 80, "{}", all.stdout);
-    assert!(
-        all.stdout.contains("  svc39  reg.example.com/acme/svc39\n"),
-        "{}",
-        all.stdout
-    );
+    all.stdout_has("  svc39  reg.example.com/acme/svc39\n");
 
     // With `PROMOTE_PROGRESS=1`, each step of the proof is on stderr.
     let run = repo
@@ -694,12 +660,7 @@ fn init_and_migrate_summarise_a_thousand_lines_in_a_screen() {
         .promote_env(&["migrate"], &[("PROMOTE_PROGRESS", "1")])
         .ok();
     assert_eq!(lines(&run.stdout), 2, "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("3 environments, 120 manifests byte-identical"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("3 environments, 120 manifests byte-identical");
     let steps: Vec<&str> = run
         .stderr
         .lines()

@@ -278,7 +278,7 @@ fn recover_dry_run_says_what_it_would_do_and_changes_nothing() {
     assert_eq!(repo.status(), before, "a dry run changes nothing");
     assert!(journal(&repo));
     let r = repo.promote(&["recover"]).ok();
-    assert!(r.stdout.contains("it was rolled back to"), "{}", r.stdout);
+    r.stdout_has("it was rolled back to");
     assert_eq!(repo.status(), "");
     assert_eq!(repo.head(), start);
     let r = repo.promote(&["recover"]).ok();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{copy_tree, crate_dir, hermetic, Repo, Run};
+use crate::support::{copy_tree, crate_dir, executable, hermetic, Repo, Run};
 
 /// A repository set up one way: where promote runs, and the environment it and git run with.
 struct Setup {
@@ -94,12 +94,6 @@ fn fresh(init_args: &[&str]) -> Setup {
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
-}
-
-fn executable(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    write(path, text);
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The changes each backend makes, in order.
@@ -269,19 +263,25 @@ fn untracked_cache_fsmonitor_and_skip_hash() {
     });
 }
 
+/// `git worktree add` of a new branch `release` at `linked/` beside the work tree.
+fn linked_worktree(s: &Setup) -> PathBuf {
+    let wt = s.repo.base.join("linked");
+    s.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "release",
+        wt.to_str().unwrap(),
+    ]);
+    wt
+}
+
 #[test]
 fn linked_worktree_runs_the_common_hooks() {
     let s = matrix(|| {
         let mut s = example();
-        let wt = s.repo.base.join("linked");
-        s.git(&[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "release",
-            wt.to_str().unwrap(),
-        ]);
+        let wt = linked_worktree(&s);
         let marker = s.repo.base.join("hook-ran");
         executable(
             &s.repo.path.join(".git/hooks/pre-commit"),
@@ -326,15 +326,7 @@ fn separate_git_dir_and_git_dir_variables() {
     // GIT_COMMON_DIR: a linked worktree's git dir named by hand.
     matrix(|| {
         let mut s = example();
-        let wt = s.repo.base.join("linked");
-        s.git(&[
-            "worktree",
-            "add",
-            "-q",
-            "-b",
-            "release",
-            wt.to_str().unwrap(),
-        ]);
+        let wt = linked_worktree(&s);
         let common = s.repo.path.join(".git");
         s.env = vec![
             (
@@ -619,12 +611,7 @@ fn promote_git_is_validated() {
     let s = example();
     let r = s.promote(&["status"], "gitoxide");
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .contains("`PROMOTE_GIT=gitoxide` is not valid: it takes `auto`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`PROMOTE_GIT=gitoxide` is not valid: it takes `auto`");
 }
 
 #[test]
@@ -661,7 +648,7 @@ fn staged_entries_survive_promotions_with_git_add_in_a_loop() {
             if r.code == 0 {
                 made += 1;
             } else {
-                assert!(!r.stderr.contains("index.lock"), "{}", r.stderr);
+                r.stderr_lacks("index.lock");
             }
         }
         let added = adder.join().unwrap();

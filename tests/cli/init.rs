@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{corpus_dir, redact, snapshot, Repo};
+use crate::snapshot;
+use crate::support::{corpus_dir, redact, Repo};
 
 /// What the old script did for one file: `sed -e 's/A/a/g' -e ... template > output`, with the real sed.
 pub(crate) fn sed(repo: &Repo, template: &str, output: &str, subs: &[(&str, &str)]) {
@@ -239,11 +240,7 @@ fn init_adopts_a_sed_repository_without_changing_a_rendered_byte() {
 
     // A dry run says the same and writes nothing.
     let dry = repo.promote(&["init", "--dry-run"]).ok();
-    assert!(
-        dry.stdout.contains("dry run: nothing was written"),
-        "{}",
-        dry.stdout
-    );
+    dry.stdout_has("dry run: nothing was written");
     assert!(!repo.exists("promote.yaml"));
     assert_eq!(repo.status(), "");
 
@@ -251,9 +248,9 @@ fn init_adopts_a_sed_repository_without_changing_a_rendered_byte() {
     // The same explanation; only the last line differs (what was, or would be, written).
     let explained = |s: &str| s.trim_end().rsplit_once('\n').unwrap().0.to_string();
     assert_eq!(explained(&dry.stdout), explained(&run.stdout));
-    snapshot("init/classic.txt", &output(&run, &repo));
-    snapshot("init/classic-promote.yaml", &repo.read("promote.yaml"));
-    snapshot(
+    snapshot!("init/classic.txt", &output(&run, &repo));
+    snapshot!("init/classic-promote.yaml", &repo.read("promote.yaml"));
+    snapshot!(
         "init/classic-dev-metadata.json",
         &redact(&repo, &repo.read("dev/metadata.json.noargo")),
     );
@@ -276,10 +273,10 @@ fn init_adopts_a_sed_repository_without_changing_a_rendered_byte() {
 
     // The proof, by promote itself: nothing to render, nothing to report.
     let check = repo.promote(&["render", "--check"]).ok();
-    assert!(check.stdout.contains("up to date"), "{}", check.stdout);
+    check.stdout_has("up to date");
     repo.promote(&["check"]).ok();
     let status = repo.promote(&["status"]).ok();
-    assert!(status.stdout.contains("1d2c3b4"), "{}", status.stdout);
+    status.stdout_has("1d2c3b4");
 
     // A new record goes after the old free-text lines, chained to them.
     repo.commit_all("adopt promote");
@@ -309,8 +306,8 @@ fn init_refuses_a_hand_edited_rendered_file_naming_it() {
     repo.commit_all("a quick fix in prod");
 
     let run = repo.promote(&["init"]).expect(1);
-    snapshot("init/hand-edit.txt", &output(&run, &repo));
-    assert!(run.stderr.contains("`prod/api-deployment.yaml` (line 10): differs from its template `prod/api-deployment.yaml.tpl`"), "{}", run.stderr);
+    snapshot!("init/hand-edit.txt", &output(&run, &repo));
+    run.stderr_has("`prod/api-deployment.yaml` (line 10): differs from its template `prod/api-deployment.yaml.tpl`");
     assert!(!repo.exists("promote.yaml"));
     assert_eq!(repo.read("prod/api-deployment.yaml"), edited);
     assert_eq!(repo.status(), "");
@@ -338,14 +335,10 @@ fn init_refuses_a_placeholder_with_two_values_in_one_environment() {
     repo.commit_all("drift");
 
     let run = repo.promote(&["init"]).expect(1);
-    snapshot("init/conflicts.txt", &output(&run, &repo));
-    assert!(run.stderr.contains("`dev/web-deployment.yaml` (line 5): placeholder `NAMESPACE_PLACEHOLDER` stands for `acme-dv` here, but `acme-dev`"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "`prod/api-deployment.yaml` (line 8): service `api` runs `2e3f4a5` here, but `1d2c3b4`"
-        ),
-        "{}",
-        run.stderr
+    snapshot!("init/conflicts.txt", &output(&run, &repo));
+    run.stderr_has("`dev/web-deployment.yaml` (line 5): placeholder `NAMESPACE_PLACEHOLDER` stands for `acme-dv` here, but `acme-dev`");
+    run.stderr_has(
+        "`prod/api-deployment.yaml` (line 8): service `api` runs `2e3f4a5` here, but `1d2c3b4`",
     );
     assert!(!repo.exists("promote.yaml"));
 }
@@ -356,12 +349,8 @@ fn init_refuses_when_promote_yaml_exists_or_a_template_is_not_rendered() {
     std::fs::remove_file(repo.file("staging/api-deployment.yaml")).unwrap();
     repo.commit_all("never rendered");
     let run = repo.promote(&["init"]).expect(1);
-    assert!(
-        run.stderr.contains(
-            "`staging/api-deployment.yaml.tpl`: has no rendered file `staging/api-deployment.yaml`"
-        ),
-        "{}",
-        run.stderr
+    run.stderr_has(
+        "`staging/api-deployment.yaml.tpl`: has no rendered file `staging/api-deployment.yaml`",
     );
 
     let repo = Repo::example();
@@ -378,7 +367,7 @@ fn init_refuses_to_rewrite_uncommitted_metadata() {
     let repo = classic_repo();
     repo.write("dev/metadata.json.noargo", "{\"api_sha\": \"a252dcc\"}\n");
     let run = repo.promote(&["init"]).expect(1);
-    assert!(run.stderr.contains("these files have uncommitted changes, and `promote init` would rewrite them:\n  dev/metadata.json.noargo"), "{}", run.stderr);
+    run.stderr_has("these files have uncommitted changes, and `promote init` would rewrite them:\n  dev/metadata.json.noargo");
     assert!(!repo.exists("promote.yaml"));
 }
 
@@ -399,22 +388,13 @@ fn migrate_moves_to_the_native_layout_in_one_commit_byte_for_byte() {
 
     // A dry run lists the change and writes nothing.
     let dry = repo.promote(&["migrate", "--dry-run", "-v"]).ok();
-    assert!(
-        dry.stdout
-            .contains("create templates/api/deployment.yaml\n"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout.contains("delete dev/api-deployment.yaml.tpl\n"),
-        "{}",
-        dry.stdout
-    );
+    dry.stdout_has("create templates/api/deployment.yaml\n");
+    dry.stdout_has("delete dev/api-deployment.yaml.tpl\n");
     assert_eq!(repo.status(), "");
     assert_eq!(repo.head(), head);
 
     let run = repo.promote(&["migrate"]).ok();
-    snapshot("init/migrate.txt", &output(&run, &repo));
+    snapshot!("init/migrate.txt", &output(&run, &repo));
     assert_eq!(repo.status(), "", "everything is in the commit");
     assert_eq!(
         repo.git(&["rev-list", "--count", &format!("{head}..HEAD")])
@@ -442,8 +422,8 @@ fn migrate_moves_to_the_native_layout_in_one_commit_byte_for_byte() {
         !config.contains("layout:") && !config.contains("placeholders:"),
         "{config}"
     );
-    snapshot("init/migrated-promote.yaml", &config);
-    snapshot(
+    snapshot!("init/migrated-promote.yaml", &config);
+    snapshot!(
         "init/migrated-api-deployment.yaml",
         &repo.read("templates/api/deployment.yaml"),
     );
@@ -479,11 +459,7 @@ fn migrate_moves_to_the_native_layout_in_one_commit_byte_for_byte() {
 
     // Migrating twice is refused.
     let again = repo.promote(&["migrate"]).expect(1);
-    assert!(
-        again.stderr.contains("already uses the native layout"),
-        "{}",
-        again.stderr
-    );
+    again.stderr_has("already uses the native layout");
 }
 
 #[test]
@@ -498,7 +474,9 @@ fn migrate_refuses_drift_and_writes_nothing() {
     repo.commit_all("a hand edit after adopting");
     let head = repo.head();
     let run = repo.promote(&["migrate"]).expect(1);
-    assert!(run.stderr.contains("`dev/web-deployment.yaml`: differs from what `dev/web-deployment.yaml.tpl` renders now"), "{}", run.stderr);
+    run.stderr_has(
+        "`dev/web-deployment.yaml`: differs from what `dev/web-deployment.yaml.tpl` renders now",
+    );
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
 }
@@ -541,7 +519,7 @@ fn init_and_migrate_other_placeholder_names_crlf_and_untemplated_services() {
     let before: BTreeMap<String, Vec<u8>> = tree(&repo, &["develop", "QA", "production"]);
 
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/other-names.txt", &output(&run, &repo));
+    snapshot!("init/other-names.txt", &output(&run, &repo));
     let config = repo.read("promote.yaml");
     for needle in [
         "  __TAG__: version\n",
@@ -691,7 +669,7 @@ fn corpus_templates_adopt_and_migrate_byte_for_byte() {
     assert!(String::from_utf8_lossy(&rendered[1]["otel.yaml"]).contains("project: {{PROJECT_ID}}"));
 
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/corpus.txt", &output(&run, &repo));
+    snapshot!("init/corpus.txt", &output(&run, &repo));
     let config = repo.read("promote.yaml");
     assert!(
         config.contains(
@@ -762,7 +740,7 @@ fn corpus_templates_adopt_and_migrate_byte_for_byte() {
 fn init_in_an_empty_repository_scaffolds_a_working_example() {
     let repo = Repo::new();
     let run = repo.promote(&["init"]).ok();
-    snapshot("init/empty.txt", &output(&run, &repo));
+    snapshot!("init/empty.txt", &output(&run, &repo));
     assert_eq!(
         repo.read("promote.yaml"),
         std::fs::read_to_string(crate::support::crate_dir().join("promote.yaml")).unwrap()

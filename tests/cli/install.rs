@@ -106,12 +106,7 @@ fn zsh_and_the_other_shells_get_a_script_naming_every_command() {
 fn an_unknown_shell_is_a_usage_error_naming_the_known_ones() {
     let repo = Repo::new();
     let run = repo.promote(&["completions", "tcsh"]).expect(2);
-    assert!(
-        run.stderr
-            .contains("[possible values: bash, elvish, fish, powershell, zsh]"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("[possible values: bash, elvish, fish, powershell, zsh]");
 }
 
 #[test]
@@ -139,11 +134,7 @@ fn man_dir_writes_one_page_per_command_relative_to_dash_c() {
     );
     // stdout lists the files written; stderr says how many, and where.
     assert_eq!(run.stdout.lines().count(), names.len(), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("\n../man/man1/promote-to.1\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("\n../man/man1/promote-to.1\n");
     assert_eq!(
         run.stderr,
         format!("wrote {} man pages to `../man/man1`\n", names.len())
@@ -165,8 +156,8 @@ fn man_dir_writes_one_page_per_command_relative_to_dash_c() {
                 &[("MANPAGER", "cat"), ("MANWIDTH", "100")],
             )
             .ok();
-        assert!(run.stdout.contains("promote to"), "{}", run.stdout);
-        assert!(run.stdout.contains("--only <SERVICES>"), "{}", run.stdout);
+        run.stdout_has("promote to");
+        run.stdout_has("--only <SERVICES>");
     }
 }
 
@@ -174,17 +165,8 @@ fn man_dir_writes_one_page_per_command_relative_to_dash_c() {
 fn man_prints_one_page_and_names_an_unknown_command() {
     let repo = Repo::new();
     let run = repo.promote(&["man", "preview", "up"]).ok();
-    assert!(
-        run.stdout.contains(".TH promote-preview-up 1"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("promote\\-preview\\-up \\- Create or update BRANCH"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has(".TH promote-preview-up 1");
+    run.stdout_has("promote\\-preview\\-up \\- Create or update BRANCH");
     let run = repo.promote(&["man", "preview", "upp"]).expect(2);
     assert_eq!(
         run.stderr,

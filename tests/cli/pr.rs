@@ -4,26 +4,18 @@
 //! real remote while every push lands here. `gh` and `glab`, which would talk to a hosting's API,
 //! are stand-in scripts on PATH that record their arguments and answer with a URL.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::support::Repo;
+use crate::support::{executable, pod, Case, Repo, Run};
 
 /// A config repo with services s1, s2 and dev -> staging -> prod (`prod_extra` is added under
 /// prod), dev and staging at `v1`, prod at `v0`, pushed to origin, which is known as `url`.
 fn setup(url: &str, prod_extra: &str) -> Repo {
-    let repo = Repo::new();
-    for s in ["s1", "s2"] {
-        repo.write(
-            &format!("templates/{s}/pod.yaml"),
-            format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {s}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  containers:\n    - name: c\n      image: {{{{ image }}}}\n"),
-        );
-    }
-    repo.write(
-        "promote.yaml",
-        format!("registry: r.example.com/acme\nservices:\n  s1:\n  s2:\nenvironments:\n  dev:\n    values: {{namespace: dev}}\n  staging:\n    from: dev\n    values: {{namespace: staging}}\n  prod:\n    from: staging\n    values: {{namespace: prod}}\n{prod_extra}"),
-    );
-    repo.commit_all("config");
+    let repo = Case::native(&["s1", "s2"])
+        .templates(&["s1", "s2"], "pod.yaml", pod)
+        .config_append(prod_extra)
+        .commit()
+        .repo();
     // prod first gets 0000000 directly (before any `approval: pr` applies), then dev and staging move on.
     let cfg = repo.read("promote.yaml");
     repo.write("promote.yaml", cfg.replace("    approval: pr\n", ""));
@@ -82,9 +74,7 @@ case "$1 $2" in
 esac
 "#;
     for (name, text) in [("gh", gh), ("glab", glab)] {
-        let p = bin.join(name);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        executable(&bin.join(name), text);
     }
     bin
 }
@@ -96,10 +86,6 @@ fn path_with(bin: Option<&Path>) -> String {
         Some(b) => format!("{}:{sys}", b.display()),
         None => sys,
     }
-}
-
-fn json(run: &crate::support::Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
 /// The commit a branch points at on origin.
@@ -128,6 +114,11 @@ fn checkout_state(repo: &Repo) -> String {
     )
 }
 
+/// `promote args` with `path` as PATH, which must succeed with one JSON document on stdout.
+fn json_with(repo: &Repo, path: &str, args: &[&str]) -> serde_json::Value {
+    repo.promote_env(args, &[("PATH", path)]).ok().json()
+}
+
 const GITHUB: &str = "https://github.com/acme/config.git";
 
 #[test]
@@ -148,7 +139,7 @@ fn pr_opens_with_gh_on_promotes_own_branch_and_leaves_the_checkout_alone() {
             &[("PATH", &path)],
         )
         .ok();
-    let v = json(&run);
+    let v = Run::json(&run);
     assert_eq!(v["branch"], "promote/prod/from-staging", "{v}");
     assert_eq!(v["base"], "main");
     assert_eq!(v["state"], "created");
@@ -215,14 +206,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     let repo = setup(GITHUB, "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let first = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--pr", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
-    );
+    let first = json_with(&repo, &path, &["to", "prod", "--pr", "--output", "json"]);
     let sha = on_origin(&repo, "promote/prod/from-staging").unwrap();
 
     // A new time, a new actor: the same change all the same.
@@ -236,7 +220,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
             ],
         )
         .ok();
-    let v = json(&again);
+    let v = Run::json(&again);
     assert_eq!(v["state"], "unchanged", "{v}");
     assert_eq!(v["commit"], first["commit"]);
     assert_eq!(v["pushed"], false);
@@ -257,14 +241,7 @@ fn running_the_same_request_again_changes_nothing_and_updates_the_same_pr() {
     repo.promote(&["set-image", "dev", "--sha", "2222222"]).ok();
     repo.promote(&["to", "staging"]).ok();
     repo.git(&["push", "-q"]);
-    let moved = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--pr", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
-    );
+    let moved = json_with(&repo, &path, &["to", "prod", "--pr", "--output", "json"]);
     assert_eq!(moved["state"], "updated", "{moved}");
     assert_eq!(moved["changes"][0]["after"], "2222222");
     assert_eq!(moved["pr"]["url"], "https://github.com/acme/config/pull/1");
@@ -294,16 +271,8 @@ fn approval_pr_refuses_a_direct_commit_and_auto_opens_a_pr_only_where_required()
     let path = path_with(Some(&bin));
     let head = repo.head();
     let run = repo.promote(&["to", "prod"]).expect(1);
-    assert!(
-        run.stderr.contains("`prod` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("`promote to prod --pr`"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("`prod` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written");
+    run.stderr_has("`promote to prod --pr`");
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
     // Not with --push either, nor a rollback or a hold.
@@ -326,22 +295,15 @@ fn approval_pr_refuses_a_direct_commit_and_auto_opens_a_pr_only_where_required()
     let staging = repo
         .promote_env(&["to", "staging", "--pr=auto"], &[("PATH", &path)])
         .ok();
-    assert!(
-        staging.stdout.contains("promote dev -> staging"),
-        "{}",
-        staging.stdout
-    );
+    staging.stdout_has("promote dev -> staging");
     assert_ne!(repo.head(), head, "committed locally");
     assert!(!repo.base.join("gh.log").exists(), "no PR for staging");
     repo.git(&["push", "-q"]);
     // ...and prod gets a pull request.
-    let prod = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--pr=auto", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
+    let prod = json_with(
+        &repo,
+        &path,
+        &["to", "prod", "--pr=auto", "--output", "json"],
     );
     assert_eq!(prod["branch"], "promote/prod/from-staging");
     assert_eq!(prod["state"], "created");
@@ -363,21 +325,16 @@ fn gitlab_without_glab_opens_the_merge_request_with_push_options() {
     run(&["config", "receive.advertisePushOptions", "true"]);
     // The hook records the push options and answers as GitLab does.
     let hook = origin.join("hooks/pre-receive");
-    std::fs::write(
+    executable(
         &hook,
         "#!/bin/sh\ni=0\nwhile [ $i -lt \"${GIT_PUSH_OPTION_COUNT:-0}\" ]; do\n  eval \"echo \\\"\\$GIT_PUSH_OPTION_$i\\\"\" >> ../push-options.log\n  i=$((i+1))\ndone\ncat > /dev/null\necho\necho 'View merge request for promote/prod/from-staging:'\necho '  https://gitlab.example.com/acme/config/-/merge_requests/9'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
 
     // A PATH without the stand-ins: no glab.
-    let v = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--pr", "--output", "json"],
-                &[("PATH", &path_with(None))],
-            )
-            .ok(),
+    let v = json_with(
+        &repo,
+        &path_with(None),
+        &["to", "prod", "--pr", "--output", "json"],
     );
     assert_eq!(v["pr"]["via"], "push-options", "{v}");
     assert_eq!(
@@ -407,14 +364,7 @@ fn gitlab_with_glab_creates_then_updates_the_merge_request() {
     let repo = setup("git@gitlab.example.com:acme/config.git", "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let v = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--pr", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
-    );
+    let v = json_with(&repo, &path, &["to", "prod", "--pr", "--output", "json"]);
     assert_eq!(v["pr"]["via"], "glab", "{v}");
     assert_eq!(
         v["pr"]["url"],
@@ -447,7 +397,7 @@ fn without_a_cli_the_address_that_opens_the_pr_is_printed() {
     ] {
         let repo = setup(url, "");
         let run = repo.promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(None))]).ok();
-        assert!(run.stdout.contains("pushed the new branch `promote/prod/from-staging`"), "{}", run.stdout);
+        run.stdout_has("pushed the new branch `promote/prod/from-staging`");
         assert!(run.stderr.contains(&format!("open the pull request (if one is not open already): {want}")), "{url}:\n{}", run.stderr);
     }
     // A host promote cannot tell: it says what to do, and how to name the hosting.
@@ -455,11 +405,7 @@ fn without_a_cli_the_address_that_opens_the_pr_is_printed() {
     let run = repo
         .promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(None))])
         .ok();
-    assert!(
-        run.stderr.contains("promote cannot tell which service"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("promote cannot tell which service");
     // Named in promote.yaml, it can.
     let cfg = repo.read("promote.yaml");
     repo.write("promote.yaml", format!("{cfg}hosting:\n  kind: gitea\n"));
@@ -468,11 +414,7 @@ fn without_a_cli_the_address_that_opens_the_pr_is_printed() {
     let run = repo
         .promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(None))])
         .ok();
-    assert!(
-        run.stderr.contains("https://git.acme.example/platform/config/compare/main...promote%2Fprod%2Ffrom-staging?title="),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("https://git.acme.example/platform/config/compare/main...promote%2Fprod%2Ffrom-staging?title=");
 }
 
 #[test]
@@ -513,11 +455,7 @@ fn merging_the_pr_is_the_promotion_fast_forward_or_merge_commit() {
                 "origin/promote/prod/from-staging",
             ]);
             let check = repo.promote(&["check", "--base", &base]).ok();
-            assert!(
-                check.stdout.contains("valid promotions"),
-                "{}",
-                check.stdout
-            );
+            check.stdout_has("valid promotions");
         }
         repo.promote(&["log", "--verify"]).ok();
         repo.promote(&["check"]).ok();
@@ -550,13 +488,10 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
     let repo = setup(GITHUB, "");
     let bin = stand_ins(&repo);
     let path = path_with(Some(&bin));
-    let pr = json(
-        &repo
-            .promote_env(
-                &["to", "prod", "--only", "s1", "--pr", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
+    let pr = json_with(
+        &repo,
+        &path,
+        &["to", "prod", "--only", "s1", "--pr", "--output", "json"],
     );
     assert_eq!(pr["branch"], "promote/prod/from-staging-only-s1");
     let old = pr["commit"].as_str().unwrap().to_string();
@@ -577,30 +512,15 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
         "origin/promote/prod/from-staging-only-s1",
     ]);
     let check = repo.promote(&["check", "--base", &main]).expect(1);
-    assert!(
-        check.stderr.contains("promotes `s1` 1111111 into `prod`, but `staging` runs 2222222 now: the pull request is stale"),
-        "{}",
-        check.stderr
-    );
-    assert!(
-        check.stderr.contains("promote pr refresh"),
-        "{}",
-        check.stderr
-    );
+    check.stderr_has("promotes `s1` 1111111 into `prod`, but `staging` runs 2222222 now: the pull request is stale");
+    check.stderr_has("promote pr refresh");
     repo.git(&["reset", "-q", "--hard", &main]);
 
     // Another promotion lands on main for prod itself (s2): the PR's deploy.log would conflict.
     repo.promote(&["to", "prod", "--only", "s2"]).ok();
     repo.git(&["push", "-q"]);
 
-    let refreshed = json(
-        &repo
-            .promote_env(
-                &["pr", "refresh", "prod", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
-    );
+    let refreshed = json_with(&repo, &path, &["pr", "refresh", "prod", "--output", "json"]);
     let r = &refreshed[0];
     assert_eq!(
         r["branch"], "promote/prod/from-staging-only-s1",
@@ -648,48 +568,39 @@ fn a_stale_pr_is_detected_and_refreshed_on_the_new_base() {
 fn pr_works_for_set_image_rollback_and_hold() {
     let repo = setup(GITHUB, "");
     let path = path_with(None);
-    let v = json(
-        &repo
-            .promote_env(
-                &[
-                    "set-image",
-                    "prod",
-                    "s2=abcdef1",
-                    "--pr",
-                    "--output",
-                    "json",
-                ],
-                &[("PATH", &path)],
-            )
-            .ok(),
+    let v = json_with(
+        &repo,
+        &path,
+        &[
+            "set-image",
+            "prod",
+            "s2=abcdef1",
+            "--pr",
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(v["branch"], "promote/prod/set-image-s2-abcdef1", "{v}");
-    let v = json(
-        &repo
-            .promote_env(
-                &[
-                    "hold",
-                    "prod",
-                    "--reason",
-                    "incident 42",
-                    "--pr",
-                    "--output",
-                    "json",
-                ],
-                &[("PATH", &path)],
-            )
-            .ok(),
+    let v = json_with(
+        &repo,
+        &path,
+        &[
+            "hold",
+            "prod",
+            "--reason",
+            "incident 42",
+            "--pr",
+            "--output",
+            "json",
+        ],
     );
     assert_eq!(v["branch"], "promote/prod/hold", "{v}");
     let msg = repo.git(&["log", "-1", "--format=%B", v["commit"].as_str().unwrap()]);
     assert!(msg.contains("Promote-Action: hold"), "{msg}");
-    let v = json(
-        &repo
-            .promote_env(
-                &["rollback", "staging", "--pr", "--output", "json"],
-                &[("PATH", &path)],
-            )
-            .ok(),
+    let v = json_with(
+        &repo,
+        &path,
+        &["rollback", "staging", "--pr", "--output", "json"],
     );
     assert_eq!(v["branch"], "promote/staging/rollback", "{v}");
     assert_eq!(v["changes"][0]["after"], "0000000");
@@ -705,22 +616,12 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
     // The crate's own Makefile, whose promote/* targets are what a config repository's looks like;
     // `-o` keeps make from rebuilding the binary.
     let make = |target: &str| {
-        let out = std::process::Command::new("make")
-            .current_dir(crate::support::crate_dir())
+        let out = repo
+            .command("make", &crate::support::crate_dir())
             .args(["--no-print-directory", "-o", promote, target])
             .arg(format!("PROMOTE={promote}"))
             .arg(format!("REPO={}", repo.path.display()))
-            .env_clear()
             .env("PATH", path_with(Some(&bin)))
-            .env("HOME", repo.base.join("home"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Jane Doe")
-            .env("GIT_AUTHOR_EMAIL", "jane@example.com")
-            .env("GIT_COMMITTER_NAME", "Jane Doe")
-            .env("GIT_COMMITTER_EMAIL", "jane@example.com")
-            .env("PROMOTE_NOW", crate::support::NOW)
-            .env("NO_COLOR", "1")
             .output()
             .expect("make");
         // Results on stdout, the rest on stderr: what make printed, both.
@@ -753,33 +654,17 @@ fn make_promote_prod_opens_the_pr_where_approval_is_pr() {
 fn a_failing_gh_is_an_error_that_says_the_branch_is_pushed() {
     let repo = setup(GITHUB, "");
     let bin = repo.base.join("failing-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let gh = bin.join("gh");
-    std::fs::write(
-        &gh,
+    executable(
+        &bin.join("gh"),
         "#!/bin/sh\necho 'To get started with GitHub CLI, please run:  gh auth login' >&2\nexit 4\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let run = repo
         .promote_env(&["to", "prod", "--pr"], &[("PATH", &path_with(Some(&bin)))])
         .expect(1);
-    assert!(
-        run.stderr.contains(
-            "`gh pr create` failed:\n  To get started with GitHub CLI, please run:  gh auth login"
-        ),
-        "{}",
-        run.stderr
+    run.stderr_has(
+        "`gh pr create` failed:\n  To get started with GitHub CLI, please run:  gh auth login",
     );
-    assert!(
-        run.stderr.contains("hint: check `gh auth status`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("hint: `promote/prod/from-staging` is pushed: open its pull request by hand: https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title="),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("hint: check `gh auth status`");
+    run.stderr_has("hint: `promote/prod/from-staging` is pushed: open its pull request by hand: https://github.com/acme/config/compare/main...promote%2Fprod%2Ffrom-staging?expand=1&title=");
     assert!(on_origin(&repo, "promote/prod/from-staging").is_some());
 }

@@ -2,10 +2,8 @@
 //! repositories. The invariant every test checks one way or another: nothing outside the previews
 //! directory ever changes.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use crate::support::{redact, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{executable, redact, Case, Repo, Run, NOW};
 
 const CONFIG: &str = "\
 registry: r.example.com/acme
@@ -61,14 +59,14 @@ const PRS: &str = "environments/prs";
 /// A config repo with `api` and `web`, `dev` deployed at 0000000 (files outside the previews directory
 /// that must never change), pushed to its origin.
 fn repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    repo.write("templates/api/deployment.yaml", DEPLOYMENT);
-    repo.write("templates/web/ingress.yaml", INGRESS);
-    repo.commit_all("config");
-    repo.promote(&["set-image", "dev", "--sha", "0000000"]).ok();
-    repo.git(&["push", "-q"]);
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .file("templates/api/deployment.yaml", DEPLOYMENT)
+        .file("templates/web/ingress.yaml", INGRESS)
+        .commit()
+        .then(&["set-image", "dev", "--sha", "0000000"])
+        .push()
+        .repo()
 }
 
 /// `promote preview up --sha SHA -- BRANCH` at time `now`.
@@ -99,19 +97,6 @@ fn outside(repo: &Repo) -> String {
         .collect()
 }
 
-/// The paths the last commit touched.
-fn last_commit_paths(repo: &Repo) -> Vec<String> {
-    repo.git(&["diff", "--name-only", "HEAD~1", "HEAD"])
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn json(run: &Run) -> serde_json::Value {
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", run.stdout, run.stderr))
-}
-
 fn records(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -128,50 +113,13 @@ fn assert_chained(text: &str) {
     }
 }
 
-/// Runs `promote` with `stdin`, hermetic like the harness.
-fn promote_stdin(repo: &Repo, args: &[&str], stdin: &str, now: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_promote"))
-        .current_dir(&repo.path)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.base.join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Jane Doe")
-        .env("GIT_AUTHOR_EMAIL", "jane@example.com")
-        .env("GIT_COMMITTER_NAME", "Jane Doe")
-        .env("GIT_COMMITTER_EMAIL", "jane@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-11-23T10:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-11-23T10:00:00Z")
-        .env("PROMOTE_NOW", now)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
-}
-
 #[test]
 fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     let repo = repo();
     let before = outside(&repo);
     let head = repo.head();
     let r = up(&repo, "feature/Login_page", "a252dcc", NOW).ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(v["previews"][0]["slug"], "feature-login-page");
     assert_eq!(v["previews"][0]["namespace"], "pr-feature-login-page");
     assert_eq!(
@@ -186,7 +134,7 @@ fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     assert_eq!(repo.status(), "");
     let dir = format!("{PRS}/feature-login-page");
     assert_eq!(
-        last_commit_paths(&repo),
+        repo.last_commit_paths(),
         vec![
             format!("{dir}/deploy.log"),
             format!("{dir}/manifests/api-deployment.yaml"),
@@ -221,11 +169,11 @@ fn up_creates_a_preview_in_one_commit_that_touches_nothing_else() {
     assert_eq!(recs[0]["env"], "pr-feature-login-page");
     assert_chained(&log);
 
-    snapshot(
+    snapshot!(
         "preview/up-metadata.json",
         &redact(&repo, &repo.read(&format!("{dir}/metadata.json"))),
     );
-    snapshot(
+    snapshot!(
         "preview/up-commit.txt",
         &redact(
             &repo,
@@ -252,13 +200,13 @@ fn up_again_updates_the_preview_in_place() {
     repo.git(&["push", "-q"]);
     let before = outside(&repo);
     let r = up(&repo, "feature-x", "2222222", "2026-11-21T10:00:00Z").ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(
         v["previews"][0]["changes"][0],
         serde_json::json!({"service": "api", "before": "1111111", "after": "2222222"})
     );
     assert_eq!(outside(&repo), before);
-    let mut paths = last_commit_paths(&repo);
+    let mut paths = repo.last_commit_paths();
     paths.sort();
     assert_eq!(
         paths,
@@ -293,12 +241,7 @@ fn up_again_updates_the_preview_in_place() {
     let r = repo
         .promote(&["preview", "up", "feature-x", "--sha", "2222222"])
         .ok();
-    assert!(
-        r.stdout
-            .contains("nothing to change: the preview of `feature-x` already runs 2222222"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to change: the preview of `feature-x` already runs 2222222");
     assert_eq!(repo.head(), head);
 }
 
@@ -311,11 +254,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
     let r = repo
         .promote(&["preview", "down", "feature/a", "-m", "PR #7 merged"])
         .ok();
-    assert!(
-        r.stdout.contains("preview down pr-feature-a"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview down pr-feature-a");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -324,7 +263,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
     assert_eq!(outside(&repo), before);
     assert_eq!(repo.status(), "");
     assert!(!repo.exists(&format!("{PRS}/feature-a")));
-    for p in last_commit_paths(&repo) {
+    for p in repo.last_commit_paths() {
         assert!(
             p.starts_with(&format!("{PRS}/feature-a/")) || p == format!("{PRS}/deploy.log"),
             "{p}"
@@ -350,12 +289,7 @@ fn down_removes_the_preview_and_records_it_outside_it() {
 
     // Again: already gone, nothing to do, success.
     let r = down(&repo, "feature/a").ok();
-    assert!(
-        r.stdout
-            .contains("nothing to remove: branch `feature/a` has no preview"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to remove: branch `feature/a` has no preview");
     assert_eq!(repo.git(&["rev-parse", "HEAD~1"]).trim(), head);
 }
 
@@ -374,10 +308,10 @@ fn list_shows_every_preview() {
     )
     .ok();
     let text = repo.promote(&["preview", "list"]).ok();
-    snapshot("preview/list.txt", &text.stdout);
+    snapshot!("preview/list.txt", &text.stdout);
     let j = repo.promote(&["preview", "list", "--output", "json"]).ok();
-    snapshot("preview/list.json", &j.stdout);
-    let v = json(&j);
+    snapshot!("preview/list.json", &j.stdout);
+    let v = Run::json(&j);
     assert_eq!(v["previews"].as_array().unwrap().len(), 3);
 }
 
@@ -399,11 +333,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
         )
     };
     let r = gc("2026-11-23T10:00:00Z").ok();
-    assert!(
-        r.stdout.contains("preview gc: remove pr-older"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview gc: remove pr-older");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -417,7 +347,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     // Twelve days later `old` and `recent` are both past the limit: one commit removes both.
     let head = repo.head();
     let r = gc("2026-12-05T10:00:00Z").ok();
-    assert!(r.stdout.contains("(+1 more)"), "{}", r.stdout);
+    r.stdout_has("(+1 more)");
     assert_eq!(
         repo.git(&["rev-parse", "HEAD~1"]).trim(),
         head,
@@ -443,11 +373,7 @@ fn gc_removes_previews_older_than_the_limit_in_one_commit() {
     // Nothing left to collect: no commit.
     let head = repo.head();
     let r = gc("2026-12-31T10:00:00Z").ok();
-    assert!(
-        r.stdout.contains("nothing to remove: no preview is stale"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("nothing to remove: no preview is stale");
     assert_eq!(repo.head(), head);
 }
 
@@ -466,15 +392,12 @@ fn gc_keeps_only_the_listed_branches() {
 
     // Nothing is removed without a reason; an empty list is refused.
     let r = repo.promote(&["preview", "gc"]).expect(2);
-    assert!(r.stderr.contains("--older-than"), "{}", r.stderr);
+    r.stderr_has("--older-than");
     let head = repo.head();
-    let r = promote_stdin(&repo, &["preview", "gc", "--keep-file", "-"], "\n", NOW).expect(1);
-    assert!(
-        r.stderr
-            .contains("stdin names no branch: every preview would be removed"),
-        "{}",
-        r.stderr
-    );
+    let r = repo
+        .promote_stdin(&["preview", "gc", "--keep-file", "-"], "\n", &[])
+        .expect(1);
+    r.stderr_has("stdin names no branch: every preview would be removed");
     assert_eq!(repo.head(), head);
 
     // `--dry-run` lists, changes nothing.
@@ -488,17 +411,8 @@ fn gc_keeps_only_the_listed_branches() {
             "--dry-run",
         ])
         .ok();
-    assert!(
-        r.stdout.contains("pr-feature-gone  branch `feature/gone`"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout
-            .contains("delete environments/prs/fix-gone-too/metadata.json"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("pr-feature-gone  branch `feature/gone`");
+    r.stdout_has("delete environments/prs/fix-gone-too/metadata.json");
     assert_eq!(repo.head(), head);
 
     // The output of `git ls-remote --heads origin` works as it is.
@@ -506,14 +420,14 @@ fn gc_keeps_only_the_listed_branches() {
 1111111111111111111111111111111111111111\trefs/heads/main-feature
 2222222222222222222222222222222222222222\trefs/heads/feature/kept
 ";
-    let r = promote_stdin(
-        &repo,
-        &["preview", "gc", "--keep-file", "-", "--output", "json"],
-        heads,
-        NOW,
-    )
-    .ok();
-    let v = json(&r);
+    let r = repo
+        .promote_stdin(
+            &["preview", "gc", "--keep-file", "-", "--output", "json"],
+            heads,
+            &[],
+        )
+        .ok();
+    let v = Run::json(&r);
     let gone: Vec<&str> = v["previews"]
         .as_array()
         .unwrap()
@@ -527,7 +441,7 @@ fn gc_keeps_only_the_listed_branches() {
         "one commit"
     );
     assert_eq!(outside(&repo), before);
-    let left = json(&repo.promote(&["preview", "list", "--output", "json"]).ok());
+    let left = Run::json(&repo.promote(&["preview", "list", "--output", "json"]).ok());
     let left: Vec<&str> = left["previews"]
         .as_array()
         .unwrap()
@@ -548,11 +462,7 @@ fn gc_keeps_only_the_listed_branches() {
             "nothing",
         ])
         .ok();
-    assert!(
-        r.stdout.contains("preview gc: remove pr-feature-kept"),
-        "{}",
-        r.stdout
-    );
+    r.stdout_has("preview gc: remove pr-feature-kept");
     assert_eq!(outside(&repo), before);
     let log = repo.read(&format!("{PRS}/deploy.log"));
     assert_eq!(records(&log).len(), 3);
@@ -627,7 +537,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
             ));
             continue;
         }
-        let v = json(&r);
+        let v = Run::json(&r);
         let slug = v["previews"][0]["slug"].as_str().unwrap().to_string();
         assert!(
             promote::model::slug::is_valid(&slug),
@@ -639,7 +549,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
             "{name:?}: slug `{slug}` is shared"
         );
         assert_eq!(v["previews"][0]["branch"], *name);
-        for p in last_commit_paths(&repo) {
+        for p in repo.last_commit_paths() {
             assert!(
                 p.starts_with(&format!("{PRS}/{slug}/")),
                 "{name:?} wrote {p}"
@@ -651,7 +561,7 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
         table.push_str(&format!("{shown:50} {slug}\n"));
     }
     assert!(!repo.exists("pwned") && !repo.base.join("tmp").exists());
-    snapshot("preview/hostile-branches.txt", &table);
+    snapshot!("preview/hostile-branches.txt", &table);
 
     // Every one of them can be taken down again, and the tree ends as it began.
     for name in &names {
@@ -674,8 +584,8 @@ fn hostile_branch_names_get_a_safe_slug_or_a_clear_error() {
 #[test]
 fn branches_that_read_alike_never_share_a_preview() {
     let repo = repo();
-    let a = json(&up(&repo, "feature/a", "1111111", NOW).ok());
-    let b = json(&up(&repo, "Feature-A", "2222222", NOW).ok());
+    let a = Run::json(&up(&repo, "feature/a", "1111111", NOW).ok());
+    let b = Run::json(&up(&repo, "Feature-A", "2222222", NOW).ok());
     let (sa, sb) = (
         a["previews"][0]["slug"].as_str().unwrap(),
         b["previews"][0]["slug"].as_str().unwrap(),
@@ -686,7 +596,7 @@ fn branches_that_read_alike_never_share_a_preview() {
         "{sb}"
     );
     // Each branch finds its own preview again.
-    let b2 = json(&up(&repo, "Feature-A", "3333333", NOW).ok());
+    let b2 = Run::json(&up(&repo, "Feature-A", "3333333", NOW).ok());
     assert_eq!(b2["previews"][0]["slug"], sb);
     down(&repo, "feature/a").ok();
     assert!(!repo.exists(&format!("{PRS}/feature-a")));
@@ -694,7 +604,7 @@ fn branches_that_read_alike_never_share_a_preview() {
         .read(&format!("{PRS}/{sb}/manifests/api-deployment.yaml"))
         .contains("api:3333333"));
     // The readable name is free again, but `Feature-A` keeps the preview it has.
-    let b3 = json(&up(&repo, "Feature-A", "4444444", NOW).ok());
+    let b3 = Run::json(&up(&repo, "Feature-A", "4444444", NOW).ok());
     assert_eq!(b3["previews"][0]["slug"], sb);
 }
 
@@ -708,26 +618,17 @@ fn directories_and_links_in_the_way_are_refused() {
     let head = repo.head();
 
     let r = up(&repo, "squatter", "a252dcc", NOW).expect(1);
-    assert!(r.stderr.contains("`environments/prs/squatter` is in the way of branch `squatter`'s preview: it has no `metadata.json`"), "{}", r.stderr);
+    r.stderr_has("`environments/prs/squatter` is in the way of branch `squatter`'s preview: it has no `metadata.json`");
     let r = up(&repo, "evil", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("`environments/prs/evil` is in the way"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/prs/evil` is in the way");
     let r = down(&repo, "evil").ok();
-    assert!(r.stdout.contains("has no preview"), "{}", r.stdout);
+    r.stdout_has("has no preview");
     assert_eq!(repo.head(), head);
     assert_eq!(outside(&repo), before);
     let r = repo.promote(&["preview", "list"]).ok();
-    assert!(
-        r.stderr
-            .contains("warning: `environments/prs/squatter` is not a preview"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("warning: `environments/prs/squatter` is not a preview");
     let r = repo.promote(&["preview", "gc", "--keep", "nothing"]).ok();
-    assert!(r.stdout.contains("nothing to remove"), "{}", r.stdout);
+    r.stdout_has("nothing to remove");
     assert!(repo.exists(&format!("{PRS}/squatter/README.md")));
 
     // The previews directory itself a link into an environment: refused before anything is written.
@@ -737,11 +638,7 @@ fn directories_and_links_in_the_way_are_refused() {
     let before = outside(&repo);
     let head = repo.head();
     let r = up(&repo, "feature", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("`environments/prs` is a symbolic link"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`environments/prs` is a symbolic link");
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
     assert_eq!(outside(&repo), before);
@@ -757,24 +654,11 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
     repo.commit_all("typo");
     let head = repo.head();
     let r = up(&repo, "feature/x", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr
-            .contains("cannot render preview `pr-feature-x` (branch `feature/x`)"),
-        "{}",
-        r.stderr
+    r.stderr_has("cannot render preview `pr-feature-x` (branch `feature/x`)");
+    r.stderr_has(
+        "`templates/web/ingress.yaml` (line 8): uses undefined value `values.preview_domain`",
     );
-    assert!(
-        r.stderr.contains(
-            "`templates/web/ingress.yaml` (line 8): uses undefined value `values.preview_domain`"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("hint: set it under `previews.values`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("hint: set it under `previews.values`");
     assert_eq!(repo.head(), head);
     assert_eq!(repo.status(), "");
 
@@ -787,13 +671,9 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
     );
     let head = repo.head();
     let r = up(&repo, "feature/x", "b3f1e2d", NOW).expect(1);
-    assert!(
-        r.stderr.contains("the previews have uncommitted changes"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("the previews have uncommitted changes");
     let r = down(&repo, "feature/x").expect(1);
-    assert!(r.stderr.contains("uncommitted changes"), "{}", r.stderr);
+    r.stderr_has("uncommitted changes");
     assert_eq!(repo.head(), head);
     assert_eq!(
         repo.read(&format!("{PRS}/feature-x/manifests/web-ingress.yaml")),
@@ -805,24 +685,12 @@ fn a_failed_render_or_a_dirty_preview_changes_nothing() {
 fn previews_must_be_configured_and_the_sha_valid() {
     let repo = repo();
     let r = up(&repo, "feature/x", "not-a-sha", NOW).expect(1);
-    assert!(
-        r.stderr.contains("--sha: `not-a-sha` is not a git SHA"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("--sha: `not-a-sha` is not a git SHA");
     repo.write("promote.yaml", CONFIG.split("previews:").next().unwrap());
     repo.commit_all("no previews");
     let r = up(&repo, "feature/x", "a252dcc", NOW).expect(1);
-    assert!(
-        r.stderr.contains("previews are not configured"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("hint: add `previews: {}`"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("previews are not configured");
+    r.stderr_has("hint: add `previews: {}`");
 }
 
 #[test]
@@ -836,13 +704,7 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
         marker = repo.base.join("raced").display(),
         other = other.display()
     );
-    let hook_path = repo.file(".git/hooks/pre-push");
-    std::fs::write(&hook_path, hook).unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&hook_path)
-        .status()
-        .unwrap();
+    executable(&repo.file(".git/hooks/pre-push"), &hook);
 
     let r = repo
         .promote_env(
@@ -859,10 +721,10 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
             &[("PROMOTE_PUSH_BACKOFF_MS", "10")],
         )
         .ok();
-    let v = json(&r);
+    let v = Run::json(&r);
     assert_eq!(v["pushed"], true);
     assert_eq!(v["retries"], 1, "{}", r.stderr);
-    assert!(r.stderr.contains("push rejected"), "{}", r.stderr);
+    r.stderr_has("push rejected");
     repo.git(&["fetch", "-q"]);
     assert_eq!(repo.head(), repo.git(&["rev-parse", "origin/main"]).trim());
     assert!(
@@ -878,13 +740,13 @@ fn up_with_push_retries_when_another_pipeline_pushes_first() {
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stdout.contains("pushed"), "{}", r.stdout);
+    r.stdout_has("pushed");
     repo.git(&["fetch", "-q"]);
     assert_eq!(repo.head(), repo.git(&["rev-parse", "origin/main"]).trim());
     let r = repo
         .promote(&["preview", "down", "feature/x", "--push"])
         .ok();
-    assert!(r.stdout.contains("has no preview upstream"), "{}", r.stdout);
+    r.stdout_has("has no preview upstream");
 }
 
 #[test]
@@ -913,7 +775,7 @@ fn legacy_layout_previews_render_their_own_sed_templates() {
 fn the_bundled_example_renders_a_preview_and_stays_clean() {
     let repo = Repo::example();
     let before = outside(&repo);
-    let v = json(&up(&repo, "feature/checkout-v2", "a252dcc", NOW).ok());
+    let v = Run::json(&up(&repo, "feature/checkout-v2", "a252dcc", NOW).ok());
     assert_eq!(
         v["previews"][0]["urls"]["web"],
         "https://feature-checkout-v2.preview.acme.example"

@@ -2,12 +2,11 @@
 //! repository (three services, dev -> staging -> prod), built here so these tests depend on nothing but
 //! themselves.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{redact, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{executable, redact, Case, Repo, Run, State, NOW};
 
 const SERVICES: [&str; 3] = ["api", "web", "worker"];
 
@@ -87,107 +86,23 @@ spec:
 
 /// The config repository, committed, with no environment deployed yet.
 fn config_repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    for svc in SERVICES {
-        repo.write(&format!("templates/{svc}/deployment.yaml"), template(svc));
-    }
-    repo.commit_all("config");
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .templates(&SERVICES, "deployment.yaml", template)
+        .commit()
+        .repo()
 }
 
 /// The config repository with dev running `a252dcc` everywhere (what CI does after the first build).
 fn pipeline() -> Repo {
     let repo = config_repo();
-    repo.promote(&["set-image", "dev", "--sha", "a252dcc"]).ok();
+    repo.run(&["set-image", "dev", "--sha", "a252dcc"])
+        .succeeds();
     repo
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-/// Every file and directory of the work tree (outside `.git`), with the files' bytes; directories end
-/// in `/`. Comparing two of these shows any write, leftover temp file or leftover directory.
-fn tree(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &std::path::Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let path = format!("{rel}{name}");
-            if entry.file_type().unwrap().is_dir() {
-                out.insert(format!("{path}/"), Vec::new());
-                walk(&entry.path(), &format!("{path}/"), out);
-            } else {
-                out.insert(path, std::fs::read(entry.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&repo.path, "", &mut out);
-    out
-}
-
-/// Everything a refused or failed command must leave as it was.
-struct State {
-    head: String,
-    status: String,
-    index: String,
-    files: BTreeMap<String, Vec<u8>>,
-}
-
-impl State {
-    fn of(repo: &Repo) -> State {
-        State {
-            head: repo.head(),
-            status: repo.status(),
-            index: repo.git(&["ls-files", "--stage"]),
-            files: tree(repo),
-        }
-    }
-
-    /// Panics naming what changed since `self` (HEAD, status, index, each file), if anything did.
-    fn assert_unchanged(&self, repo: &Repo, what: &str) {
-        let now = State::of(repo);
-        let mut changed = Vec::new();
-        if now.head != self.head {
-            changed.push("HEAD moved".to_string());
-        }
-        if now.status != self.status {
-            changed.push(format!(
-                "git status:\n{}--- became\n{}",
-                self.status, now.status
-            ));
-        }
-        if now.index != self.index {
-            changed.push("the index".to_string());
-        }
-        for path in self.files.keys().chain(now.files.keys()) {
-            if self.files.get(path) != now.files.get(path) && !changed.contains(path) {
-                changed.push(path.clone());
-            }
-        }
-        assert!(
-            changed.is_empty(),
-            "{what} changed:\n{}",
-            changed.join("\n")
-        );
-    }
-}
-
-/// Runs a command that must fail with exit 1 and change nothing: HEAD, status, index, files.
-fn refused(repo: &Repo, args: &[&str]) -> Run {
-    let before = State::of(repo);
-    let run = repo.promote(args).expect(1);
-    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    before.assert_unchanged(
-        repo,
-        &format!("`promote {}` ({})", args.join(" "), run.stderr.trim()),
-    );
-    run
-}
 
 /// Runs a command that must make exactly one commit on top of HEAD and leave `git status` as it was
 /// (clean, unless the test put something unrelated there).
@@ -215,14 +130,6 @@ fn one_commit_env(repo: &Repo, args: &[&str], env: &[(&str, &str)]) -> Run {
     run
 }
 
-/// A command that must change nothing and say so: exit 0, no commit, no write.
-fn no_op(repo: &Repo, args: &[&str]) -> Run {
-    let before = State::of(repo);
-    let run = repo.promote(args).ok();
-    before.assert_unchanged(repo, &format!("`promote {}`", args.join(" ")));
-    run
-}
-
 /// The parent of HEAD.
 fn parent(repo: &Repo) -> String {
     repo.git(&["rev-parse", "HEAD^"]).trim().to_string()
@@ -237,28 +144,10 @@ fn touched(repo: &Repo) -> Vec<String> {
         .collect()
 }
 
-fn metadata(repo: &Repo, env: &str) -> Value {
-    serde_json::from_str(&repo.read(&format!("environments/{env}/metadata.json"))).unwrap()
-}
-
-fn version(repo: &Repo, env: &str, svc: &str) -> String {
-    metadata(repo, env)["services"][svc]["version"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn log_lines(repo: &Repo, env: &str) -> Vec<String> {
     repo.read(&format!("environments/{env}/deploy.log"))
         .lines()
         .map(str::to_string)
-        .collect()
-}
-
-fn records(repo: &Repo, env: &str) -> Vec<Value> {
-    log_lines(repo, env)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
@@ -272,7 +161,8 @@ fn sha256(s: &str) -> String {
 /// The manifests of `env` are exactly the three services at these versions.
 fn assert_manifests(repo: &Repo, env: &str, versions: [&str; 3]) {
     let dir = format!("environments/{env}/manifests/");
-    let files: Vec<String> = tree(repo)
+    let files: Vec<String> = repo
+        .tree()
         .keys()
         .filter(|p| p.starts_with(&dir) && !p.ends_with('/'))
         .cloned()
@@ -293,7 +183,7 @@ fn assert_manifests(repo: &Repo, env: &str, versions: [&str; 3]) {
 
 /// The metadata of `env` agrees with its deploy.log and names the commit the change was made on.
 fn assert_metadata(repo: &Repo, env: &str, versions: [&str; 3], from: Option<&str>, on: &str) {
-    let m = metadata(repo, env);
+    let m = repo.metadata(env);
     assert_eq!(m["environment"], env);
     for (svc, v) in SERVICES.iter().zip(versions) {
         let s = &m["services"][svc];
@@ -344,6 +234,40 @@ fn transcript(repo: &Repo, runs: &[(&[&str], &Run)]) -> String {
 // ---------------------------------------------------------------------------------------------
 // 1. The whole pipeline.
 
+/// The first promotion `from` -> `to` (nothing there yet): one commit that adds `to`'s five files, every
+/// service at `a252dcc`, and the first record of `to`'s own chain.
+fn first_promotion(repo: &Repo, from: &str, to: &str) {
+    let on = repo.head();
+    let run = one_commit(repo, &["to", to]);
+    assert_eq!(repo.status(), "");
+    run.stdout_has(&format!(
+        "promote {from} -> {to}: api (none) -> a252dcc (+2 more)"
+    ));
+    let added = touched(repo);
+    let ours = format!("A environments/{to}/");
+    assert!(added.iter().all(|l| l.starts_with(&ours)), "{added:?}");
+    assert_eq!(added.len(), 5);
+    assert_manifests(repo, to, ["a252dcc"; 3]);
+    assert_metadata(repo, to, ["a252dcc"; 3], Some(from), &on);
+    snapshot!(
+        &format!("promote/flow-{to}-metadata.json"),
+        &scrub(
+            repo,
+            &repo.read(&format!("environments/{to}/metadata.json"))
+        ),
+    );
+    let records = repo.records(to);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0]["action"].as_str(), records[0]["from"].as_str()),
+        (Some("promote"), Some(from))
+    );
+    assert_eq!(
+        records[0]["prev"], GENESIS,
+        "each environment has its own chain"
+    );
+}
+
 #[test]
 fn dev_to_staging_to_prod_one_commit_each() {
     let repo = config_repo();
@@ -352,12 +276,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     // set-image dev: the start of the pipeline.
     let run = one_commit(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
     assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("set-image dev: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("set-image dev: api (none) -> a252dcc (+2 more)");
     assert_eq!(
         touched(&repo),
         [
@@ -370,11 +289,11 @@ fn dev_to_staging_to_prod_one_commit_each() {
     );
     assert_manifests(&repo, "dev", ["a252dcc"; 3]);
     assert_metadata(&repo, "dev", ["a252dcc"; 3], None, &config_commit);
-    snapshot(
+    snapshot!(
         "promote/flow-dev-metadata.json",
         &scrub(&repo, &repo.read("environments/dev/metadata.json")),
     );
-    let dev = records(&repo, "dev");
+    let dev = repo.records("dev");
     assert_eq!(dev.len(), 1);
     let r = &dev[0];
     assert_eq!(
@@ -400,42 +319,10 @@ fn dev_to_staging_to_prod_one_commit_each() {
         );
     }
     assert!(!repo.exists("environments/staging") && !repo.exists("environments/prod"));
-    let dev_files = tree(&repo);
+    let dev_files = repo.tree();
 
-    // to staging.
-    let on = repo.head();
-    let run = one_commit(&repo, &["to", "staging"]);
-    assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("promote dev -> staging: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        touched(&repo)
-            .iter()
-            .all(|l| l.starts_with("A environments/staging/")),
-        "{:?}",
-        touched(&repo)
-    );
-    assert_eq!(touched(&repo).len(), 5);
-    assert_manifests(&repo, "staging", ["a252dcc"; 3]);
-    assert_metadata(&repo, "staging", ["a252dcc"; 3], Some("dev"), &on);
-    snapshot(
-        "promote/flow-staging-metadata.json",
-        &scrub(&repo, &repo.read("environments/staging/metadata.json")),
-    );
-    let staging = records(&repo, "staging");
-    assert_eq!(staging.len(), 1);
-    assert_eq!(
-        (staging[0]["action"].as_str(), staging[0]["from"].as_str()),
-        (Some("promote"), Some("dev"))
-    );
-    assert_eq!(
-        staging[0]["prev"], GENESIS,
-        "each environment has its own chain"
-    );
+    // to staging, then to prod.
+    first_promotion(&repo, "dev", "staging");
     for (path, bytes) in dev_files
         .iter()
         .filter(|(p, _)| p.starts_with("environments/dev/") && !p.ends_with('/'))
@@ -447,36 +334,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
         );
     }
 
-    // to prod.
-    let on = repo.head();
-    let run = one_commit(&repo, &["to", "prod"]);
-    assert_eq!(repo.status(), "");
-    assert!(
-        run.stdout
-            .contains("promote staging -> prod: api (none) -> a252dcc (+2 more)"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        touched(&repo)
-            .iter()
-            .all(|l| l.starts_with("A environments/prod/")),
-        "{:?}",
-        touched(&repo)
-    );
-    assert_eq!(touched(&repo).len(), 5);
-    assert_manifests(&repo, "prod", ["a252dcc"; 3]);
-    assert_metadata(&repo, "prod", ["a252dcc"; 3], Some("staging"), &on);
-    snapshot(
-        "promote/flow-prod-metadata.json",
-        &scrub(&repo, &repo.read("environments/prod/metadata.json")),
-    );
-    let prod = records(&repo, "prod");
-    assert_eq!(prod.len(), 1);
-    assert_eq!(
-        (prod[0]["action"].as_str(), prod[0]["from"].as_str()),
-        (Some("promote"), Some("staging"))
-    );
+    first_promotion(&repo, "staging", "prod");
 
     // A second round: only what changed in dev moves, and each log grows by exactly one line.
     one_commit(&repo, &["set-image", "dev", "api=b3f1e2d"]);
@@ -493,7 +351,7 @@ fn dev_to_staging_to_prod_one_commit_each() {
     );
     let after = repo.read("environments/staging/deploy.log");
     assert!(after.starts_with(&before), "deploy.log is append-only");
-    let staging = records(&repo, "staging");
+    let staging = repo.records("staging");
     assert_eq!(staging.len(), 2);
     assert_eq!(
         staging[1]["prev"],
@@ -518,37 +376,29 @@ fn skipping_an_environment_is_refused() {
     let repo = pipeline();
 
     // staging has nothing yet: prod has nothing to take.
-    let empty = refused(&repo, &["to", "prod"]);
-    assert!(
-        empty.stderr.contains("`staging` runs no versions yet"),
-        "{}",
-        empty.stderr
-    );
+    let empty = repo.refused(&["to", "prod"]);
+    empty.stderr_has("`staging` runs no versions yet");
 
     one_commit(&repo, &["to", "staging"]);
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
 
-    let skip = refused(&repo, &["to", "prod", "--from", "dev"]);
+    let skip = repo.refused(&["to", "prod", "--from", "dev"]);
     assert!(
         skip.stderr
             .starts_with("error: `prod` takes versions only from `staging`, not from `dev`\n"),
         "{}",
         skip.stderr
     );
-    let skip_diff = refused(&repo, &["diff", "prod", "--from", "dev"]);
+    let skip_diff = repo.refused(&["diff", "prod", "--from", "dev"]);
     assert_eq!(
         skip_diff.stderr, skip.stderr,
         "`diff` refuses what `to` refuses"
     );
-    let skip_dry = refused(&repo, &["to", "prod", "--from", "dev", "--dry-run"]);
+    let skip_dry = repo.refused(&["to", "prod", "--from", "dev", "--dry-run"]);
     assert_eq!(skip_dry.stderr, skip.stderr);
 
-    let start = refused(&repo, &["to", "dev"]);
-    assert!(
-        start.stderr.contains("`dev` is the start of the pipeline"),
-        "{}",
-        start.stderr
-    );
+    let start = repo.refused(&["to", "dev"]);
+    start.stderr_has("`dev` is the start of the pipeline");
     assert!(
         start
             .stderr
@@ -557,7 +407,7 @@ fn skipping_an_environment_is_refused() {
         start.stderr
     );
 
-    let unknown = refused(&repo, &["to", "prod", "--from", "stagign"]);
+    let unknown = repo.refused(&["to", "prod", "--from", "stagign"]);
     assert!(
         unknown
             .stderr
@@ -566,7 +416,7 @@ fn skipping_an_environment_is_refused() {
         unknown.stderr
     );
 
-    snapshot(
+    snapshot!(
         "promote/refused-skips.txt",
         &transcript(
             &repo,
@@ -593,15 +443,10 @@ fn only_promotes_the_named_services() {
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
     let web = repo.read_bytes("environments/staging/manifests/web-deployment.yaml");
     let worker = repo.read_bytes("environments/staging/manifests/worker-deployment.yaml");
-    let meta_before = metadata(&repo, "staging");
+    let meta_before = repo.metadata("staging");
 
     let run = one_commit(&repo, &["to", "staging", "--only", "api"]);
-    assert!(
-        run.stdout
-            .contains("promote dev -> staging: api a252dcc -> b3f1e2d\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("promote dev -> staging: api a252dcc -> b3f1e2d\n");
     assert_eq!(
         touched(&repo),
         [
@@ -619,14 +464,14 @@ fn only_promotes_the_named_services() {
         repo.read_bytes("environments/staging/manifests/worker-deployment.yaml"),
         worker
     );
-    let meta = metadata(&repo, "staging");
+    let meta = repo.metadata("staging");
     for svc in ["web", "worker"] {
         assert_eq!(
             meta["services"][svc], meta_before["services"][svc],
             "`{svc}` keeps its state"
         );
     }
-    let last = records(&repo, "staging").pop().unwrap();
+    let last = repo.records("staging").pop().unwrap();
     assert_eq!(
         last["changes"],
         serde_json::json!([{"service": "api", "before": "a252dcc", "after": "b3f1e2d"}])
@@ -641,13 +486,8 @@ fn only_promotes_the_named_services() {
     );
 
     // Several at once, comma-separated; an unknown one is named.
-    let typo = refused(&repo, &["to", "staging", "--only", "web,apx"]);
-    assert!(
-        typo.stderr
-            .contains("unknown service `apx` (did you mean `api`?)"),
-        "{}",
-        typo.stderr
-    );
+    let typo = repo.refused(&["to", "staging", "--only", "web,apx"]);
+    typo.stderr_has("unknown service `apx` (did you mean `api`?)");
     one_commit(&repo, &["to", "staging", "--only", "web,worker"]);
     assert_manifests(&repo, "staging", ["b3f1e2d"; 3]);
 }
@@ -660,18 +500,18 @@ fn promoting_again_is_a_no_op() {
     let repo = pipeline();
     one_commit(&repo, &["to", "staging"]);
 
-    let run = no_op(&repo, &["to", "staging"]);
-    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
+    let run = repo.no_op(&["to", "staging"]);
+    run.stdout_has("nothing to promote");
     assert_eq!(run.stderr, "");
-    let run = no_op(&repo, &["to", "staging", "--only", "api"]);
-    assert!(run.stdout.contains("nothing to promote"), "{}", run.stdout);
-    let run = no_op(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
-    assert!(run.stdout.contains("nothing to change"), "{}", run.stdout);
-    let run = no_op(&repo, &["to", "staging", "--output", "json"]);
+    let run = repo.no_op(&["to", "staging", "--only", "api"]);
+    run.stdout_has("nothing to promote");
+    let run = repo.no_op(&["set-image", "dev", "--sha", "a252dcc"]);
+    run.stdout_has("nothing to change");
+    let run = repo.no_op(&["to", "staging", "--output", "json"]);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["changes"], serde_json::json!([]));
     assert_eq!(json["commit"], Value::Null);
-    assert_eq!(records(&repo, "staging").len(), 1, "no record for a no-op");
+    assert_eq!(repo.records("staging").len(), 1, "no record for a no-op");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -686,66 +526,42 @@ fn uncommitted_changes_in_the_target_are_refused() {
     let edited = "environments/staging/manifests/web-deployment.yaml";
     let hand = format!("{}# scaled by hand\n", repo.read(edited));
     repo.write(edited, &hand);
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr
             .starts_with("error: `staging` has uncommitted changes:\n"),
         "{}",
         run.stderr
     );
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has(&format!("\n  {edited}\n"));
     assert_eq!(repo.read(edited), hand, "the edit is kept");
 
     // Staged counts too, and so does an untracked file; each is named.
     repo.git(&["add", edited]);
-    let run = refused(&repo, &["to", "staging"]);
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
+    let run = repo.refused(&["to", "staging"]);
+    run.stderr_has(&format!("\n  {edited}\n"));
     repo.git(&["reset", "-q", "--", edited]);
     repo.write("environments/staging/NOTES.txt", "todo\n");
-    let run = refused(&repo, &["to", "staging"]);
-    assert!(
-        run.stderr.contains("\n  environments/staging/NOTES.txt\n"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains(&format!("\n  {edited}\n")),
-        "{}",
-        run.stderr
-    );
-    snapshot(
+    let run = repo.refused(&["to", "staging"]);
+    run.stderr_has("\n  environments/staging/NOTES.txt\n");
+    run.stderr_has(&format!("\n  {edited}\n"));
+    snapshot!(
         "promote/refused-dirty.txt",
         &transcript(&repo, &[(&["to", "staging"], &run)]),
     );
 
     // A dry run skips that check, but still will not plan a promotion over a hand-edited manifest.
-    let dry = refused(&repo, &["to", "staging", "--dry-run"]);
-    assert!(
-        dry.stderr.contains(&format!(
-            "differ from what its templates render now:\n  {edited}\n"
-        )),
-        "{}",
-        dry.stderr
-    );
+    let dry = repo.refused(&["to", "staging", "--dry-run"]);
+    dry.stderr_has(&format!(
+        "differ from what its templates render now:\n  {edited}\n"
+    ));
 
     // Uncommitted changes elsewhere do not block it.
     std::fs::remove_file(repo.file("environments/staging/NOTES.txt")).unwrap();
     repo.git(&["checkout", "-q", "--", edited]);
     repo.write("README.md", "work in progress\n");
     let run = repo.promote(&["to", "staging"]).ok();
-    assert!(
-        run.stdout.contains("promote dev -> staging"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("promote dev -> staging");
     assert_eq!(repo.status(), "?? README.md\n");
 }
 
@@ -763,7 +579,7 @@ fn uncommitted_source_metadata_is_not_promoted() {
     let run = repo.promote(&["to", "staging"]);
     if run.code == 0 {
         assert_eq!(
-            version(&repo, "staging", "api"),
+            repo.version("staging", "api"),
             "a252dcc",
             "promotes what dev runs as committed"
         );
@@ -784,11 +600,8 @@ fn uncommitted_source_metadata_is_not_promoted() {
 
 /// An executable `.git/hooks/pre-commit` running `script`; returns its path.
 fn install_hook(repo: &Repo, script: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let hook = repo.file(".git/hooks/pre-commit");
-    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(&hook, format!("#!/bin/sh\n{script}")).unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    executable(&hook, &format!("#!/bin/sh\n{script}"));
     hook
 }
 
@@ -803,7 +616,7 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
     repo.write("NOTES.md", "unrelated, untracked\n");
 
     // First promotion: every staging file would be new (directories included).
-    let run = refused(&repo, &["to", "staging"]);
+    let run = repo.refused(&["to", "staging"]);
     assert!(
         run.stderr
             .starts_with("error: the commit failed; the working tree and index are as they were\n"),
@@ -820,7 +633,7 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
         !repo.exists("environments/staging"),
         "no directory is left behind"
     );
-    snapshot(
+    snapshot!(
         "promote/hook-failed.txt",
         &transcript(&repo, &[(&["to", "staging"], &run)]),
     );
@@ -830,14 +643,14 @@ fn a_failing_pre_commit_hook_leaves_everything_as_it_was() {
     one_commit(&repo, &["to", "staging"]);
     one_commit(&repo, &["set-image", "dev", "--sha", "b3f1e2d"]);
     install_hook(&repo, "exit 1\n");
-    refused(&repo, &["to", "staging"]);
+    repo.refused(&["to", "staging"]);
     assert_eq!(repo.git(&["diff", "--cached"]), "");
     assert_eq!(repo.status(), "?? NOTES.md\n");
 
     // Nothing was poisoned: without the hook it goes through and the chain is intact.
     std::fs::remove_file(&hook).unwrap();
     one_commit(&repo, &["to", "staging"]);
-    assert_eq!(records(&repo, "staging").len(), 2);
+    assert_eq!(repo.records("staging").len(), 2);
     repo.promote(&["log", "--verify"]).ok();
 }
 
@@ -925,14 +738,10 @@ fn a_committed_hand_edit_is_drift_even_where_the_index_vouches_for_the_other_fil
             repo.write(".gitattributes", "*.yaml text\n");
             repo.commit_all("attributes");
         }
-        let run = refused(&repo, &["to", "staging"]);
-        assert!(
-            run.stderr.contains(&format!(
-                "differ from what its templates render now:\n  {edited}\n"
-            )),
-            "{}",
-            run.stderr
-        );
+        let run = repo.refused(&["to", "staging"]);
+        run.stderr_has(&format!(
+            "differ from what its templates render now:\n  {edited}\n"
+        ));
     }
 }
 
@@ -1044,7 +853,7 @@ fn log_verify_catches_edited_and_deleted_records() {
             "{}",
             run.stderr
         );
-        assert!(run.stderr.contains("was edited"), "{}", run.stderr);
+        run.stderr_has("was edited");
     }
     // Committing the edit does not make it true.
     repo.commit_all("fix the log");
@@ -1062,17 +871,9 @@ fn log_verify_catches_edited_and_deleted_records() {
     // The last line deleted: the chain before it is intact, the metadata's `audit_head` catches it.
     repo.write(log, format!("{}\n{}\n", lines[0], lines[1]));
     let deleted = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(
-        deleted.stderr.contains("`environments/dev/deploy.log`"),
-        "{}",
-        deleted.stderr
-    );
-    assert!(
-        deleted.stderr.contains("`environments/dev/metadata.json`"),
-        "{}",
-        deleted.stderr
-    );
-    assert!(deleted.stderr.contains("deleted"), "{}", deleted.stderr);
+    deleted.stderr_has("`environments/dev/deploy.log`");
+    deleted.stderr_has("`environments/dev/metadata.json`");
+    deleted.stderr_has("deleted");
 
     // A middle line deleted: the next record's `prev` no longer matches.
     repo.write(log, format!("{}\n{}\n", lines[0], lines[2]));
@@ -1085,7 +886,7 @@ fn log_verify_catches_edited_and_deleted_records() {
         middle.stderr
     );
 
-    snapshot(
+    snapshot!(
         "promote/verify-tampered.txt",
         &transcript(
             &repo,
@@ -1141,13 +942,13 @@ fn the_commit_of_a_promotion_is_exactly_the_change() {
         "--stat",
         "HEAD",
     ]);
-    snapshot("promote/commit-staging-prod.txt", &scrub(&repo, &show));
+    snapshot!("promote/commit-staging-prod.txt", &scrub(&repo, &show));
     let status = repo.git(&["show", "--format=", "--name-status", "HEAD"]);
-    snapshot("promote/commit-staging-prod-files.txt", &status);
+    snapshot!("promote/commit-staging-prod-files.txt", &status);
 
     // The record is the one the trailer names, and the one line the commit adds to deploy.log.
     let line = log_lines(&repo, "prod").pop().unwrap();
-    snapshot(
+    snapshot!(
         "promote/record-staging-prod.jsonl",
         &scrub(&repo, &format!("{line}\n")),
     );
@@ -1191,7 +992,7 @@ fn diff_shows_exactly_what_the_promotion_commits() {
     let before = State::of(&repo);
 
     let text = repo.promote(&["diff", "prod"]).ok();
-    snapshot("promote/diff-prod.txt", &scrub(&repo, &text.stdout));
+    snapshot!("promote/diff-prod.txt", &scrub(&repo, &text.stdout));
     assert_eq!(text.stderr, "");
     let pending = repo.promote(&["diff", "prod", "--exit-code"]).expect(3);
     assert_eq!(pending.stdout, text.stdout);
@@ -1254,11 +1055,7 @@ fn diff_shows_exactly_what_the_promotion_commits() {
     // Nothing left: 0, with and without --exit-code.
     let none = repo.promote(&["diff", "prod", "--exit-code"]).ok();
     assert_eq!(none.stderr, "");
-    assert!(
-        none.stdout.contains("nothing to promote"),
-        "{}",
-        none.stdout
-    );
+    none.stdout_has("nothing to promote");
     let none = repo.promote(&["diff", "prod", "--output", "json"]).ok();
     let none: Value = serde_json::from_str(&none.stdout).unwrap();
     assert_eq!(
@@ -1279,18 +1076,8 @@ fn set_image_dry_run_writes_nothing() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("-          image: registry.example.com/acme/api:a252dcc\n"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("+          image: registry.example.com/acme/api:b3f1e2d\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("-          image: registry.example.com/acme/api:a252dcc\n");
+    run.stdout_has("+          image: registry.example.com/acme/api:b3f1e2d\n");
     before.assert_unchanged(&repo, "`set-image --dry-run`");
 }
 
@@ -1315,7 +1102,7 @@ fn status_shows_environments_as_columns_and_marks_waiting_versions() {
     );
 
     let text = repo.promote(&["status"]).ok();
-    snapshot("promote/status.txt", &text.stdout);
+    snapshot!("promote/status.txt", &text.stdout);
     let lines: Vec<&str> = text.stdout.lines().collect();
     let cells = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>().join(" ");
     assert_eq!(cells(0), "SERVICE dev staging prod");
@@ -1372,7 +1159,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     );
 
     let all = repo.promote(&["log"]).ok();
-    snapshot("promote/log.txt", &all.stdout);
+    snapshot!("promote/log.txt", &all.stdout);
     let heads: Vec<&str> = all.stdout.lines().filter(|l| !l.starts_with(' ')).collect();
     assert_eq!(heads.len(), 5);
     let times: Vec<&str> = heads
@@ -1382,16 +1169,11 @@ fn log_lists_records_newest_first_with_ci_identity() {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
-    assert!(
-        all.stdout
-            .contains("    by Jane Doe <jane@example.com> via github-actions build 42\n"),
-        "{}",
-        all.stdout
-    );
+    all.stdout_has("    by Jane Doe <jane@example.com> via github-actions build 42\n");
 
     let one = repo.promote(&["log", "prod", "-n", "1"]).ok();
-    snapshot("promote/log-prod-1.txt", &one.stdout);
-    let prod = records(&repo, "prod");
+    snapshot!("promote/log-prod-1.txt", &one.stdout);
+    let prod = repo.records("prod");
     assert!(
         one.stdout.starts_with(&format!(
             "{}  2026-11-24T10:00:00Z  promote staging -> prod\n",
@@ -1414,7 +1196,7 @@ fn log_lists_records_newest_first_with_ci_identity() {
     );
 
     // The record and the commit carry the CI's own identity; records made outside CI do not.
-    let dev = records(&repo, "dev");
+    let dev = repo.records("dev");
     assert_eq!(
         dev[1]["actor"],
         serde_json::json!({
@@ -1490,7 +1272,7 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
         &["set-image", "dev", "api="],
         &["set-image", "dev"],
     ];
-    let runs: Vec<Run> = cases.iter().map(|args| refused(&repo, args)).collect();
+    let runs: Vec<Run> = cases.iter().map(|args| repo.refused(args)).collect();
     let expect = [
         "`XYZ` is not a git SHA",
         "`abc` is not a git SHA",
@@ -1507,11 +1289,11 @@ fn set_image_rejects_bad_input_and_changes_nothing() {
             args.join(" "),
             run.stderr
         );
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        run.stderr_lacks("panicked");
     }
     let pairs: Vec<(&[&str], &Run)> = cases.iter().copied().zip(&runs).collect();
-    snapshot("promote/set-image-errors.txt", &transcript(&repo, &pairs));
-    assert_eq!(records(&repo, "dev").len(), 1);
+    snapshot!("promote/set-image-errors.txt", &transcript(&repo, &pairs));
+    assert_eq!(repo.records("dev").len(), 1);
 }
 
 // 13. The lock (`.git/promote.lock`) is not tested here: a second run waits 10 s for it before
@@ -1534,12 +1316,7 @@ fn a_second_run_in_the_same_clone_waits_for_the_lock_then_fails_clearly() {
     let run = repo
         .promote_env(&["to", "staging"], &[("PROMOTE_LOCK_WAIT", "0.2")])
         .expect(1);
-    assert!(
-        run.stderr
-            .contains("another promote is running in this clone"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("another promote is running in this clone");
     before.assert_unchanged(&repo, "a run refused for the lock");
     // The lock is an OS lock: released with its holder, nothing stale is left behind.
     drop(lock);

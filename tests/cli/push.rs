@@ -2,27 +2,24 @@
 
 use std::process::Command;
 
-use crate::support::{Repo, NOW};
+use crate::support::{pod, Case, Repo};
 
 /// A config repo with `n` services (s1..sn), one environment `dev` at version 0000000, pushed.
 fn repo_with_services(n: usize) -> Repo {
-    let repo = Repo::new();
+    let names: Vec<String> = (1..=n).map(|i| format!("s{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut cfg = String::from("registry: r.example.com/acme\nservices:\n");
-    for i in 1..=n {
-        cfg.push_str(&format!("  s{i}:\n"));
-        repo.write(
-            &format!("templates/s{i}/pod.yaml"),
-            format!(
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: s{i}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  containers:\n    - name: c\n      image: {{{{ image }}}}\n"
-            ),
-        );
+    for svc in &names {
+        cfg.push_str(&format!("  {svc}:\n"));
     }
     cfg.push_str("environments:\n  dev:\n    values: {namespace: dev}\n  staging:\n    from: dev\n    values: {namespace: staging}\n");
-    repo.write("promote.yaml", cfg);
-    repo.commit_all("config");
-    repo.promote(&["set-image", "dev", "--sha", "0000000"]).ok();
-    repo.git(&["push", "-q"]);
-    repo
+    Case::empty()
+        .config(&cfg)
+        .templates(&names, "pod.yaml", pod)
+        .commit()
+        .then(&["set-image", "dev", "--sha", "0000000"])
+        .push()
+        .repo()
 }
 
 /// A second clone of the same origin, with its own identity.
@@ -35,22 +32,17 @@ fn clone(repo: &Repo, name: &str) -> std::path::PathBuf {
 
 /// The `promote` command in `dir`, hermetic like the harness, with fast retries.
 fn promote_cmd(repo: &Repo, dir: &std::path::Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_promote"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", repo.base.join("home"))
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+    let mut cmd = repo.command(env!("CARGO_BIN_EXE_promote"), dir);
+    cmd.args(args)
+        // Each pipeline commits at its own time, as in CI.
+        .env_remove("GIT_AUTHOR_DATE")
+        .env_remove("GIT_COMMITTER_DATE")
         .env("GIT_AUTHOR_NAME", "CI Bot")
         .env("GIT_AUTHOR_EMAIL", "ci@example.com")
         .env("GIT_COMMITTER_NAME", "CI Bot")
         .env("GIT_COMMITTER_EMAIL", "ci@example.com")
-        .env("PROMOTE_NOW", NOW)
         .env("PROMOTE_PUSH_BACKOFF_MS", "50")
-        .env("PROMOTE_PUSH_ATTEMPTS", "20")
-        .env("NO_COLOR", "1");
+        .env("PROMOTE_PUSH_ATTEMPTS", "20");
     cmd
 }
 
@@ -127,20 +119,13 @@ fn two_pushers_on_one_service_end_in_the_last_logged_state() {
     assert!(ca.unwrap().status.success());
     assert!(cb.unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> = view
-        .read("environments/dev/deploy.log")
-        .lines()
-        .skip(1)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = view.records("dev").split_off(1);
     assert_eq!(records.len(), 2, "both changes are recorded");
     let last = records[1]["changes"][0]["after"]
         .as_str()
         .unwrap()
         .to_string();
-    let meta: serde_json::Value =
-        serde_json::from_str(&view.read("environments/dev/metadata.json")).unwrap();
-    assert_eq!(meta["services"]["s1"]["version"], last.as_str());
+    assert_eq!(view.version("dev", "s1"), last);
     let manifest = view.read("environments/dev/manifests/s1-pod.yaml");
     assert!(
         manifest.contains(&format!("r.example.com/acme/s1:{last}")),
@@ -165,12 +150,7 @@ fn concurrent_pushers_race_for_real() {
     assert!(pa.wait_with_output().unwrap().status.success());
     assert!(pb.wait_with_output().unwrap().status.success());
     let view = origin_state(&repo, "verify");
-    let records: Vec<serde_json::Value> = view
-        .read("environments/dev/deploy.log")
-        .lines()
-        .skip(1)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = view.records("dev").split_off(1);
     assert_eq!(records.len(), 2);
     assert_eq!(
         records[1]["changes"][0]["before"],
@@ -259,14 +239,10 @@ fn push_needs_an_upstream_and_refuses_unpushed_commits() {
     let r = repo
         .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
         .expect(1);
-    assert!(
-        r.stderr.contains("`--push` would publish them too"),
-        "{}",
-        r.stderr
-    );
+    r.stderr_has("`--push` would publish them too");
     repo.git(&["branch", "--unset-upstream"]);
     let r = repo
         .promote(&["set-image", "dev", "s1=ddddddd", "--push"])
         .expect(1);
-    assert!(r.stderr.contains("has no upstream"), "{}", r.stderr);
+    r.stderr_has("has no upstream");
 }

@@ -4,7 +4,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
-use crate::support::{corpus_dir, redact, snapshot, Repo};
+use crate::snapshot;
+use crate::support::{corpus_dir, redact, Repo, Run};
 
 const REGISTRY: &str = "reg.example.com/acme";
 
@@ -152,27 +153,12 @@ spec:
 ";
 
 /// prod's own copy of the api template: a priority class only prod has.
-const PROD_API_OVERRIDE: &str = "\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-  namespace: acme-{{ env }}
-spec:
-  replicas: {{ values.replicas }}
-  selector:
-    matchLabels:
-      app: api
-  template:
-    metadata:
-      labels:
-        app: api
-    spec:
-      priorityClassName: production-critical
-      containers:
-        - name: api
-          image: {{ image }}
-";
+fn prod_api_override() -> String {
+    let with = "    spec:\n      priorityClassName: production-critical\n      containers:";
+    let out = API_TEMPLATE.replace("    spec:\n      containers:", with);
+    assert_ne!(out, API_TEMPLATE);
+    out
+}
 
 /// The native repository, committed and pushed (nothing rendered yet).
 fn native_repo() -> Repo {
@@ -184,7 +170,7 @@ fn native_repo() -> Repo {
     repo.write("templates/ingress.yaml", INGRESS_TEMPLATE);
     repo.write(
         "environments/prod/templates/api/deployment.yaml",
-        PROD_API_OVERRIDE,
+        prod_api_override(),
     );
     repo.write(
         "environments/dev/metadata.json",
@@ -216,7 +202,7 @@ fn native_layout_renders_shared_templates_values_overrides_and_excludes() {
         run.stderr, "",
         "render's results (what it wrote) go to stdout"
     );
-    snapshot("render/native-render.txt", &redact(&repo, &run.stdout));
+    snapshot!("render/native-render.txt", &redact(&repo, &run.stdout));
 
     // dev excludes web/hpa.yaml; prod renders it. Shared templates under a service's directory are
     // flattened to `<service>-<file>`.
@@ -367,36 +353,30 @@ fn one_template_repo(config: &str, template: &str) -> Repo {
 const NO_VALUES_CONFIG: &str =
     "registry: reg.example.com/acme\nservices:\n  api:\nenvironments:\n  dev:\n";
 
-#[test]
-fn undefined_values_are_errors_naming_template_line_and_every_variable() {
-    let repo = one_template_repo(
-        NO_VALUES_CONFIG,
+/// Renders a template whose `api` container has `api_extra` after its image, beside a sidecar with an
+/// undefined tag: exit 1 with every undefined value named (`needles`), and nothing written.
+fn undefined_values(api_extra: &str, name: &str, needles: [&str; 3]) -> Repo {
+    let template = format!(
         "\
 apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: api
 spec:
-  replicas: {{ values.replicas }}
+  replicas: {{{{ values.replicas }}}}
   template:
     spec:
       containers:
         - name: api
-          image: {{ image }}
-          resources:
-            requests:
-              cpu: {{ values.resources.cpu }}
-        - name: sidecar
-          image: reg.example.com/acme/sidecar:{{ image_tag }}
-",
+          image: {{{{ image }}}}
+{api_extra}        - name: sidecar
+          image: reg.example.com/acme/sidecar:{{{{ image_tag }}}}
+"
     );
+    let repo = one_template_repo(NO_VALUES_CONFIG, &template);
     let run = repo.promote(&["render"]).expect(1);
-    snapshot("render/strict-undefined.txt", &redact(&repo, &run.stderr));
-    for needle in [
-        "`templates/api/deployment.yaml` (line 6): uses undefined value `values.replicas`",
-        "`templates/api/deployment.yaml` (line 14): uses undefined value `values.resources.cpu`",
-        "`templates/api/deployment.yaml` (line 16): uses undefined value `image_tag`",
-    ] {
+    snapshot!(format!("render/{name}"), &redact(&repo, &run.stderr));
+    for needle in needles {
         assert!(
             run.stderr.contains(needle),
             "missing {needle:?} in\n{}",
@@ -408,59 +388,38 @@ spec:
         "nothing is written"
     );
     assert_eq!(repo.status(), "");
+    repo
+}
+
+#[test]
+fn undefined_values_are_errors_naming_template_line_and_every_variable() {
+    undefined_values(
+        "          resources:\n            requests:\n              cpu: {{ values.resources.cpu }}\n",
+        "strict-undefined.txt",
+        [
+            "`templates/api/deployment.yaml` (line 6): uses undefined value `values.replicas`",
+            "`templates/api/deployment.yaml` (line 14): uses undefined value `values.resources.cpu`",
+            "`templates/api/deployment.yaml` (line 16): uses undefined value `image_tag`",
+        ],
+    );
 }
 
 /// The same promise for names at most two deep, which works today.
 #[test]
 fn undefined_values_two_names_deep_are_all_reported_at_once() {
-    let repo = one_template_repo(
-        NO_VALUES_CONFIG,
-        "\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: api
-spec:
-  replicas: {{ values.replicas }}
-  template:
-    spec:
-      containers:
-        - name: api
-          image: {{ image }}
-          args: [--cpu={{ values.cpu }}]
-        - name: sidecar
-          image: reg.example.com/acme/sidecar:{{ image_tag }}
-",
+    let repo = undefined_values(
+        "          args: [--cpu={{ values.cpu }}]\n",
+        "strict-undefined-shallow.txt",
+        [
+            "`templates/api/deployment.yaml` (line 6): uses undefined value `values.replicas`",
+            "`templates/api/deployment.yaml` (line 12): uses undefined value `values.cpu`",
+            "`templates/api/deployment.yaml` (line 14): uses undefined value `image_tag`",
+        ],
     );
-    let run = repo.promote(&["render"]).expect(1);
-    snapshot(
-        "render/strict-undefined-shallow.txt",
-        &redact(&repo, &run.stderr),
-    );
-    for needle in [
-        "`templates/api/deployment.yaml` (line 6): uses undefined value `values.replicas`",
-        "`templates/api/deployment.yaml` (line 12): uses undefined value `values.cpu`",
-        "`templates/api/deployment.yaml` (line 14): uses undefined value `image_tag`",
-    ] {
-        assert!(
-            run.stderr.contains(needle),
-            "missing {needle:?} in\n{}",
-            run.stderr
-        );
-    }
-    assert!(
-        !repo.exists("environments/dev/manifests"),
-        "nothing is written"
-    );
-    assert_eq!(repo.status(), "");
 
     // `check` and `render --check` see the same problems and write nothing either.
     let run = repo.promote(&["check"]).expect(1);
-    assert!(
-        run.stdout.contains("uses undefined value `image_tag`"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("uses undefined value `image_tag`");
     repo.promote(&["render", "--check"]).expect(1);
     assert!(!repo.exists("environments/dev/manifests"));
 }
@@ -487,17 +446,8 @@ spec:
     );
     let run = repo.promote(&["render"]).expect(1);
     // `image: reg.example.com/acme/sidecar:` does not even parse as YAML (a key without a value).
-    assert!(
-        run.stderr
-            .contains("`environments/dev/manifests/api-deployment.yaml` (line 12)"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("`templates/api/deployment.yaml`"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("`environments/dev/manifests/api-deployment.yaml` (line 12)");
+    run.stderr_has("`templates/api/deployment.yaml`");
     assert!(!repo.exists("environments/dev/manifests"));
 }
 
@@ -833,12 +783,7 @@ fn legacy_layout_is_byte_identical_to_sed() {
     repo.commit_all("legacy templates");
 
     let run = repo.promote(&["render"]).ok();
-    assert!(
-        run.stdout
-            .contains("rendered 12 files: 12 changed, 0 unchanged"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("rendered 12 files: 12 changed, 0 unchanged");
 
     for (env, sha, namespace, prefix) in envs {
         for (name, _) in &templates {
@@ -1049,11 +994,7 @@ spec:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\ndata:\n  sha: COMMIT_SHA\n",
     );
     let run = repo.promote(&["render"]).expect(1);
-    assert!(
-        run.stderr.contains("`dev/shared.yaml.tpl` (line 6): cannot tell which service's version `COMMIT_SHA` stands for"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("`dev/shared.yaml.tpl` (line 6): cannot tell which service's version `COMMIT_SHA` stands for");
     assert!(!repo.exists("dev/shared.yaml"));
 }
 
@@ -1227,96 +1168,83 @@ fn hand_edited_manifest_is_reported_as_drift() {
     repo.commit_all("hotfix: scale api by hand");
 
     let run = repo.promote(&["check"]).expect(1);
-    snapshot(
+    snapshot!(
         "render/drift-check.txt",
         &redact(
             &repo,
             &format!("--- stdout\n{}--- stderr\n{}", run.stdout, run.stderr),
         ),
     );
-    assert!(run.stdout.contains(rel), "{}", run.stdout);
+    run.stdout_has(rel);
     // The diff goes from what the template renders to what the file holds.
-    assert!(
-        run.stdout.contains("-  replicas: 3\n+  replicas: 5\n"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("-  replicas: 3\n+  replicas: 5\n");
 
     let run = repo.promote(&["render", "--check"]).expect(3);
     assert_eq!(run.stdout, format!("{rel}\n"));
     assert_eq!(repo.read(rel), edited);
 }
 
-#[test]
-fn invalid_image_reference_is_an_error_naming_the_file() {
-    let repo = native_repo();
-    repo.write(
-        "templates/api/deployment.yaml",
-        API_TEMPLATE.replace("image: {{ image }}", "image: {{ image }}:extra"),
-    );
-    repo.commit_all("a broken image line");
+/// `rel` rewritten as `text` and committed (as `why`): `render` fails and writes nothing.
+fn render_refuses(repo: &Repo, rel: &str, text: &str, why: &str) -> Run {
+    repo.write(rel, text);
+    repo.commit_all(why);
     let run = repo.promote(&["render"]).expect(1);
-    snapshot("render/invalid-image.txt", &redact(&repo, &run.stderr));
-    assert!(
-        run.stderr
-            .contains("`environments/dev/manifests/api-deployment.yaml`"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("reg.example.com/acme/api:a252dcc:extra"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("`templates/api/deployment.yaml`"),
-        "{}",
-        run.stderr
-    );
     assert!(!repo.exists("environments/dev/manifests"));
     assert!(!repo.exists("environments/prod/manifests"));
     assert_eq!(repo.status(), "");
+    run
+}
+
+/// The api template with `:extra` after its image.
+fn api_with_a_broken_image() -> String {
+    API_TEMPLATE.replace("image: {{ image }}", "image: {{ image }}:extra")
+}
+
+#[test]
+fn invalid_image_reference_is_an_error_naming_the_file() {
+    let repo = native_repo();
+    let api = api_with_a_broken_image();
+    let run = render_refuses(
+        &repo,
+        "templates/api/deployment.yaml",
+        &api,
+        "a broken image line",
+    );
+    snapshot!("render/invalid-image.txt", &redact(&repo, &run.stderr));
+    run.stderr_has("`environments/dev/manifests/api-deployment.yaml`");
+    run.stderr_has("reg.example.com/acme/api:a252dcc:extra");
+    run.stderr_has("`templates/api/deployment.yaml`");
 }
 
 #[test]
 fn invalid_image_reference_names_its_line() {
     let repo = native_repo();
-    repo.write(
+    let api = api_with_a_broken_image();
+    let run = render_refuses(
+        &repo,
         "templates/api/deployment.yaml",
-        API_TEMPLATE.replace("image: {{ image }}", "image: {{ image }}:extra"),
+        &api,
+        "a broken image line",
     );
-    repo.commit_all("a broken image line");
-    let run = repo.promote(&["render"]).expect(1);
     // The template's `image:` is on line 18, and so is the rendered file's.
-    assert!(
-        run.stderr.contains("`environments/dev/manifests/api-deployment.yaml` (line 18): `reg.example.com/acme/api:a252dcc:extra` is not a valid image reference"),
-        "{}",
-        run.stderr
-    );
+    run.stderr_has("`environments/dev/manifests/api-deployment.yaml` (line 18): `reg.example.com/acme/api:a252dcc:extra` is not a valid image reference");
 }
 
 #[test]
 fn invalid_version_in_metadata_is_an_error_naming_the_file() {
     let repo = native_repo();
-    repo.write(
+    let metadata = metadata("dev", &[("api", "a252dcc"), ("web", "b3f1e2d")]).replace(
+        "\"version\": \"a252dcc\"",
+        "\"version\": \"A252DCC:latest\"",
+    );
+    let run = render_refuses(
+        &repo,
         "environments/dev/metadata.json",
-        metadata("dev", &[("api", "a252dcc"), ("web", "b3f1e2d")]).replace(
-            "\"version\": \"a252dcc\"",
-            "\"version\": \"A252DCC:latest\"",
-        ),
+        &metadata,
+        "a bad version",
     );
-    repo.commit_all("a bad version");
-    let run = repo.promote(&["render"]).expect(1);
-    assert!(
-        run.stderr.contains("`environments/dev/metadata.json`"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("A252DCC:latest"), "{}", run.stderr);
-    assert!(!repo.exists("environments/dev/manifests"));
-    assert!(!repo.exists("environments/prod/manifests"));
-    assert_eq!(repo.status(), "");
+    run.stderr_has("`environments/dev/metadata.json`");
+    run.stderr_has("A252DCC:latest");
 }
 
 #[test]
@@ -1334,20 +1262,15 @@ fn a_failure_in_one_environment_writes_nothing_in_any() {
     );
     repo.write(
         "environments/prod/templates/api/deployment.yaml",
-        PROD_API_OVERRIDE.replace("{{ image }}", "{{ image }}\n          {% if %}"),
+        prod_api_override().replace("{{ image }}", "{{ image }}\n          {% if %}"),
     );
     repo.commit_all("changes, and a broken prod template");
     let dev_ingress = repo.read_bytes("environments/dev/manifests/ingress.yaml");
     let stamp_before = stamp(&repo, "environments/dev/manifests/ingress.yaml");
 
     let run = repo.promote(&["render"]).expect(1);
-    assert!(
-        run.stderr
-            .contains("`environments/prod/templates/api/deployment.yaml`"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    run.stderr_has("`environments/prod/templates/api/deployment.yaml`");
+    run.stderr_has("nothing was written");
     assert_eq!(
         repo.read_bytes("environments/dev/manifests/ingress.yaml"),
         dev_ingress
@@ -1426,7 +1349,7 @@ fn check_reports_non_manifest_files_in_synced_directories() {
     repo.write("environments/dev/manifests/values.yaml", "replicas: 3\n");
     repo.commit_all("stray files");
     let run = repo.promote(&["check"]).expect(1);
-    snapshot(
+    snapshot!(
         "render/check-non-manifest.txt",
         &redact(
             &repo,
@@ -1462,12 +1385,7 @@ fn check_reports_non_manifest_files_in_synced_directories() {
     repo.write("dev/metadata.json", &meta);
     repo.commit_all("a metadata file ArgoCD reads");
     let run = repo.promote(&["check"]).expect(1);
-    assert!(
-        run.stdout
-            .contains("`dev/metadata.json`: is not a manifest, but ArgoCD syncs `dev`"),
-        "{}",
-        run.stdout
-    );
+    run.stdout_has("`dev/metadata.json`: is not a manifest, but ArgoCD syncs `dev`");
 }
 
 #[test]
@@ -1479,8 +1397,8 @@ fn render_refuses_to_overwrite_uncommitted_hand_edits() {
     let stamp_before = stamp(&repo, rel);
 
     let run = repo.promote(&["render"]).expect(1);
-    assert!(run.stderr.contains(rel), "{}", run.stderr);
-    assert!(run.stderr.contains("uncommitted changes"), "{}", run.stderr);
+    run.stderr_has(rel);
+    run.stderr_has("uncommitted changes");
     assert_eq!(repo.read(rel), edited);
     assert_eq!(stamp(&repo, rel), stamp_before);
     assert_eq!(repo.status(), format!(" M {rel}\n"));
@@ -1503,8 +1421,8 @@ fn config_errors_name_the_line() {
         repo.write("promote.yaml", config);
         repo.commit_all("config");
         let run = repo.promote(&["render"]).expect(1);
-        assert!(run.stderr.contains("promote.yaml"), "{}", run.stderr);
-        assert!(run.stderr.contains("expected one of"), "{}", run.stderr);
+        run.stderr_has("promote.yaml");
+        run.stderr_has("expected one of");
         // The list of allowed keys grows with the config; the snapshot keeps the rest exact.
         let stderr = redact(&repo, &run.stderr)
             .lines()
@@ -1518,7 +1436,7 @@ fn config_errors_name_the_line() {
     }
     assert!(out.contains("`promote.yaml` (line 6, column 5)"), "{out}");
     assert!(out.contains("`promote.yaml` (line 4, column 1)"), "{out}");
-    snapshot("render/config-unknown-key.txt", &out);
+    snapshot!("render/config-unknown-key.txt", &out);
 }
 
 // ---------------------------------------------------------------------------------------------

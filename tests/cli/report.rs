@@ -9,27 +9,19 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{crate_dir, snapshot, Repo, Run, NOW};
+use crate::snapshot;
+use crate::support::{crate_dir, Case, Repo, Run, NOW};
 
 /// api and web, dev -> staging -> prod; prod needs 24 hours of soak in staging.
 fn repo() -> Repo {
-    let repo = Repo::new();
-    repo.write(
-        "promote.yaml",
-        "registry: r.example.com/acme\nservices:\n  api:\n  web:\nenvironments:\n  dev:\n    values: {namespace: dev}\n  staging:\n    from: dev\n    values: {namespace: staging}\n  prod:\n    from: staging\n    values: {namespace: prod}\n    gates:\n      soak: 24h\n",
-    );
-    for svc in ["api", "web"] {
-        repo.write(
-            &format!("templates/{svc}/deployment.yaml"),
-            format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {svc}\n  namespace: {{{{ values.namespace }}}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: {svc}\n          image: {{{{ image }}}}\n"),
-        );
-    }
-    repo.commit_all("config");
-    repo
+    Case::native(&["api", "web"])
+        .config_append("    gates:\n      soak: 24h\n")
+        .commit()
+        .repo()
 }
 
 fn at(repo: &Repo, now: &str, args: &[&str]) -> Run {
-    at_env(repo, now, args, &[])
+    repo.at(now, args).succeeds()
 }
 
 fn at_env(repo: &Repo, now: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -115,7 +107,7 @@ fn figures_as_text_and_json() {
     let repo = history();
     let text = repo.promote(&["report"]).ok();
     assert_eq!(text.stderr, "");
-    snapshot("report/text", &text.stdout);
+    snapshot!("report/text", &text.stdout);
 
     let run = repo.promote(&["report", "--output", "json"]).ok();
     let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

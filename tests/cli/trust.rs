@@ -2,11 +2,7 @@
 //! rewritten, rollbacks never delete by surprise, values keep their type, templates are bounded,
 //! terminal output is safe.
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
-use crate::support::{Repo, Run};
+use crate::support::{Case, Repo};
 
 const CONFIG: &str = "\
 registry: registry.example.com/acme
@@ -52,69 +48,24 @@ spec:
 
 /// The config repository, committed, with no environment deployed yet.
 fn config_repo() -> Repo {
-    let repo = Repo::new();
-    repo.write("promote.yaml", CONFIG);
-    for svc in ["api", "web"] {
-        repo.write(&format!("templates/{svc}/deployment.yaml"), template(svc));
-    }
-    repo.commit_all("config");
-    repo
+    Case::empty()
+        .config(CONFIG)
+        .templates(&["api", "web"], "deployment.yaml", template)
+        .commit()
+        .repo()
 }
 
 /// dev at `a252dcc`, staging promoted from it, dev then at `b3f1e2d`.
 fn pipeline() -> Repo {
     let repo = config_repo();
-    repo.promote(&["set-image", "dev", "--sha", "a252dcc"]).ok();
-    repo.promote(&["to", "staging"]).ok();
-    repo.promote(&["set-image", "dev", "--sha", "b3f1e2d"]).ok();
-    repo
-}
-
-/// Every entry of the work tree outside `.git`: files with their bytes, links with their target
-/// (never followed), directories ending in `/`.
-fn tree(repo: &Repo) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &std::path::Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if rel.is_empty() && name == ".git" {
-                continue;
-            }
-            let path = format!("{rel}{name}");
-            let kind = entry.file_type().unwrap();
-            if kind.is_symlink() {
-                let to = std::fs::read_link(entry.path()).unwrap();
-                out.insert(format!("{path} -> {}", to.display()), Vec::new());
-            } else if kind.is_dir() {
-                out.insert(format!("{path}/"), Vec::new());
-                walk(&entry.path(), &format!("{path}/"), out);
-            } else {
-                out.insert(path, std::fs::read(entry.path()).unwrap());
-            }
-        }
+    for step in [
+        &["set-image", "dev", "--sha", "a252dcc"][..],
+        &["to", "staging"],
+        &["set-image", "dev", "--sha", "b3f1e2d"],
+    ] {
+        repo.run(step).succeeds();
     }
-    let mut out = BTreeMap::new();
-    walk(&repo.path, "", &mut out);
-    out
-}
-
-/// Runs a command that must be refused: exit 1, and nothing changed (HEAD, index, work tree).
-fn refused(repo: &Repo, args: &[&str]) -> Run {
-    let head = repo.head();
-    let status = repo.status();
-    let files = tree(repo);
-    let r = repo.promote(args).expect(1);
-    assert_eq!(repo.head(), head, "{args:?} committed");
-    assert_eq!(repo.status(), status, "{args:?} changed the index or tree");
-    assert_eq!(tree(repo), files, "{args:?} wrote files");
-    r
-}
-
-fn records(repo: &Repo, env: &str) -> Vec<Value> {
-    repo.read(&format!("environments/{env}/deploy.log"))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    repo
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +126,7 @@ fn assert_nothing_leaks(repo: &Repo, link: &str) {
     // (A command that does not read the linked file, such as `to staging` over a link in dev's
     // manifests, may commit: what it commits is checked below.)
     let _ = head;
-    for (path, bytes) in tree(repo) {
+    for (path, bytes) in repo.tree() {
         assert!(
             !String::from_utf8_lossy(&bytes).contains(MARKER),
             "`{path}` holds the outside file's text"
@@ -193,16 +144,12 @@ fn a_template_linked_outside_the_repository_is_refused_and_never_read() {
     let outside = outside_file(&repo);
     std::os::unix::fs::symlink(&outside, repo.file("templates/api/leak.yaml")).unwrap();
     repo.commit_all("a template that is a link");
-    let r = refused(&repo, &["render"]);
-    assert!(
-        r.stderr.contains(&format!(
-            "`templates/api/leak.yaml` is a symbolic link (to `{}`)",
-            outside.display()
-        )),
-        "{}",
-        r.stderr
-    );
-    assert!(r.stderr.contains("hint: replace the link"), "{}", r.stderr);
+    let r = repo.refused(&["render"]);
+    r.stderr_has(&format!(
+        "`templates/api/leak.yaml` is a symbolic link (to `{}`)",
+        outside.display()
+    ));
+    r.stderr_has("hint: replace the link");
     assert_nothing_leaks(&repo, "templates/api/leak.yaml");
 }
 
@@ -232,7 +179,7 @@ fn a_manifest_linked_outside_the_repository_is_refused() {
 #[test]
 fn an_environment_directory_linked_to_another_is_refused() {
     let repo = pipeline();
-    let dev_before = tree(&repo);
+    let dev_before = repo.tree();
     std::fs::remove_dir_all(repo.file("environments/staging")).unwrap();
     std::os::unix::fs::symlink("dev", repo.file("environments/staging")).unwrap();
     repo.commit_all("staging is dev");
@@ -242,7 +189,7 @@ fn an_environment_directory_linked_to_another_is_refused() {
         vec!["to", "staging"],
         vec!["check"],
     ] {
-        let r = refused(&repo, &args);
+        let r = repo.refused(&args);
         assert!(
             r.stderr
                 .contains("`environments/staging` is a symbolic link (to `dev`)"),
@@ -267,7 +214,7 @@ fn tampered(edit: impl Fn(&Repo)) -> Repo {
     let repo = pipeline();
     edit(&repo);
     repo.commit_all("tidy the log");
-    let r = refused(&repo, &["to", "staging"]);
+    let r = repo.refused(&["to", "staging"]);
     assert!(
         r.stderr.contains("refusing to change `staging`")
             && r.stderr.contains("environments/staging/deploy.log")
@@ -276,7 +223,7 @@ fn tampered(edit: impl Fn(&Repo)) -> Repo {
         r.stderr
     );
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(!v.stderr.contains("intact"), "{}", v.stderr);
+    v.stderr_lacks("intact");
     repo
 }
 
@@ -293,14 +240,10 @@ fn deleting_the_last_record_is_refused_and_reported_with_its_commit() {
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
     let commit = repo.head();
-    assert!(
-        v.stderr.contains(&format!(
+    v.stderr_has(&format!(
             "`environments/staging/deploy.log`: commit {} (tidy the log) removed lines (1 records before, 0 after)",
             &commit[..12]
-        )),
-        "{}",
-        v.stderr
-    );
+        ));
 }
 
 #[test]
@@ -314,11 +257,7 @@ fn a_deleted_log_is_refused() {
         std::fs::remove_file(repo.file("environments/staging/deploy.log")).unwrap()
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(
-        v.stderr.contains("(tidy the log) deleted it"),
-        "{}",
-        v.stderr
-    );
+    v.stderr_has("(tidy the log) deleted it");
 }
 
 #[test]
@@ -331,7 +270,7 @@ fn a_log_that_fails_verification_is_not_built_on() {
         );
     });
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(v.stderr.contains("was edited"), "{}", v.stderr);
+    v.stderr_has("was edited");
 }
 
 #[test]
@@ -341,17 +280,12 @@ fn a_repair_is_explicit_loud_and_recorded() {
     repo.commit_all("tidy the log");
     // A repair needs its reason, given like every other reason (`-m`/`--reason`).
     let bare = repo.promote(&["to", "staging", "--repair-audit"]).expect(2);
-    assert!(bare.stderr.contains("--message"), "{}", bare.stderr);
+    bare.stderr_has("--message");
     let r = repo
         .promote(&["to", "staging", "--repair-audit", "-m", "log lost in INC-7"])
         .ok();
-    assert!(
-        r.stderr
-            .contains("AUDIT TRAIL REPAIR for `staging` (log lost in INC-7)"),
-        "{}",
-        r.stderr
-    );
-    let recs = records(&repo, "staging");
+    r.stderr_has("AUDIT TRAIL REPAIR for `staging` (log lost in INC-7)");
+    let recs = repo.records("staging");
     assert_eq!(recs.len(), 1);
     let why = recs[0]["audit_repaired"].as_str().unwrap();
     assert!(why.starts_with("log lost in INC-7 ["), "{why}");
@@ -364,12 +298,7 @@ fn a_repair_is_explicit_loud_and_recorded() {
     // The trail verifies from the repair on; `log` shows the repair.
     repo.promote(&["log", "--verify"]).ok();
     let log = repo.promote(&["log", "staging"]).ok();
-    assert!(
-        log.stdout
-            .contains("AUDIT TRAIL REPAIRED: log lost in INC-7"),
-        "{}",
-        log.stdout
-    );
+    log.stdout_has("AUDIT TRAIL REPAIRED: log lost in INC-7");
 }
 
 #[test]
@@ -381,14 +310,8 @@ fn source_metadata_edited_to_a_version_it_never_ran_is_refused() {
         meta.replace("b3f1e2d", "deadbee"),
     );
     repo.commit_all("bump api by hand");
-    let r = refused(&repo, &["to", "staging"]);
-    assert!(
-        r.stderr.contains(
-            "`environments/dev/metadata.json` says `api` runs deadbee, but the last record of `environments/dev/deploy.log` that changed it set b3f1e2d"
-        ),
-        "{}",
-        r.stderr
-    );
+    let r = repo.refused(&["to", "staging"]);
+    r.stderr_has("`environments/dev/metadata.json` says `api` runs deadbee, but the last record of `environments/dev/deploy.log` that changed it set b3f1e2d");
 }
 
 #[test]
@@ -396,14 +319,9 @@ fn deleted_metadata_is_refused() {
     let repo = pipeline();
     std::fs::remove_file(repo.file("environments/dev/metadata.json")).unwrap();
     repo.commit_all("lose the metadata");
-    let r = refused(&repo, &["set-image", "dev", "--sha", "c0ffee1"]);
-    assert!(
-        r.stderr
-            .contains("`environments/dev/metadata.json` is missing, but `environments/dev/deploy.log` records 2 change(s) of `dev`"),
-        "{}",
-        r.stderr
-    );
-    refused(&repo, &["to", "staging"]);
+    let r = repo.refused(&["set-image", "dev", "--sha", "c0ffee1"]);
+    r.stderr_has("`environments/dev/metadata.json` is missing, but `environments/dev/deploy.log` records 2 change(s) of `dev`");
+    repo.refused(&["to", "staging"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +331,7 @@ fn deleted_metadata_is_refused() {
 fn a_rollback_that_removes_services_is_refused_unless_asked_for() {
     let repo = pipeline();
     repo.promote(&["to", "prod"]).ok();
-    let r = refused(&repo, &["rollback", "prod"]);
+    let r = repo.refused(&["rollback", "prod"]);
     assert!(
         r.stderr
             .contains("refusing: this rollback removes `api`, `web` from `prod`")
@@ -425,12 +343,7 @@ fn a_rollback_that_removes_services_is_refused_unless_asked_for() {
     );
     let r = repo.promote(&["rollback", "prod", "--allow-remove"]).ok();
     for m in ["api-deployment.yaml", "web-deployment.yaml"] {
-        assert!(
-            r.stderr
-                .contains(&format!("  environments/prod/manifests/{m}")),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&format!("  environments/prod/manifests/{m}"));
         assert!(!repo.exists(&format!("environments/prod/manifests/{m}")));
     }
 }
@@ -447,10 +360,7 @@ fn the_readme_rollback_examples_work() {
     let out = format!("{}{}", r.stdout, r.stderr);
     assert!(out.contains("api: b3f1e2d -> a252dcc"), "{out}");
     // To the state right after a record.
-    let first = records(&repo, "prod")[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let first = repo.records("prod")[0]["id"].as_str().unwrap().to_string();
     repo.promote(&["to", "prod"]).ok();
     repo.promote(&["rollback", "prod", "--to", &first]).ok();
     assert!(repo
@@ -644,20 +554,9 @@ fn a_template_that_runs_or_grows_without_bound_fails_naming_it() {
     );
     repo.commit_all("unbounded templates");
     // (Without a bound this would not finish; how fast the bound trips is for `make bench`.)
-    let r = refused(&repo, &["set-image", "dev", "--sha", "a252dcc"]);
-    assert!(
-        r.stderr.contains(
-            "`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of"
-        ),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr
-            .contains("`templates/web/big.yaml`: renders more than 64 MiB"),
-        "{}",
-        r.stderr
-    );
+    let r = repo.refused(&["set-image", "dev", "--sha", "a252dcc"]);
+    r.stderr_has("`templates/api/loop.yaml` (line 6): runs too long: it used up its budget of");
+    r.stderr_has("`templates/web/big.yaml`: renders more than 64 MiB");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -680,12 +579,7 @@ fn files_that_are_not_templates_are_not_rendered_and_check_says_so() {
     );
     let r = repo.promote(&["check"]).ok();
     for f in ["templates/api/README.md", "templates/api/notes.txt"] {
-        assert!(
-            r.stderr
-                .contains(&format!("note: `{f}` is not a manifest template")),
-            "{}",
-            r.stderr
-        );
+        r.stderr_has(&format!("note: `{f}` is not a manifest template"));
     }
 }
 
@@ -701,13 +595,9 @@ fn a_preview_log_that_fails_verification_is_not_built_on_and_verify_reports_it()
     repo.write(log, text.replace("a252dcc", "a252dcd"));
     repo.commit_all("tidy the preview log");
     let v = repo.promote(&["log", "--verify"]).expect(1);
-    assert!(v.stderr.contains(&format!("`{log}`")), "{}", v.stderr);
-    assert!(
-        v.stderr.contains("(tidy the preview log) changed lines"),
-        "{}",
-        v.stderr
-    );
-    let r = refused(&repo, &["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
+    v.stderr_has(&format!("`{log}`"));
+    v.stderr_has("(tidy the preview log) changed lines");
+    let r = repo.refused(&["preview", "up", "feature-x", "--sha", "b3f1e2d"]);
     assert!(
         r.stderr.contains("refusing to change preview") && r.stderr.contains(log),
         "{}",
