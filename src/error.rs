@@ -401,6 +401,9 @@ pub enum Failure {
 
 impl Failure {
     /// The rendered error: message, hints and exit code. The one place their text is written.
+    ///
+    /// Longer than ~100 lines on purpose: one arm per variant, a table to read down rather than a
+    /// procedure; split, it would scatter again the texts this file exists to gather.
     pub fn render(self) -> UserError {
         use Failure::*;
         match self {
@@ -907,7 +910,8 @@ mod tests {
     use super::*;
 
     /// One of each variant. [`index`] is exhaustive, so a new variant does not compile until it
-    /// has a number, and the test below fails until it has a sample.
+    /// has a number, and the test below fails until it has a sample. (Both are tables, one line
+    /// or entry per variant, hence their length.)
     fn samples() -> Vec<Failure> {
         use Failure::*;
         vec![
