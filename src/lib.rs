@@ -1,6 +1,9 @@
 //! `promote`: moves container image versions through the environments of a GitOps config repository.
 //!
-//! Data flows one way: config -> plan -> render -> write -> commit. Each stage returns plain data.
+//! A request flows one way: `cli` (clap, only there) -> `commands` (one orchestrator per
+//! subcommand) -> `model` (config, metadata, audit) -> `plan` (read-only, using `render` and
+//! `cache`) -> `apply` (journal, files, the commit through `git`), and `ui` prints. ARCHITECTURE.md
+//! describes each folder and the rules between them, which `tests/architecture.rs` checks.
 
 pub mod adopt;
 pub mod apply;
@@ -8,6 +11,10 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod error;
+#[expect(
+    clippy::exit,
+    reason = "`PROMOTE_FAILPOINT=name:exit` ends the run as a kill would, skipping every destructor"
+)]
 pub mod failpoint;
 pub mod fs;
 pub mod git;

@@ -76,7 +76,7 @@ pub fn plan_against(
     out
 }
 
-/// The bytes of a file, None when absent. A symbolic link is not followed (ELOOP): see `crate::fs::trust`.
+/// The bytes of a file, None when absent. A symbolic link is not followed (ELOOP): see `crate::fs::links`.
 fn read_opt(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
@@ -580,32 +580,26 @@ type Dirs = std::collections::HashMap<PathBuf, Option<crate::fs::at::Dir>>;
 /// system or file system cannot, and nothing was changed.
 #[cfg(target_os = "linux")]
 fn exchange(dirs: &mut Dirs, a: &Path, b: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use std::os::fd::{AsFd, BorrowedFd};
     // Each file relative to its open directory (or, where that fails, by its whole path).
-    let mut at = |p: &Path| -> Option<(libc::c_int, std::ffi::CString)> {
-        let fd = match (p.parent(), p.file_name()) {
-            (Some(parent), Some(name)) => dirs
-                .entry(parent.to_path_buf())
-                .or_insert_with(|| crate::fs::at::Dir::open(parent).ok())
-                .as_ref()
-                .map(|d| (d.raw(), name)),
-            _ => None,
-        };
-        Some(match fd {
-            Some((fd, name)) => (fd, std::ffi::CString::new(name.as_bytes()).ok()?),
-            None => (
-                libc::AT_FDCWD,
-                std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?,
-            ),
-        })
-    };
-    let (Some((da, a)), Some((db, b))) = (at(a), at(b)) else {
-        return false;
-    };
-    // SAFETY: two NUL-terminated names that live across the call, each relative to an open
-    // directory (or the working directory); no memory is shared.
-    let r = unsafe { libc::renameat2(da, a.as_ptr(), db, b.as_ptr(), libc::RENAME_EXCHANGE) };
-    r == 0
+    for p in [a, b] {
+        if let Some(parent) = p.parent() {
+            dirs.entry(parent.to_path_buf())
+                .or_insert_with(|| crate::fs::at::Dir::open(parent).ok());
+        }
+    }
+    fn at<'a>(dirs: &'a Dirs, p: &'a Path) -> (BorrowedFd<'a>, &'a Path) {
+        match (p.parent(), p.file_name()) {
+            (Some(parent), Some(name)) => match dirs.get(parent) {
+                Some(Some(dir)) => (dir.as_fd(), Path::new(name)),
+                _ => (CWD, p),
+            },
+            _ => (CWD, p),
+        }
+    }
+    let ((da, a), (db, b)) = (at(dirs, a), at(dirs, b));
+    renameat_with(da, a, db, b, RenameFlags::EXCHANGE).is_ok()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -751,6 +745,26 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("new")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files remain");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn exchange_swaps_two_files_or_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(&a, "A").unwrap();
+        std::fs::write(&b, "B").unwrap();
+        let mut dirs = Dirs::new();
+        assert!(exchange(&mut dirs, &a, &b));
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "B");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "A");
+        // By whole path too (a relative name with no directory to open, a missing directory).
+        let missing = dir.path().join("gone/c");
+        assert!(!exchange(&mut dirs, &a, &missing));
+        assert!(!exchange(&mut dirs, &a, Path::new("no-such-file-here")));
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "B");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "A");
     }
 
     #[cfg(unix)]

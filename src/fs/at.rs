@@ -5,63 +5,50 @@
 //! a few directories, so each directory is opened once and its files are named relative to it:
 //! `/…/repo/staging/svc-0001-deployment.yaml.tpl` is walked once for `staging`, not once per file.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 /// An open directory.
 pub struct Dir {
-    fd: File,
+    fd: OwnedFd,
 }
 
 impl Dir {
     pub fn open(path: &Path) -> io::Result<Dir> {
-        let c = cstr(path.as_os_str())?;
-        // SAFETY: `c` is a valid NUL-terminated string; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        Ok(Dir {
-            fd: unsafe { File::from_raw_fd(fd) },
-        })
-    }
-
-    /// The descriptor, for system calls that take a directory (`renameat2`, `fstatat`).
-    pub fn raw(&self) -> std::os::fd::RawFd {
-        self.fd.as_raw_fd()
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Dir { fd })
     }
 
     /// The bytes of the file `name` (relative to this directory), like `std::fs::read`, without
     /// asking its size first (two reads of a small file cost less than a `stat`).
     pub fn read(&self, name: &OsStr) -> io::Result<Vec<u8>> {
-        let c = cstr(name)?;
-        // SAFETY: valid directory fd and NUL-terminated name; the result is checked.
-        let fd = unsafe {
-            libc::openat(
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                // A symbolic link is not followed (ELOOP): see `crate::fs::trust`.
-                libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        let mut file = unsafe { File::from_raw_fd(fd) };
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            // A symbolic link is not followed (ELOOP): see `crate::fs::links`.
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )?;
+        let mut file = File::from(fd);
         let mut bytes = Vec::with_capacity(8192);
         file.read_to_end(&mut bytes)?;
         Ok(bytes)
+    }
+}
+
+/// The descriptor, for system calls that take a directory (`renameat2`, `fstatat`).
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -78,35 +65,17 @@ pub struct Stat {
 impl Dir {
     /// `lstat` of `name` (relative to this directory; `.` is the directory itself).
     pub fn lstat(&self, name: &OsStr) -> io::Result<Stat> {
-        let c = cstr(name)?;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: valid directory fd, NUL-terminated name, and a buffer of the right type; the
-        // buffer is read only when the call succeeded.
-        let r = unsafe {
-            libc::fstatat(
-                self.fd.as_raw_fd(),
-                c.as_ptr(),
-                st.as_mut_ptr(),
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fstatat succeeded and filled the buffer.
-        let st = unsafe { st.assume_init() };
+        let st = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        // The field types differ between architectures (`c_long`, `c_ulong`, `u32`): the casts
+        // widen or keep them, and a time's nanoseconds are below 10^9.
         Ok(Stat {
             size: st.st_size as u64,
-            mtime: (st.st_mtime, st.st_mtime_nsec),
-            ctime: (st.st_ctime, st.st_ctime_nsec),
-            ino: st.st_ino,
-            mode: st.st_mode,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+            ino: st.st_ino as u64,
+            mode: st.st_mode as u32,
         })
     }
-}
-
-fn cstr(s: &OsStr) -> io::Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 #[cfg(test)]
