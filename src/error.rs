@@ -401,9 +401,8 @@ pub enum Failure {
 
 impl Failure {
     /// The rendered error: message, hints and exit code. The one place their text is written.
-    ///
-    /// Longer than ~100 lines on purpose: one arm per variant, a table to read down rather than a
-    /// procedure; split, it would scatter again the texts this file exists to gather.
+    // long: one arm per variant, a table to read down rather than a procedure; split, it would
+    // scatter again the texts this file exists to gather.
     pub fn render(self) -> UserError {
         use Failure::*;
         match self {

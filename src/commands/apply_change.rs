@@ -88,17 +88,12 @@ pub(super) fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Resu
     }
     if !refusals.is_empty() {
         let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
+        let (name, said) = (&req.env, list.join("\n"));
         match override_gates {
-            _ if dry_run => ui::warn(&format!(
-                "`{}` would be refused by its gates:\n{}",
-                req.env,
-                list.join("\n")
-            )),
+            _ if dry_run => ui::warn(&format!("`{name}` would be refused by its gates:\n{said}")),
             Some(reason) => {
                 ui::warn(&format!(
-                    "GATES OVERRIDDEN for `{}` ({reason}):\n{}",
-                    req.env,
-                    list.join("\n")
+                    "GATES OVERRIDDEN for `{name}` ({reason}):\n{said}"
                 ));
                 let names: Vec<String> = refusals
                     .iter()
@@ -110,11 +105,8 @@ pub(super) fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Resu
                 req.gates_overridden = Some(format!("{reason} [overrode: {}]", names.join(", ")));
             }
             None => {
-                return Err(Failure::GatesRefuse {
-                    env: req.env.clone(),
-                    refusals: list,
-                }
-                .into())
+                let (env, refusals) = (name.clone(), list);
+                return Err(Failure::GatesRefuse { env, refusals }.into());
             }
         }
     }
