@@ -404,15 +404,14 @@ impl Failure {
     // long: one arm per variant, a table to read down rather than a procedure; split, it would
     // scatter again the texts this file exists to gather.
     pub fn render(self) -> UserError {
-        use Failure::*;
         match self {
             // ---- the command line and the environment
-            EnvInvalid { name, value, takes } => {
+            Self::EnvInvalid { name, value, takes } => {
                 UserError::new(format!("`{name}={value}` is not valid: it takes {takes}"))
                     .hint(format!("set it to such a value, or unset it (`unset {name}`)"))
                     .code(exit::USAGE)
             }
-            PromoteGitInvalid { value, unicode } => {
+            Self::PromoteGitInvalid { value, unicode } => {
                 let e = UserError::new(format!("`PROMOTE_GIT` is `{value}`: expected `auto` or `cli`"));
                 if unicode {
                     e.hint("`PROMOTE_GIT=cli` runs every git read and write through the `git` binary; unset it (or `auto`) for the default")
@@ -420,20 +419,20 @@ impl Failure {
                     e
                 }
             }
-            PromoteNowInvalid { value, error } => {
+            Self::PromoteNowInvalid { value, error } => {
                 UserError::new(format!("`PROMOTE_NOW={value}` is not an RFC 3339 time: {error}"))
             }
-            ManDirTakesCommand { command } => UserError::new(format!(
+            Self::ManDirTakesCommand { command } => UserError::new(format!(
                 "`promote man --dir` writes every page; it takes no command (got `{command}`)"
             ))
             .hint("drop the command, or drop `--dir` to print that one page")
             .code(exit::USAGE),
-            ManDirNotDirectory { dir } => UserError::new(format!(
+            Self::ManDirNotDirectory { dir } => UserError::new(format!(
                 "`{}` is not a directory: `promote man --dir` writes a page per command into one",
                 dir.display()
             ))
             .hint("name a directory (it is created if missing), or drop `--dir` to print the page"),
-            NoSuchCommand { parent, word, page, known } => {
+            Self::NoSuchCommand { parent, word, page, known } => {
                 UserError::new(format!("no command `{parent} {word}`"))
                     .hint(if known.is_empty() {
                         format!("`{parent}` has no commands: `promote man {page}` prints its page")
@@ -444,42 +443,42 @@ impl Failure {
             }
 
             // ---- files of the config repository
-            CannotRead { file, error } => UserError::new(format!("cannot read `{file}`: {error}")),
-            SymbolicLink { path, target } => UserError::new(format!(
+            Self::CannotRead { file, error } => UserError::new(format!("cannot read `{file}`: {error}")),
+            Self::SymbolicLink { path, target } => UserError::new(format!(
                 "`{path}` is a symbolic link (to `{target}`): promote follows no symbolic links in templates, environments or previews"
             ))
             .hint("replace the link with a copy of the file (or `{% include %}` a partial from `templates/`)"),
-            InvalidMetadata { file, line, error } => {
+            Self::InvalidMetadata { file, line, error } => {
                 UserError::new(format!("`{file}` (line {line}): invalid metadata: {error}"))
                     .hint(format!("fix the file by hand, or restore it with `git checkout -- {file}`"))
             }
-            EmptyBranch => UserError::new("the branch name is empty")
+            Self::EmptyBranch => UserError::new("the branch name is empty")
                 .hint("pass the pull request's branch, e.g. `promote preview up feature/login --sha <sha>`"),
-            BranchControlCharacter { branch, character } => UserError::new(format!(
+            Self::BranchControlCharacter { branch, character } => UserError::new(format!(
                 "the branch name {branch:?} contains a control character ({character:?})"
             ))
             .hint("branch names are one line of printable characters"),
 
             // ---- git
-            BareRepository => UserError::new("the repository is bare; promote needs a checkout"),
-            NotARepository { start } => {
+            Self::BareRepository => UserError::new("the repository is bare; promote needs a checkout"),
+            Self::NotARepository { start } => {
                 UserError::new(format!("`{}` is not inside a git repository", start.display()))
                     .hint("run promote inside your config repository, or pass `-C DIR`")
             }
-            GitCannotOpen { start, stderr } => UserError::new(format!(
+            Self::GitCannotOpen { start, stderr } => UserError::new(format!(
                 "git cannot open the repository at `{}`:\n  {}",
                 start.display(),
                 stderr.replace('\n', "\n  ")
             ))
             .hint("the message above is git's own; `git status` in that directory shows the same"),
-            UnknownObjectFormat { start, format } => UserError::new(format!(
+            Self::UnknownObjectFormat { start, format } => UserError::new(format!(
                 "the repository at `{}` uses the object format `{format}`, which promote does not know",
                 start.display()
             ))
             .hint("promote knows `sha1` and `sha256`"),
-            NoIdentity => UserError::new("git has no identity to commit with")
+            Self::NoIdentity => UserError::new("git has no identity to commit with")
                 .hint("set one: `git config user.name \"Your Name\"` and `git config user.email you@example.com`"),
-            IndexLocked { lock, holder, waited } => {
+            Self::IndexLocked { lock, holder, waited } => {
                 let who = match &holder {
                     Some((pid, cmd)) => format!("process {pid} (`{cmd}`) holds it"),
                     None => "no process has it open".to_string(),
@@ -497,7 +496,7 @@ impl Failure {
                     )),
                 }
             }
-            AnotherPromote { pid, waited } => {
+            Self::AnotherPromote { pid, waited } => {
                 let who = if pid.is_empty() { String::new() } else { format!(" (pid {pid})") };
                 UserError::new(format!(
                     "another promote is running in this clone{who}; waited {} s for it",
@@ -505,24 +504,24 @@ impl Failure {
                 ))
                 .hint("let it finish and run again; the lock is released when that process exits")
             }
-            DetachedHead => UserError::new("HEAD is detached: `--push` needs a branch with an upstream"),
-            NoUpstream { branch } => UserError::new(format!("branch `{branch}` has no upstream to push to"))
+            Self::DetachedHead => UserError::new("HEAD is detached: `--push` needs a branch with an upstream"),
+            Self::NoUpstream { branch } => UserError::new(format!("branch `{branch}` has no upstream to push to"))
                 .hint(format!("set one: `git push -u origin {branch}` (or `git branch --set-upstream-to origin/{branch}`)")),
-            NotACommit { rev } => UserError::new(format!("`{rev}` does not name a commit"))
+            Self::NotACommit { rev } => UserError::new(format!("`{rev}` does not name a commit"))
                 .hint("fetch it first (`git fetch origin`), or give a branch, tag or commit id"),
 
             // ---- the change and its journal
-            JournalUnreadable { path, error } => UserError::new(format!(
+            Self::JournalUnreadable { path, error } => UserError::new(format!(
                 "`{}` is not a journal this promote can read: {error}",
                 path.display()
             ))
             .hint("it records a change a killed run left unfinished; check `git status`, put things right by hand, then delete the file"),
-            RepairLockHeld { what, lock, holder } => UserError::new(format!(
+            Self::RepairLockHeld { what, lock, holder } => UserError::new(format!(
                 "an interrupted change ({what}) needs repair, but `{}` is held by a running process ({holder})",
                 lock.display()
             ))
             .hint("let that process finish, then run `promote recover`"),
-            RepairLockForeign { what, lock } => UserError::new(format!(
+            Self::RepairLockForeign { what, lock } => UserError::new(format!(
                 "an interrupted change ({what}) needs repair, but `{}` was not made by it: another git process made it",
                 lock.display()
             ))
@@ -530,17 +529,17 @@ impl Failure {
                 "if no git process is running in this clone, remove it (`rm {}`), then run `promote recover`",
                 lock.display()
             )),
-            RepairIncomplete { report } => UserError::new(format!(
+            Self::RepairIncomplete { report } => UserError::new(format!(
                 "{report}\nthe change is still recorded in `.git/promote/journal`"
             ))
             .hint("fix what is named above (free disk space, finish the other git process), then run `promote recover`"),
-            ChangeFailed { error } => UserError::new(format!("the change failed: {error}"))
+            Self::ChangeFailed { error } => UserError::new(format!("the change failed: {error}"))
                 .hint("run `promote recover`"),
-            ChangeAndRepairFailed { error, repair } => UserError::new(format!(
+            Self::ChangeAndRepairFailed { error, repair } => UserError::new(format!(
                 "the change failed, and putting things back failed too\n{error}\nwhile putting things back: {repair}"
             ))
             .hint("the change is recorded in `.git/promote/journal`; once the cause is fixed, `promote recover` puts things right"),
-            ChangeRepairIncomplete { error, report, not_undone } => {
+            Self::ChangeRepairIncomplete { error, report, not_undone } => {
                 let mut msg = format!(
                     "the change failed: {error}\nputting things back is not complete:\n{report}"
                 );
@@ -550,7 +549,7 @@ impl Failure {
                 UserError::new(msg)
                     .hint("free disk space (or fix what is named above), then run `promote recover`: the change is recorded in `.git/promote/journal`")
             }
-            ChangeRolledBack { written, disk_full, error } => UserError::new(format!(
+            Self::ChangeRolledBack { written, disk_full, error } => UserError::new(format!(
                 "{} failed; the working tree and index are as they were\n{error}",
                 if written { "the commit" } else { "writing the files" }
             ))
@@ -559,115 +558,115 @@ impl Failure {
             } else {
                 "fix what git complains about (a hook, `git config user.email`, signing) and run again"
             }),
-            ChangeCommittedThen { commit, error } => UserError::new(format!(
+            Self::ChangeCommittedThen { commit, error } => UserError::new(format!(
                 "the change was committed as {}, then: {error}\nthe working tree and index are in line with that commit (verified)",
                 &commit[..7.min(commit.len())]
             )),
 
             // ---- the config
-            NoConfig { root } => UserError::new(format!(
+            Self::NoConfig { root } => UserError::new(format!(
                 "no `{CONFIG_FILE}` at the root of the repository `{}`",
                 root.display()
             ))
             .hint("run promote inside a config repository, or pass `-C DIR`")
             .hint("see the README's config reference to write one"),
-            ConfigSyntax { at, error } => UserError::new(format!("`{CONFIG_FILE}`{at}: {error}"))
+            Self::ConfigSyntax { at, error } => UserError::new(format!("`{CONFIG_FILE}`{at}: {error}"))
                 .hint("see the README's config reference for the allowed keys"),
-            ConfigInvalid { at, problem } => UserError::new(format!("`{CONFIG_FILE}`{at}: {problem}")),
-            UnknownEnvironment { name, suggestion, known } => {
+            Self::ConfigInvalid { at, problem } => UserError::new(format!("`{CONFIG_FILE}`{at}: {problem}")),
+            Self::UnknownEnvironment { name, suggestion, known } => {
                 UserError::new(format!("unknown environment `{name}`{suggestion}"))
                     .hint(format!("environments in `{CONFIG_FILE}`: {}", known.join(", ")))
             }
-            UnknownService { name, suggestion, known } => {
+            Self::UnknownService { name, suggestion, known } => {
                 UserError::new(format!("unknown service `{name}`{suggestion}"))
                     .hint(format!("services in `{CONFIG_FILE}`: {}", known.join(", ")))
             }
 
             // ---- what a command is given
-            DirIsFile { dir } => UserError::new(format!("`{dir}` is a file, not a directory"))
+            Self::DirIsFile { dir } => UserError::new(format!("`{dir}` is a file, not a directory"))
                 .hint("`-C` takes the config repository's directory (or one inside it)"),
-            NoSuchDir { dir } => UserError::new(format!("`{dir}`: no such directory"))
+            Self::NoSuchDir { dir } => UserError::new(format!("`{dir}`: no such directory"))
                 .hint("`-C` takes the config repository's directory (or one inside it); check the path"),
-            CannotOpen { dir, error } => UserError::new(format!("cannot open `{dir}`: {error}")),
-            HoldNeedsReason { env } => UserError::new(format!("`promote hold {env}` needs a reason"))
+            Self::CannotOpen { dir, error } => UserError::new(format!("cannot open `{dir}`: {error}")),
+            Self::HoldNeedsReason { env } => UserError::new(format!("`promote hold {env}` needs a reason"))
                 .hint(format!(
                     "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
                 ))
                 .code(exit::USAGE),
-            NoVersionsGiven { env } => UserError::new("no versions given").hint(format!(
+            Self::NoVersionsGiven { env } => UserError::new("no versions given").hint(format!(
                 "`promote set-image {env} --sha <sha>` sets every service; `promote set-image {env} api=<sha>` sets one"
             )),
-            ShaInvalid { sha, error } => UserError::new(format!("`--sha {sha}`: {error}")),
-            PreviewShaInvalid { error } => UserError::new(format!("--sha: {error}")),
-            NotServiceVersion { pair } => UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
+            Self::ShaInvalid { sha, error } => UserError::new(format!("`--sha {sha}`: {error}")),
+            Self::PreviewShaInvalid { error } => UserError::new(format!("--sha: {error}")),
+            Self::NotServiceVersion { pair } => UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
                 .hint("write it as e.g. `api=a252dcc`"),
-            ServiceGivenTwice { service, first, second } => {
+            Self::ServiceGivenTwice { service, first, second } => {
                 UserError::new(format!("`{service}` is given twice: `{first}` and `{second}`"))
                     .hint(format!("give each service one version: keep `{first}` or `{second}`"))
                     .code(exit::USAGE)
             }
-            VersionInvalid { pair, error } => UserError::new(format!("`{pair}`: {error}")),
-            OlderThanInvalid { error } => UserError::new(format!("--older-than: {error}")),
-            OlderThanNotPositive { value } => {
+            Self::VersionInvalid { pair, error } => UserError::new(format!("`{pair}`: {error}")),
+            Self::OlderThanInvalid { error } => UserError::new(format!("--older-than: {error}")),
+            Self::OlderThanNotPositive { value } => {
                 UserError::new(format!("--older-than: `{value}` is not a positive duration"))
             }
-            GcNeedsCriteria => UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
+            Self::GcNeedsCriteria => UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
                 .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
                 .code(exit::USAGE),
-            KeepFileUnreadable { file, error } => {
+            Self::KeepFileUnreadable { file, error } => {
                 UserError::new(format!("--keep-file: cannot read `{file}`: {error}"))
             }
-            KeepFileEmpty { file } => {
+            Self::KeepFileEmpty { file } => {
                 let what = if file == "-" { "stdin".to_string() } else { format!("`{file}`") };
                 UserError::new(format!(
                     "--keep-file: {what} names no branch: every preview would be removed"
                 ))
                 .hint("check the command that lists the branches (e.g. `git ls-remote --heads origin`); nothing was changed")
             }
-            SinceInvalid { error } => UserError::new(format!("--since: {error}"))
+            Self::SinceInvalid { error } => UserError::new(format!("--since: {error}"))
                 .hint("e.g. `--since 30d`, `--since 2w`, `--since 36h`"),
-            HtmlDirUncreatable { dir, error } => UserError::new(format!(
+            Self::HtmlDirUncreatable { dir, error } => UserError::new(format!(
                 "--html: cannot create the directory `{}`: {error}",
                 dir.display()
             )),
-            HtmlUnwritable { path, error } => {
+            Self::HtmlUnwritable { path, error } => {
                 UserError::new(format!("--html: cannot write `{}`: {error}", path.display()))
             }
 
             // ---- the repository's state
-            DetachedHeadCommit { head } => UserError::new(format!(
+            Self::DetachedHeadCommit { head } => UserError::new(format!(
                 "HEAD is detached (at {}): a commit here would be on no branch, and easily lost",
                 &head[..head.len().min(7)]
             ))
             .hint("switch to the branch to commit on (`git switch main`), or make one here (`git switch -c <branch>`)"),
-            NoCommits { why } => UserError::new(format!("the repository has no commits yet: {why}"))
+            Self::NoCommits { why } => UserError::new(format!("the repository has no commits yet: {why}"))
                 .hint("commit the config repository first: `git add -A && git commit -m \"config repository\"`"),
-            EnvDirty { env, dirty } => UserError::new(format!(
+            Self::EnvDirty { env, dirty } => UserError::new(format!(
                 "`{env}` has uncommitted changes:\n  {}",
                 dirty.join("\n  ")
             ))
             .hint("commit or stash them first: promote commits only its own change"),
-            RenderDirty { dirty } => UserError::new(format!(
+            Self::RenderDirty { dirty } => UserError::new(format!(
                 "these files have uncommitted changes that rendering would overwrite:\n  {}",
                 dirty.join("\n  ")
             ))
             .hint("commit them, or discard them with `git checkout -- <file>`, then render again"),
-            InitDirty { dirty } => UserError::new(format!(
+            Self::InitDirty { dirty } => UserError::new(format!(
                 "these files have uncommitted changes, and `promote init` would rewrite them:\n  {}",
                 dirty.join("\n  ")
             ))
             .hint("commit them first, so that their old content stays in git history"),
-            MigrateDirty { dirty } => UserError::new(format!(
+            Self::MigrateDirty { dirty } => UserError::new(format!(
                 "these files have uncommitted changes:\n  {}",
                 dirty.join("\n  ")
             ))
             .hint("commit or stash them first: the migration is one commit of its own"),
-            PreviewsDirty { dirty } => UserError::new(format!(
+            Self::PreviewsDirty { dirty } => UserError::new(format!(
                 "the previews have uncommitted changes:\n  {}",
                 dirty.join("\n  ")
             ))
             .hint("commit or stash them first: promote commits only its own change"),
-            Drift { env, files } => UserError::new(format!(
+            Self::Drift { env, files } => UserError::new(format!(
                 "environment `{env}` has manifests that differ from what its templates render now:\n{}",
                 files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
             ))
@@ -675,7 +674,7 @@ impl Failure {
                 "run `promote render {env}` and commit the result first (or `promote check` to see the differences)"
             ))
             .hint("a promotion only changes versions, so it will not mix in other changes"),
-            Problems { blocked, problems, hints } => {
+            Self::Problems { blocked, problems, hints } => {
                 let mut e = UserError::new(
                     std::iter::once(blocked.title())
                         .chain(problems)
@@ -689,20 +688,20 @@ impl Failure {
             }
 
             // ---- a change's preconditions
-            UnpushedCommits { upstream } => UserError::new(format!(
+            Self::UnpushedCommits { upstream } => UserError::new(format!(
                 "your branch has commits that `{upstream}` does not have: `--push` would publish them too"
             ))
             .hint("push or drop them first (`git log @{upstream}..`), then run again"),
-            PushGaveUp { tries, upstream, commit, rejection } => UserError::new(format!(
+            Self::PushGaveUp { tries, upstream, commit, rejection } => UserError::new(format!(
                 "gave up after {tries} attempts: `{upstream}` kept moving while pushing.\nthe change is committed locally as {} but not pushed\nlast rejection: {rejection}",
                 &commit[..7.min(commit.len())]
             ))
             .hint("run the same command again, or push by hand with `git pull --rebase && git push`"),
-            GatesRefuse { env, refusals } => {
+            Self::GatesRefuse { env, refusals } => {
                 UserError::new(format!("`{env}` refuses this change:\n{}", refusals.join("\n")))
                     .hint("wait until it passes, or let a person through: `--override-gates --reason \"...\"` (recorded in the audit log)")
             }
-            AuditDoesNotVerify { env, problems, deploy_log } => UserError::new(format!(
+            Self::AuditDoesNotVerify { env, problems, deploy_log } => UserError::new(format!(
                 "refusing to change `{env}`: the audit trail it builds on does not verify:\n{}",
                 problems.join("\n")
             ))
@@ -710,102 +709,102 @@ impl Failure {
                 "restore what was removed or edited: `git log -p -- {deploy_log}` shows it; `promote log --verify` checks every log against its history"
             ))
             .hint("for a deliberate repair, run again with `--repair-audit -m \"<why>\"` (recorded in the new record)"),
-            AuditProblems { problems } => UserError::new(problems.join("\n"))
+            Self::AuditProblems { problems } => UserError::new(problems.join("\n"))
                 .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did"),
-            RemovesServices { action, what, env } => UserError::new(format!("refusing: this {action} {what}"))
+            Self::RemovesServices { action, what, env } => UserError::new(format!("refusing: this {action} {what}"))
                 .hint("with ArgoCD pruning, that takes the services down; to do it anyway, add `--allow-remove`")
                 .hint(format!(
                     "to return to an earlier version instead, pick a record with `promote log {env}` and run `promote rollback {env} --to <id>`"
                 )),
-            PipelineStart { env } => UserError::new(format!(
+            Self::PipelineStart { env } => UserError::new(format!(
                 "`{env}` is the start of the pipeline: it takes no promotions"
             ))
             .hint(format!("set its versions directly: `promote set-image {env} --sha <sha>`")),
-            WrongSource { env, allowed, from } => UserError::new(format!(
+            Self::WrongSource { env, allowed, from } => UserError::new(format!(
                 "`{env}` takes versions only from `{allowed}`, not from `{from}`"
             ))
             .hint(format!("promote `{allowed}` first, then run `promote to {env}`"))
             .hint("environments cannot be skipped: the pipeline is declared in `promote.yaml`"),
-            SourceEmpty { source, hint } => UserError::new(format!(
+            Self::SourceEmpty { source, hint } => UserError::new(format!(
                 "`{source}` runs no versions yet: there is nothing to promote from it"
             ))
             .hint(hint),
-            SourceLacksService { source, service, hint } => UserError::new(format!(
+            Self::SourceLacksService { source, service, hint } => UserError::new(format!(
                 "`{source}` does not run `{service}`: there is no version to promote"
             ))
             .hint(hint),
-            GateCommandFailed { env, command, error } => UserError::new(format!(
+            Self::GateCommandFailed { env, command, error } => UserError::new(format!(
                 "cannot run the command gate of `{env}` (`{command}`): {error}"
             )),
-            NothingToRollBack { env } => {
+            Self::NothingToRollBack { env } => {
                 UserError::new(format!("`{env}` has no recorded changes to roll back"))
                     .hint(format!("`promote log {env}` shows its history"))
             }
-            NoSuchRecord { env, id } => UserError::new(format!("`{env}` has no record `{id}`"))
+            Self::NoSuchRecord { env, id } => UserError::new(format!("`{env}` has no record `{id}`"))
                 .hint(format!("`promote log {env}` lists the record ids")),
-            AmbiguousRecord { id } => {
+            Self::AmbiguousRecord { id } => {
                 UserError::new(format!("record id `{id}` is ambiguous: give more characters"))
             }
-            RecordVersionInvalid { id, error } => UserError::new(format!("record `{id}`: {error}")),
+            Self::RecordVersionInvalid { id, error } => UserError::new(format!("record `{id}`: {error}")),
 
             // ---- init and migrate
-            AlreadyInitialized => UserError::new(format!(
+            Self::AlreadyInitialized => UserError::new(format!(
                 "`{CONFIG_FILE}` already exists: this repository is set up for promote"
             ))
             .hint("`promote check` checks it; `promote config` prints its effective configuration"),
-            ExampleDirExists { dir } => UserError::new(format!(
+            Self::ExampleDirExists { dir } => UserError::new(format!(
                 "found no sed layout to adopt (no `<env>/*.yaml.tpl`), and `{dir}/` exists: `promote init` writes the bundled example only where it overwrites nothing"
             ))
             .hint("write `promote.yaml` by hand (see the README's config reference), or run `promote init` in an empty repository"),
-            ExampleFileExists { path } => UserError::new(format!(
+            Self::ExampleFileExists { path } => UserError::new(format!(
                 "`{path}` exists: `promote init` writes the bundled example only where it overwrites nothing"
             )),
-            AlreadyNative => UserError::new(
+            Self::AlreadyNative => UserError::new(
                 "this repository already uses the native layout: there is nothing to migrate",
             ),
-            MigratePreviews => UserError::new("`promote migrate` does not convert the previews' `*.yaml.tpl` templates")
+            Self::MigratePreviews => UserError::new("`promote migrate` does not convert the previews' `*.yaml.tpl` templates")
                 .hint(format!("remove `previews:` from `{CONFIG_FILE}`, migrate, then set previews up again on the shared templates")),
-            MigrateNotOwnDir { env, manifests, dir } => UserError::new(format!(
+            Self::MigrateNotOwnDir { env, manifests, dir } => UserError::new(format!(
                 "environment `{env}` renders into `{manifests}`, not its own directory `{dir}`: `promote migrate` moves only the usual sed layout"
             )),
-            NativeLayoutInTheWay { dir, file } => {
+            Self::NativeLayoutInTheWay { dir, file } => {
                 UserError::new(format!("`{dir}/{file}` exists, where the native layout goes"))
                     .hint(format!("move `{dir}/` out of the way first: the native layout renders every template in it"))
             }
-            MigrateMoveCollision { old, new } => UserError::new(format!(
+            Self::MigrateMoveCollision { old, new } => UserError::new(format!(
                 "`{old}` would move to `{new}`, which the native layout writes"
             ))
             .hint(format!("move or rename `{old}` first")),
-            MigrateConfigRewrite => UserError::new(format!("cannot rewrite `{CONFIG_FILE}` for the native layout by itself (is it written in flow style?)"))
+            Self::MigrateConfigRewrite => UserError::new(format!("cannot rewrite `{CONFIG_FILE}` for the native layout by itself (is it written in flow style?)"))
                 .hint("remove `layout: legacy`, `placeholders:` and each environment's `dir`, `manifests` and `metadata` by hand, in the same change"),
 
             // ---- previews
-            PreviewsNotConfigured => UserError::new(format!(
+            Self::PreviewsNotConfigured => UserError::new(format!(
                 "previews are not configured: `{CONFIG_FILE}` has no `previews:` section"
             ))
             .hint("add `previews: {}` for the defaults: previews under `environments/prs/`, rendered from the shared templates")
             .hint("see \"Preview environments\" in the README"),
-            LegacyPreviewsNeedTemplates => UserError::new(
+            Self::LegacyPreviewsNeedTemplates => UserError::new(
                 "previews in the legacy layout need their own template directory of `*.yaml.tpl` files",
             )
             .hint(format!("set `previews.templates` in `{CONFIG_FILE}`, e.g. to `dev`")),
-            OutsidePreviews { rel, dir } => UserError::new(format!(
+            Self::OutsidePreviews { rel, dir } => UserError::new(format!(
                 "refusing to touch `{rel}`: it is outside the previews directory `{dir}`"
             )),
-            PreviewSymlink { rel, link } => UserError::new(format!(
+            Self::PreviewSymlink { rel, link } => UserError::new(format!(
                 "refusing to touch `{rel}`: `{link}` is a symbolic link"
             ))
             .hint("previews are plain directories; remove the link"),
-            PreviewInTheWay { dir, branch, why, previews } => UserError::new(format!(
+            Self::PreviewInTheWay { dir, branch, why, previews } => UserError::new(format!(
                 "`{dir}` is in the way of branch `{branch}`'s preview: {why}"
             ))
             .hint(format!("previews own `{previews}`; move that directory elsewhere")),
-            NoFreePreviewName { branch, taken } => UserError::new(format!(
+            Self::NoFreePreviewName { branch, taken } => UserError::new(format!(
                 "branch `{branch}` has no free preview name: {}",
                 taken.join(", ")
             ))
             .hint("remove one of those previews (`promote preview down <branch>`), or rename the branch"),
-            PreviewAuditBroken { namespace, broken, log, branch } => UserError::new(format!(
+            Self::PreviewAuditBroken { namespace, broken, log, branch } => UserError::new(format!(
                 "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
                 broken.join("\n  ")
             ))
@@ -814,33 +813,33 @@ impl Failure {
             )),
 
             // ---- pull requests
-            PrRequired { env, command } => UserError::new(format!(
+            Self::PrRequired { env, command } => UserError::new(format!(
                 "`{env}` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written"
             ))
             .hint(format!(
                 "open one: `{command}` (your checkout is not touched); `--pr=auto` opens one only where it is required"
             )),
-            PrNoUpstream => UserError::new(
+            Self::PrNoUpstream => UserError::new(
                 "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
             )
             .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)"),
-            PrBranchMoved { branch, remote, command } => UserError::new(format!(
+            Self::PrBranchMoved { branch, remote, command } => UserError::new(format!(
                 "`{branch}` changed on `{remote}` while promote was rebuilding it: nothing was pushed"
             ))
             .hint(format!("someone else updated it; run `{command}` again")),
-            HostingCliFailed { program, args, stderr } => UserError::new(format!(
+            Self::HostingCliFailed { program, args, stderr } => UserError::new(format!(
                 "`{program} {args}` failed:\n  {}",
                 stderr.trim().replace('\n', "\n  ")
             ))
             .hint(format!("check `{program} auth status`")),
-            NoSuchRemoteBranch { branch, remote } => {
+            Self::NoSuchRemoteBranch { branch, remote } => {
                 UserError::new(format!("`{branch}` is not a branch on `{remote}`"))
                     .hint(format!("`git ls-remote --heads {remote} 'promote/*'` lists promote's branches"))
             }
-            NotMadeByPromote { branch, trailer } => UserError::new(format!(
+            Self::NotMadeByPromote { branch, trailer } => UserError::new(format!(
                 "`{branch}` was not made by `promote ... --pr`: its commit has no `{trailer}` trailer"
             )),
-            InvalidPromotions { base, problems } => UserError::new(format!(
+            Self::InvalidPromotions { base, problems } => UserError::new(format!(
                 "the changes since `{base}` are not valid promotions on it:\n  {}",
                 problems.join("\n  ")
             ))
@@ -912,322 +911,321 @@ mod tests {
     /// has a number, and the test below fails until it has a sample. (Both are tables, one line
     /// or entry per variant, hence their length.)
     fn samples() -> Vec<Failure> {
-        use Failure::*;
         vec![
-            EnvInvalid {
+            Failure::EnvInvalid {
                 name: "s".into(),
                 value: "s".into(),
                 takes: "s".into(),
             },
-            PromoteGitInvalid {
+            Failure::PromoteGitInvalid {
                 value: "s".into(),
                 unicode: true,
             },
-            PromoteNowInvalid {
+            Failure::PromoteNowInvalid {
                 value: "s".into(),
                 error: "s".into(),
             },
-            ManDirTakesCommand {
+            Failure::ManDirTakesCommand {
                 command: "s".into(),
             },
-            ManDirNotDirectory {
+            Failure::ManDirNotDirectory {
                 dir: PathBuf::from("p"),
             },
-            NoSuchCommand {
+            Failure::NoSuchCommand {
                 parent: "s".into(),
                 word: "s".into(),
                 page: "s".into(),
                 known: vec!["l".into()],
             },
-            CannotRead {
+            Failure::CannotRead {
                 file: "s".into(),
                 error: "s".into(),
             },
-            SymbolicLink {
+            Failure::SymbolicLink {
                 path: "s".into(),
                 target: "s".into(),
             },
-            InvalidMetadata {
+            Failure::InvalidMetadata {
                 file: "s".into(),
                 line: 1,
                 error: "s".into(),
             },
-            EmptyBranch,
-            BranchControlCharacter {
+            Failure::EmptyBranch,
+            Failure::BranchControlCharacter {
                 branch: "s".into(),
                 character: '\x07',
             },
-            BareRepository,
-            NotARepository {
+            Failure::BareRepository,
+            Failure::NotARepository {
                 start: PathBuf::from("p"),
             },
-            GitCannotOpen {
+            Failure::GitCannotOpen {
                 start: PathBuf::from("p"),
                 stderr: "s".into(),
             },
-            UnknownObjectFormat {
+            Failure::UnknownObjectFormat {
                 start: PathBuf::from("p"),
                 format: "s".into(),
             },
-            NoIdentity,
-            IndexLocked {
+            Failure::NoIdentity,
+            Failure::IndexLocked {
                 lock: PathBuf::from("p"),
                 holder: None,
                 waited: Duration::from_secs(1),
             },
-            AnotherPromote {
+            Failure::AnotherPromote {
                 pid: "s".into(),
                 waited: Duration::from_secs(1),
             },
-            DetachedHead,
-            NoUpstream { branch: "s".into() },
-            NotACommit { rev: "s".into() },
-            JournalUnreadable {
+            Failure::DetachedHead,
+            Failure::NoUpstream { branch: "s".into() },
+            Failure::NotACommit { rev: "s".into() },
+            Failure::JournalUnreadable {
                 path: PathBuf::from("p"),
                 error: "s".into(),
             },
-            RepairLockHeld {
+            Failure::RepairLockHeld {
                 what: "s".into(),
                 lock: PathBuf::from("p"),
                 holder: "s".into(),
             },
-            RepairLockForeign {
+            Failure::RepairLockForeign {
                 what: "s".into(),
                 lock: PathBuf::from("p"),
             },
-            RepairIncomplete { report: "s".into() },
-            ChangeFailed { error: "s".into() },
-            ChangeAndRepairFailed {
+            Failure::RepairIncomplete { report: "s".into() },
+            Failure::ChangeFailed { error: "s".into() },
+            Failure::ChangeAndRepairFailed {
                 error: "s".into(),
                 repair: "s".into(),
             },
-            ChangeRepairIncomplete {
+            Failure::ChangeRepairIncomplete {
                 error: "s".into(),
                 report: "s".into(),
                 not_undone: vec!["l".into()],
             },
-            ChangeRolledBack {
+            Failure::ChangeRolledBack {
                 written: true,
                 disk_full: true,
                 error: "s".into(),
             },
-            ChangeCommittedThen {
+            Failure::ChangeCommittedThen {
                 commit: "s".into(),
                 error: "s".into(),
             },
-            NoConfig {
+            Failure::NoConfig {
                 root: PathBuf::from("p"),
             },
-            ConfigSyntax {
+            Failure::ConfigSyntax {
                 at: "s".into(),
                 error: "s".into(),
             },
-            ConfigInvalid {
+            Failure::ConfigInvalid {
                 at: "s".into(),
                 problem: "s".into(),
             },
-            UnknownEnvironment {
+            Failure::UnknownEnvironment {
                 name: "s".into(),
                 suggestion: "s".into(),
                 known: vec!["l".into()],
             },
-            UnknownService {
+            Failure::UnknownService {
                 name: "s".into(),
                 suggestion: "s".into(),
                 known: vec!["l".into()],
             },
-            DirIsFile { dir: "s".into() },
-            NoSuchDir { dir: "s".into() },
-            CannotOpen {
+            Failure::DirIsFile { dir: "s".into() },
+            Failure::NoSuchDir { dir: "s".into() },
+            Failure::CannotOpen {
                 dir: "s".into(),
                 error: "s".into(),
             },
-            HoldNeedsReason { env: "s".into() },
-            NoVersionsGiven { env: "s".into() },
-            ShaInvalid {
+            Failure::HoldNeedsReason { env: "s".into() },
+            Failure::NoVersionsGiven { env: "s".into() },
+            Failure::ShaInvalid {
                 sha: "s".into(),
                 error: "s".into(),
             },
-            PreviewShaInvalid { error: "s".into() },
-            NotServiceVersion { pair: "s".into() },
-            ServiceGivenTwice {
+            Failure::PreviewShaInvalid { error: "s".into() },
+            Failure::NotServiceVersion { pair: "s".into() },
+            Failure::ServiceGivenTwice {
                 service: "s".into(),
                 first: "s".into(),
                 second: "s".into(),
             },
-            VersionInvalid {
+            Failure::VersionInvalid {
                 pair: "s".into(),
                 error: "s".into(),
             },
-            OlderThanInvalid { error: "s".into() },
-            OlderThanNotPositive { value: "s".into() },
-            GcNeedsCriteria,
-            KeepFileUnreadable {
+            Failure::OlderThanInvalid { error: "s".into() },
+            Failure::OlderThanNotPositive { value: "s".into() },
+            Failure::GcNeedsCriteria,
+            Failure::KeepFileUnreadable {
                 file: "s".into(),
                 error: "s".into(),
             },
-            KeepFileEmpty { file: "s".into() },
-            SinceInvalid { error: "s".into() },
-            HtmlDirUncreatable {
+            Failure::KeepFileEmpty { file: "s".into() },
+            Failure::SinceInvalid { error: "s".into() },
+            Failure::HtmlDirUncreatable {
                 dir: PathBuf::from("p"),
                 error: "s".into(),
             },
-            HtmlUnwritable {
+            Failure::HtmlUnwritable {
                 path: PathBuf::from("p"),
                 error: "s".into(),
             },
-            DetachedHeadCommit { head: "s".into() },
-            NoCommits { why: "s".into() },
-            EnvDirty {
+            Failure::DetachedHeadCommit { head: "s".into() },
+            Failure::NoCommits { why: "s".into() },
+            Failure::EnvDirty {
                 env: "s".into(),
                 dirty: vec!["l".into()],
             },
-            RenderDirty {
+            Failure::RenderDirty {
                 dirty: vec!["l".into()],
             },
-            InitDirty {
+            Failure::InitDirty {
                 dirty: vec!["l".into()],
             },
-            MigrateDirty {
+            Failure::MigrateDirty {
                 dirty: vec!["l".into()],
             },
-            PreviewsDirty {
+            Failure::PreviewsDirty {
                 dirty: vec!["l".into()],
             },
-            Drift {
+            Failure::Drift {
                 env: "s".into(),
                 files: vec!["l".into()],
             },
-            Problems {
+            Failure::Problems {
                 blocked: Blocked::Migrate,
                 problems: vec!["l".into()],
                 hints: vec!["l".into()],
             },
-            UnpushedCommits {
+            Failure::UnpushedCommits {
                 upstream: "s".into(),
             },
-            PushGaveUp {
+            Failure::PushGaveUp {
                 tries: 2,
                 upstream: "s".into(),
                 commit: "s".into(),
                 rejection: "s".into(),
             },
-            GatesRefuse {
+            Failure::GatesRefuse {
                 env: "s".into(),
                 refusals: vec!["l".into()],
             },
-            AuditDoesNotVerify {
+            Failure::AuditDoesNotVerify {
                 env: "s".into(),
                 problems: vec!["l".into()],
                 deploy_log: "s".into(),
             },
-            AuditProblems {
+            Failure::AuditProblems {
                 problems: vec!["l".into()],
             },
-            RemovesServices {
+            Failure::RemovesServices {
                 action: "s".into(),
                 what: "s".into(),
                 env: "s".into(),
             },
-            PipelineStart { env: "s".into() },
-            WrongSource {
+            Failure::PipelineStart { env: "s".into() },
+            Failure::WrongSource {
                 env: "s".into(),
                 allowed: "s".into(),
                 from: "s".into(),
             },
-            SourceEmpty {
+            Failure::SourceEmpty {
                 source: "s".into(),
                 hint: "s".into(),
             },
-            SourceLacksService {
+            Failure::SourceLacksService {
                 source: "s".into(),
                 service: "s".into(),
                 hint: "s".into(),
             },
-            GateCommandFailed {
+            Failure::GateCommandFailed {
                 env: "s".into(),
                 command: "s".into(),
                 error: "s".into(),
             },
-            NothingToRollBack { env: "s".into() },
-            NoSuchRecord {
+            Failure::NothingToRollBack { env: "s".into() },
+            Failure::NoSuchRecord {
                 env: "s".into(),
                 id: "s".into(),
             },
-            AmbiguousRecord { id: "s".into() },
-            RecordVersionInvalid {
+            Failure::AmbiguousRecord { id: "s".into() },
+            Failure::RecordVersionInvalid {
                 id: "s".into(),
                 error: "s".into(),
             },
-            AlreadyInitialized,
-            ExampleDirExists { dir: "s".into() },
-            ExampleFileExists { path: "s".into() },
-            AlreadyNative,
-            MigratePreviews,
-            MigrateNotOwnDir {
+            Failure::AlreadyInitialized,
+            Failure::ExampleDirExists { dir: "s".into() },
+            Failure::ExampleFileExists { path: "s".into() },
+            Failure::AlreadyNative,
+            Failure::MigratePreviews,
+            Failure::MigrateNotOwnDir {
                 env: "s".into(),
                 manifests: "s".into(),
                 dir: "s".into(),
             },
-            NativeLayoutInTheWay {
+            Failure::NativeLayoutInTheWay {
                 dir: "s".into(),
                 file: "s".into(),
             },
-            MigrateMoveCollision {
+            Failure::MigrateMoveCollision {
                 old: "s".into(),
                 new: "s".into(),
             },
-            MigrateConfigRewrite,
-            PreviewsNotConfigured,
-            LegacyPreviewsNeedTemplates,
-            OutsidePreviews {
+            Failure::MigrateConfigRewrite,
+            Failure::PreviewsNotConfigured,
+            Failure::LegacyPreviewsNeedTemplates,
+            Failure::OutsidePreviews {
                 rel: "s".into(),
                 dir: "s".into(),
             },
-            PreviewSymlink {
+            Failure::PreviewSymlink {
                 rel: "s".into(),
                 link: "s".into(),
             },
-            PreviewInTheWay {
+            Failure::PreviewInTheWay {
                 dir: "s".into(),
                 branch: "s".into(),
                 why: "s".into(),
                 previews: "s".into(),
             },
-            NoFreePreviewName {
+            Failure::NoFreePreviewName {
                 branch: "s".into(),
                 taken: vec!["l".into()],
             },
-            PreviewAuditBroken {
+            Failure::PreviewAuditBroken {
                 namespace: "s".into(),
                 broken: vec!["l".into()],
                 log: "s".into(),
                 branch: "s".into(),
             },
-            PrRequired {
+            Failure::PrRequired {
                 env: "s".into(),
                 command: "s".into(),
             },
-            PrNoUpstream,
-            PrBranchMoved {
+            Failure::PrNoUpstream,
+            Failure::PrBranchMoved {
                 branch: "s".into(),
                 remote: "s".into(),
                 command: "s".into(),
             },
-            HostingCliFailed {
+            Failure::HostingCliFailed {
                 program: "s".into(),
                 args: "s".into(),
                 stderr: "s".into(),
             },
-            NoSuchRemoteBranch {
+            Failure::NoSuchRemoteBranch {
                 branch: "s".into(),
                 remote: "s".into(),
             },
-            NotMadeByPromote {
+            Failure::NotMadeByPromote {
                 branch: "s".into(),
                 trailer: "s".into(),
             },
-            InvalidPromotions {
+            Failure::InvalidPromotions {
                 base: "s".into(),
                 problems: vec!["l".into()],
             },
@@ -1235,108 +1233,107 @@ mod tests {
     }
 
     fn index(f: &Failure) -> usize {
-        use Failure::*;
         match f {
-            EnvInvalid { .. } => 0,
-            PromoteGitInvalid { .. } => 1,
-            PromoteNowInvalid { .. } => 2,
-            ManDirTakesCommand { .. } => 3,
-            ManDirNotDirectory { .. } => 4,
-            NoSuchCommand { .. } => 5,
-            CannotRead { .. } => 6,
-            SymbolicLink { .. } => 7,
-            InvalidMetadata { .. } => 8,
-            EmptyBranch => 9,
-            BranchControlCharacter { .. } => 10,
-            BareRepository => 11,
-            NotARepository { .. } => 12,
-            GitCannotOpen { .. } => 13,
-            UnknownObjectFormat { .. } => 14,
-            NoIdentity => 15,
-            IndexLocked { .. } => 16,
-            AnotherPromote { .. } => 17,
-            DetachedHead => 18,
-            NoUpstream { .. } => 19,
-            NotACommit { .. } => 20,
-            JournalUnreadable { .. } => 21,
-            RepairLockHeld { .. } => 22,
-            RepairLockForeign { .. } => 23,
-            RepairIncomplete { .. } => 24,
-            ChangeFailed { .. } => 25,
-            ChangeAndRepairFailed { .. } => 26,
-            ChangeRepairIncomplete { .. } => 27,
-            ChangeRolledBack { .. } => 28,
-            ChangeCommittedThen { .. } => 29,
-            NoConfig { .. } => 30,
-            ConfigSyntax { .. } => 31,
-            ConfigInvalid { .. } => 32,
-            UnknownEnvironment { .. } => 33,
-            UnknownService { .. } => 34,
-            DirIsFile { .. } => 35,
-            NoSuchDir { .. } => 36,
-            CannotOpen { .. } => 37,
-            HoldNeedsReason { .. } => 38,
-            NoVersionsGiven { .. } => 39,
-            ShaInvalid { .. } => 40,
-            PreviewShaInvalid { .. } => 41,
-            NotServiceVersion { .. } => 42,
-            ServiceGivenTwice { .. } => 43,
-            VersionInvalid { .. } => 44,
-            OlderThanInvalid { .. } => 45,
-            OlderThanNotPositive { .. } => 46,
-            GcNeedsCriteria => 47,
-            KeepFileUnreadable { .. } => 48,
-            KeepFileEmpty { .. } => 49,
-            SinceInvalid { .. } => 50,
-            HtmlDirUncreatable { .. } => 51,
-            HtmlUnwritable { .. } => 52,
-            DetachedHeadCommit { .. } => 53,
-            NoCommits { .. } => 54,
-            EnvDirty { .. } => 55,
-            RenderDirty { .. } => 56,
-            InitDirty { .. } => 57,
-            MigrateDirty { .. } => 58,
-            PreviewsDirty { .. } => 59,
-            Drift { .. } => 60,
-            Problems { .. } => 61,
-            UnpushedCommits { .. } => 62,
-            PushGaveUp { .. } => 63,
-            GatesRefuse { .. } => 64,
-            AuditDoesNotVerify { .. } => 65,
-            AuditProblems { .. } => 66,
-            RemovesServices { .. } => 67,
-            PipelineStart { .. } => 68,
-            WrongSource { .. } => 69,
-            SourceEmpty { .. } => 70,
-            SourceLacksService { .. } => 71,
-            GateCommandFailed { .. } => 72,
-            NothingToRollBack { .. } => 73,
-            NoSuchRecord { .. } => 74,
-            AmbiguousRecord { .. } => 75,
-            RecordVersionInvalid { .. } => 76,
-            AlreadyInitialized => 77,
-            ExampleDirExists { .. } => 78,
-            ExampleFileExists { .. } => 79,
-            AlreadyNative => 80,
-            MigratePreviews => 81,
-            MigrateNotOwnDir { .. } => 82,
-            NativeLayoutInTheWay { .. } => 83,
-            MigrateMoveCollision { .. } => 84,
-            MigrateConfigRewrite => 85,
-            PreviewsNotConfigured => 86,
-            LegacyPreviewsNeedTemplates => 87,
-            OutsidePreviews { .. } => 88,
-            PreviewSymlink { .. } => 89,
-            PreviewInTheWay { .. } => 90,
-            NoFreePreviewName { .. } => 91,
-            PreviewAuditBroken { .. } => 92,
-            PrRequired { .. } => 93,
-            PrNoUpstream => 94,
-            PrBranchMoved { .. } => 95,
-            HostingCliFailed { .. } => 96,
-            NoSuchRemoteBranch { .. } => 97,
-            NotMadeByPromote { .. } => 98,
-            InvalidPromotions { .. } => 99,
+            Failure::EnvInvalid { .. } => 0,
+            Failure::PromoteGitInvalid { .. } => 1,
+            Failure::PromoteNowInvalid { .. } => 2,
+            Failure::ManDirTakesCommand { .. } => 3,
+            Failure::ManDirNotDirectory { .. } => 4,
+            Failure::NoSuchCommand { .. } => 5,
+            Failure::CannotRead { .. } => 6,
+            Failure::SymbolicLink { .. } => 7,
+            Failure::InvalidMetadata { .. } => 8,
+            Failure::EmptyBranch => 9,
+            Failure::BranchControlCharacter { .. } => 10,
+            Failure::BareRepository => 11,
+            Failure::NotARepository { .. } => 12,
+            Failure::GitCannotOpen { .. } => 13,
+            Failure::UnknownObjectFormat { .. } => 14,
+            Failure::NoIdentity => 15,
+            Failure::IndexLocked { .. } => 16,
+            Failure::AnotherPromote { .. } => 17,
+            Failure::DetachedHead => 18,
+            Failure::NoUpstream { .. } => 19,
+            Failure::NotACommit { .. } => 20,
+            Failure::JournalUnreadable { .. } => 21,
+            Failure::RepairLockHeld { .. } => 22,
+            Failure::RepairLockForeign { .. } => 23,
+            Failure::RepairIncomplete { .. } => 24,
+            Failure::ChangeFailed { .. } => 25,
+            Failure::ChangeAndRepairFailed { .. } => 26,
+            Failure::ChangeRepairIncomplete { .. } => 27,
+            Failure::ChangeRolledBack { .. } => 28,
+            Failure::ChangeCommittedThen { .. } => 29,
+            Failure::NoConfig { .. } => 30,
+            Failure::ConfigSyntax { .. } => 31,
+            Failure::ConfigInvalid { .. } => 32,
+            Failure::UnknownEnvironment { .. } => 33,
+            Failure::UnknownService { .. } => 34,
+            Failure::DirIsFile { .. } => 35,
+            Failure::NoSuchDir { .. } => 36,
+            Failure::CannotOpen { .. } => 37,
+            Failure::HoldNeedsReason { .. } => 38,
+            Failure::NoVersionsGiven { .. } => 39,
+            Failure::ShaInvalid { .. } => 40,
+            Failure::PreviewShaInvalid { .. } => 41,
+            Failure::NotServiceVersion { .. } => 42,
+            Failure::ServiceGivenTwice { .. } => 43,
+            Failure::VersionInvalid { .. } => 44,
+            Failure::OlderThanInvalid { .. } => 45,
+            Failure::OlderThanNotPositive { .. } => 46,
+            Failure::GcNeedsCriteria => 47,
+            Failure::KeepFileUnreadable { .. } => 48,
+            Failure::KeepFileEmpty { .. } => 49,
+            Failure::SinceInvalid { .. } => 50,
+            Failure::HtmlDirUncreatable { .. } => 51,
+            Failure::HtmlUnwritable { .. } => 52,
+            Failure::DetachedHeadCommit { .. } => 53,
+            Failure::NoCommits { .. } => 54,
+            Failure::EnvDirty { .. } => 55,
+            Failure::RenderDirty { .. } => 56,
+            Failure::InitDirty { .. } => 57,
+            Failure::MigrateDirty { .. } => 58,
+            Failure::PreviewsDirty { .. } => 59,
+            Failure::Drift { .. } => 60,
+            Failure::Problems { .. } => 61,
+            Failure::UnpushedCommits { .. } => 62,
+            Failure::PushGaveUp { .. } => 63,
+            Failure::GatesRefuse { .. } => 64,
+            Failure::AuditDoesNotVerify { .. } => 65,
+            Failure::AuditProblems { .. } => 66,
+            Failure::RemovesServices { .. } => 67,
+            Failure::PipelineStart { .. } => 68,
+            Failure::WrongSource { .. } => 69,
+            Failure::SourceEmpty { .. } => 70,
+            Failure::SourceLacksService { .. } => 71,
+            Failure::GateCommandFailed { .. } => 72,
+            Failure::NothingToRollBack { .. } => 73,
+            Failure::NoSuchRecord { .. } => 74,
+            Failure::AmbiguousRecord { .. } => 75,
+            Failure::RecordVersionInvalid { .. } => 76,
+            Failure::AlreadyInitialized => 77,
+            Failure::ExampleDirExists { .. } => 78,
+            Failure::ExampleFileExists { .. } => 79,
+            Failure::AlreadyNative => 80,
+            Failure::MigratePreviews => 81,
+            Failure::MigrateNotOwnDir { .. } => 82,
+            Failure::NativeLayoutInTheWay { .. } => 83,
+            Failure::MigrateMoveCollision { .. } => 84,
+            Failure::MigrateConfigRewrite => 85,
+            Failure::PreviewsNotConfigured => 86,
+            Failure::LegacyPreviewsNeedTemplates => 87,
+            Failure::OutsidePreviews { .. } => 88,
+            Failure::PreviewSymlink { .. } => 89,
+            Failure::PreviewInTheWay { .. } => 90,
+            Failure::NoFreePreviewName { .. } => 91,
+            Failure::PreviewAuditBroken { .. } => 92,
+            Failure::PrRequired { .. } => 93,
+            Failure::PrNoUpstream => 94,
+            Failure::PrBranchMoved { .. } => 95,
+            Failure::HostingCliFailed { .. } => 96,
+            Failure::NoSuchRemoteBranch { .. } => 97,
+            Failure::NotMadeByPromote { .. } => 98,
+            Failure::InvalidPromotions { .. } => 99,
         }
     }
 
