@@ -39,9 +39,6 @@ src/commands/preview/up.rs: long fn plan_up
 src/commands/render.rs: long fn run
 src/commands/report.rs: long fn run
 src/commands/status.rs: long fn run
-# ... the index writer (gitwrite) ...
-src/git/write.rs: long fn build
-src/git/write.rs: long fn write_index
 # ... and two nobody has taken yet.
 src/apply/journal.rs: long fn repair
 src/cli/mod.rs: long fn into_request

@@ -164,13 +164,14 @@ impl GitIndex {
 
     /// The blob id the index holds for `path` if its stat data is `stamp`'s (and it is not racy).
     fn vouches(&self, path: &str, stamp: &Stamp) -> Option<ObjectId> {
+        use crate::git::mode;
         let e = self.index.stat(path)?;
         let same = u64::from(e.size) == stamp.size & 0xffff_ffff
             && e.mtime == stamp.mtime
             && e.ctime == stamp.ctime
             && u64::from(e.ino) == stamp.ino & 0xffff_ffff
-            && e.mode & 0o170000 == 0o100000
-            && stamp.mode & 0o170000 == 0o100000
+            && e.mode & mode::TYPE_MASK == mode::FILE_TYPE
+            && stamp.mode & mode::TYPE_MASK == mode::FILE_TYPE
             && (e.mode & 0o100) == (stamp.mode & 0o100);
         (same && e.mtime < self.mtime && e.size != 0).then_some(e.id)
     }

@@ -9,10 +9,17 @@
 //! libgit2, so the answer never depends on this reader guessing.
 //!
 //! The format: <https://git-scm.com/docs/index-format>.
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use std::path::Path;
 
 use git2::{IndexEntry, IndexTime, Oid};
+
+use crate::git::mode::{stage, EXTENDED, NAME_MASK};
 
 /// The entries of the index file at `path`, in the file's order (path, then stage), or `None` when
 /// the caller should let libgit2 read it. A missing file is an empty index.
@@ -30,8 +37,6 @@ const HASH: usize = 20;
 const STAT: usize = 40;
 /// The fixed part of an entry: stat data, object id, flags.
 const FIXED: usize = STAT + HASH + 2;
-const EXTENDED: u16 = 0x4000;
-const NAME_MASK: u16 = 0x0fff;
 
 fn parse(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
     parse_full(bytes).map(|parsed| parsed.entries)
@@ -115,7 +120,7 @@ pub(crate) fn parse_full(bytes: &[u8]) -> Option<Parsed<'_>> {
         }
         previous.clone_from(&path);
         let time = |s: usize, ns: usize| -> Option<IndexTime> {
-            Some(IndexTime::new(field(s)? as i32, field(ns)?))
+            Some(IndexTime::new(field(s)?.cast_signed(), field(ns)?))
         };
         entries.push(IndexEntry {
             ctime: time(0, 1)?,
@@ -195,7 +200,7 @@ pub fn read_shared(path: &Path) -> Option<std::sync::Arc<Snapshot>> {
             return Some(snapshot.clone());
         }
     }
-    let mut bytes = Vec::with_capacity(m.size() as usize + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(m.size()).unwrap_or(0) + 1);
     file.read_to_end(&mut bytes).ok()?;
     let parsed = parse_full(&bytes)?;
     let tree = extension(parsed.extensions, b"TREE").map(|data| CacheTree(data.to_vec()));
@@ -290,10 +295,6 @@ fn skip_subtrees(data: &[u8], at: &mut usize, n: usize) -> Option<()> {
         skip_subtrees(data, at, subtrees)?;
     }
     Some(())
-}
-
-fn stage(flags: u16) -> u16 {
-    (flags >> 12) & 3
 }
 
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {

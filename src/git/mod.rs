@@ -13,6 +13,7 @@
 mod cli;
 mod fast;
 mod index;
+pub mod mode;
 mod objects;
 mod paths;
 pub mod pr;

@@ -146,7 +146,7 @@ impl Index {
         let i = entries.partition_point(|e| e.path.as_slice() < path.as_bytes());
         entries
             .get(i)
-            .filter(|e| e.path == path.as_bytes() && (e.flags >> 12) & 3 == 0)
+            .filter(|e| e.path == path.as_bytes() && crate::git::mode::stage(e.flags) == 0)
     }
 
     /// The blob id the index holds for `path` (stage 0: not a conflict).

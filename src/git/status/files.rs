@@ -80,7 +80,7 @@ pub(super) fn dup(e: &IndexEntry) -> IndexEntry {
 }
 
 pub(super) fn stage(e: &IndexEntry) -> u16 {
-    (e.flags >> 12) & 3
+    crate::git::mode::stage(e.flags)
 }
 
 /// Any index entry strictly under directory `dir`?

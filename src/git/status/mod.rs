@@ -26,10 +26,7 @@ use std::fs;
 use anyhow::{Context, Result};
 use git2::Repository;
 
-const TYPE_MASK: u32 = 0o170000;
-const REGULAR: u32 = 0o100000;
-const SYMLINK: u32 = 0o120000;
-const GITLINK: u32 = 0o160000;
+use crate::git::mode::{FILE_TYPE, GITLINK, SYMLINK, TYPE_MASK};
 const PERMS: u32 = 0o777;
 
 /// Paths under any of `paths` (repository-relative files or directories, `/`-separated; `.` is the

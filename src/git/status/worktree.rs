@@ -135,11 +135,11 @@ impl<'r> Scan<'r> {
         let mut mode = if meta.file_type().is_symlink() {
             SYMLINK
         } else if st.mode & 0o100 != 0 {
-            REGULAR | 0o755
+            FILE_TYPE | 0o755
         } else {
-            REGULAR | 0o644
+            FILE_TYPE | 0o644
         };
-        if !self.symlinks && e.mode & TYPE_MASK == SYMLINK && mode & TYPE_MASK == REGULAR {
+        if !self.symlinks && e.mode & TYPE_MASK == SYMLINK && mode & TYPE_MASK == FILE_TYPE {
             mode = e.mode;
         }
         if !self.filemode && mode & PERMS != e.mode & PERMS {
