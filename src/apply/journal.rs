@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::git::{Entry, HeadCommit, Repo};
 use crate::model::change::Change;
 
@@ -181,13 +181,11 @@ pub fn read(git_dir: &Path) -> Result<Option<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
     };
-    let record: Record = serde_json::from_slice(&bytes).map_err(|e| {
-        UserError::new(format!(
-            "`{}` is not a journal this promote can read: {e}",
-            path.display()
-        ))
-        .hint("it records a change a killed run left unfinished; check `git status`, put things right by hand, then delete the file")
-    })?;
+    let record: Record =
+        serde_json::from_slice(&bytes).map_err(|e| Failure::JournalUnreadable {
+            path: path.clone(),
+            error: e.to_string(),
+        })?;
     Ok(Some(record))
 }
 
@@ -470,12 +468,11 @@ fn index_lock(
     let mut busy: Option<anyhow::Error> = None;
     if let Some(holder) = holder(&lock) {
         busy = Some(
-            UserError::new(format!(
-                "an interrupted change ({}) needs repair, but `{}` is held by a running process ({holder})",
-                record.what,
-                lock.display()
-            ))
-            .hint("let that process finish, then run `promote recover`")
+            Failure::RepairLockHeld {
+                what: record.what.clone(),
+                lock: lock.clone(),
+                holder,
+            }
             .into(),
         );
     } else if let Ok(meta) = std::fs::symlink_metadata(&lock) {
@@ -487,12 +484,10 @@ fn index_lock(
             _ => false,
         };
         if !ours {
-            return Err(UserError::new(format!(
-                "an interrupted change ({}) needs repair, but `{}` was not made by it: another git process made it",
-                record.what,
-                lock.display()
-            ))
-            .hint(format!("if no git process is running in this clone, remove it (`rm {}`), then run `promote recover`", lock.display()))
+            return Err(Failure::RepairLockForeign {
+                what: record.what.clone(),
+                lock,
+            }
             .into());
         }
         if !dry_run {
@@ -813,10 +808,8 @@ pub fn recover_first(dir: &Path) -> Result<()> {
 }
 
 /// The error for a repair that left paths out of line.
-pub fn incomplete(report: &Report) -> UserError {
-    UserError::new(format!(
-        "{}\nthe change is still recorded in `.git/promote/journal`",
-        report.text()
-    ))
-    .hint("fix what is named above (free disk space, finish the other git process), then run `promote recover`")
+pub fn incomplete(report: &Report) -> Failure {
+    Failure::RepairIncomplete {
+        report: report.text(),
+    }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::failpoint;
 use crate::git;
 use crate::model::change::Change;
@@ -104,59 +104,42 @@ fn undo(
     let report = match repaired {
         Ok(Some(r)) => r,
         Ok(None) => {
-            return UserError::new(format!("the change failed: {e:#}"))
-                .hint("run `promote recover`")
-                .into()
+            return Failure::ChangeFailed {
+                error: format!("{e:#}"),
+            }
+            .into()
         }
         Err(r) => {
-            return UserError::new(format!(
-                "the change failed, and putting things back failed too
-{e:#}
-while putting things back: {r:#}"
-            ))
-            .hint("the change is recorded in `.git/promote/journal`; once the cause is fixed, `promote recover` puts things right")
+            return Failure::ChangeAndRepairFailed {
+                error: format!("{e:#}"),
+                repair: format!("{r:#}"),
+            }
             .into()
         }
     };
     if !report.complete() {
-        let mut msg = format!(
-            "the change failed: {e:#}
-putting things back is not complete:
-{}",
-            report.text()
-        );
-        for p in not_undone {
-            msg.push_str(&format!(
-                "
-  could not rename back {p}"
-            ));
+        return Failure::ChangeRepairIncomplete {
+            error: format!("{e:#}"),
+            report: report.text(),
+            not_undone,
         }
-        return UserError::new(msg)
-            .hint("free disk space (or fix what is named above), then run `promote recover`: the change is recorded in `.git/promote/journal`")
-            .into();
+        .into();
     }
     match report.ending {
         // Verified above: every path of the change is as HEAD has it, in the tree and the index.
-        journal::Ending::RolledBack => UserError::new(format!(
-            "{} failed; the working tree and index are as they were\n{e:#}",
-            if written {
-                "the commit"
-            } else {
-                "writing the files"
+        journal::Ending::RolledBack => Failure::ChangeRolledBack {
+            written,
+            disk_full: disk_full(&e),
+            error: format!("{e:#}"),
+        }
+        .into(),
+        journal::Ending::Finished(c) | journal::Ending::Matched(c) => {
+            Failure::ChangeCommittedThen {
+                commit: c,
+                error: format!("{e:#}"),
             }
-        ))
-        .hint(if disk_full(&e) {
-            "free disk space and run again"
-        } else {
-            "fix what git complains about (a hook, `git config user.email`, signing) and run again"
-        })
-        .into(),
-        journal::Ending::Finished(c) | journal::Ending::Matched(c) => UserError::new(format!(
-            "the change was committed as {}, then: {e:#}
-the working tree and index are in line with that commit (verified)",
-            &c[..7.min(c.len())]
-        ))
-        .into(),
+            .into()
+        }
     }
 }
 

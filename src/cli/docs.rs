@@ -8,7 +8,7 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 use crate::cli::Cli;
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::ui;
 
 /// The name the scripts complete and the pages document.
@@ -48,12 +48,9 @@ pub fn man(cwd: &Path, out_dir: Option<&Path>, command: &[String]) -> Outcome {
     match out_dir {
         Some(out) => {
             if !command.is_empty() {
-                return Err(UserError::new(format!(
-                    "`promote man --dir` writes every page; it takes no command (got `{}`)",
-                    command.join(" ")
-                ))
-                .hint("drop the command, or drop `--dir` to print that one page")
-                .code(exit::USAGE)
+                return Err(Failure::ManDirTakesCommand {
+                    command: command.join(" "),
+                }
                 .into());
             }
             // As a path under `-C` would be, and printed as the user wrote it when there is none.
@@ -103,23 +100,18 @@ fn find(words: &[String]) -> anyhow::Result<clap::Command> {
                 .chain(words[..i].iter().map(String::as_str))
                 .collect::<Vec<_>>()
                 .join(" ");
-            let known: Vec<&str> = cmd
+            let known = cmd
                 .get_subcommands()
                 .filter(|s| !s.is_hide_set())
-                .map(|s| s.get_name())
+                .map(|s| s.get_name().to_string())
                 .collect();
-            let hint = if known.is_empty() {
-                format!(
-                    "`{parent}` has no commands: `promote man {}` prints its page",
-                    words[..i].join(" ")
-                )
-            } else {
-                format!("`{parent}` has: {}", known.join(", "))
-            };
-            return Err(UserError::new(format!("no command `{parent} {word}`"))
-                .hint(hint)
-                .code(exit::USAGE)
-                .into());
+            return Err(Failure::NoSuchCommand {
+                parent,
+                word: word.to_string(),
+                page: words[..i].join(" "),
+                known,
+            }
+            .into());
         };
         cmd = sub;
     }
@@ -131,11 +123,9 @@ fn find(words: &[String]) -> anyhow::Result<clap::Command> {
 fn write_pages(out: &Path) -> Outcome {
     let pages = man_pages()?;
     if out.exists() && !out.is_dir() {
-        return Err(UserError::new(format!(
-            "`{}` is not a directory: `promote man --dir` writes a page per command into one",
-            out.display()
-        ))
-        .hint("name a directory (it is created if missing), or drop `--dir` to print the page")
+        return Err(Failure::ManDirNotDirectory {
+            dir: out.to_path_buf(),
+        }
         .into());
     }
     std::fs::create_dir_all(out)
@@ -195,7 +185,7 @@ mod tests {
     #[test]
     fn an_unknown_command_names_its_parent_and_the_known_ones() {
         let err = find(&["preview".into(), "upp".into()]).unwrap_err();
-        let user = err.downcast_ref::<UserError>().unwrap();
+        let user = err.downcast_ref::<crate::error::UserError>().unwrap();
         assert_eq!(user.message, "no command `promote preview upp`");
         assert_eq!(user.hints, ["`promote preview` has: up, down, list, gc"]);
         assert_eq!(

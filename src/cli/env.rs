@@ -2,7 +2,7 @@
 //! would not understand is an error that names the variable and what it takes, never silently
 //! replaced by a default. An empty value counts as unset.
 
-use crate::error::{exit, UserError};
+use crate::error::{Failure, UserError};
 
 /// A variable's name, what it takes (for the message), and its check.
 type Var = (&'static str, &'static str, fn(&str) -> bool);
@@ -61,13 +61,12 @@ pub fn validate_with(get: impl Fn(&str) -> Option<String>) -> Result<(), UserErr
             continue;
         };
         if !ok(&v) {
-            return Err(
-                UserError::new(format!("`{name}={v}` is not valid: it takes {takes}"))
-                    .hint(format!(
-                        "set it to such a value, or unset it (`unset {name}`)"
-                    ))
-                    .code(exit::USAGE),
-            );
+            return Err(Failure::EnvInvalid {
+                name: name.to_string(),
+                value: v,
+                takes: takes.to_string(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -76,6 +75,7 @@ pub fn validate_with(get: impl Fn(&str) -> Option<String>) -> Result<(), UserErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::exit;
 
     fn check(pairs: &[(&str, &str)]) -> Result<(), UserError> {
         validate_with(|k| {

@@ -2,7 +2,7 @@
 //! gate guards, the plan, the write and the commit; and how an applied change is told (`summary`,
 //! `version_line`), shared by the direct path (`change.rs`) and the pull-request path (`pr.rs`).
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::git;
 use crate::model::version::Version;
 use crate::plan::{self, ChangeRequest, Ctx, Plan};
@@ -63,12 +63,10 @@ pub(super) fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Resu
         listing = Some(listed);
         crate::ui::trace("dirty check done");
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "`{}` has uncommitted changes:\n  {}",
-                env.name,
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: promote commits only its own change")
+            return Err(Failure::EnvDirty {
+                env: env.name.clone(),
+                dirty,
+            }
             .into());
         }
     }
@@ -90,10 +88,13 @@ pub(super) fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Resu
     }
     if !refusals.is_empty() {
         let list: Vec<String> = refusals.iter().map(|r| format!("  {r}")).collect();
+        let (name, said) = (&req.env, list.join("\n"));
         match override_gates {
-            _ if dry_run => ui::warn(&format!("`{}` would be refused by its gates:\n{}", req.env, list.join("\n"))),
+            _ if dry_run => ui::warn(&format!("`{name}` would be refused by its gates:\n{said}")),
             Some(reason) => {
-                ui::warn(&format!("GATES OVERRIDDEN for `{}` ({reason}):\n{}", req.env, list.join("\n")));
+                ui::warn(&format!(
+                    "GATES OVERRIDDEN for `{name}` ({reason}):\n{said}"
+                ));
                 let names: Vec<String> = refusals
                     .iter()
                     .map(|r| match &r.service {
@@ -104,9 +105,8 @@ pub(super) fn apply_with(ctx: &Ctx, mut req: ChangeRequest, opts: &Opts) -> Resu
                 req.gates_overridden = Some(format!("{reason} [overrode: {}]", names.join(", ")));
             }
             None => {
-                return Err(UserError::new(format!("`{}` refuses this change:\n{}", req.env, list.join("\n")))
-                    .hint("wait until it passes, or let a person through: `--override-gates --reason \"...\"` (recorded in the audit log)")
-                    .into())
+                let (env, refusals) = (name.clone(), list);
+                return Err(Failure::GatesRefuse { env, refusals }.into());
             }
         }
     }
@@ -172,16 +172,11 @@ pub(super) fn audit_guard(ctx: &Ctx, req: &mut ChangeRequest, opts: &Opts) -> Re
             req.audit_repaired = Some(format!("{reason} [{}]", problems.join("; ")));
             Ok(())
         }
-        None => Err(UserError::new(format!(
-            "refusing to change `{}`: the audit trail it builds on does not verify:\n{}",
-            req.env,
-            list.join("\n")
-        ))
-        .hint(format!(
-            "restore what was removed or edited: `git log -p -- {}` shows it; `promote log --verify` checks every log against its history",
-            env.deploy_log
-        ))
-        .hint("for a deliberate repair, run again with `--repair-audit -m \"<why>\"` (recorded in the new record)")
+        None => Err(Failure::AuditDoesNotVerify {
+            env: req.env.clone(),
+            problems: list,
+            deploy_log: env.deploy_log.clone(),
+        }
         .into()),
     }
 }
@@ -227,13 +222,12 @@ pub(super) fn removal_guard(plan: &Plan, opts: &Opts) -> Result<()> {
         ));
         return Ok(());
     }
-    Err(UserError::new(format!("refusing: this {} {what}", plan.request.action))
-        .hint("with ArgoCD pruning, that takes the services down; to do it anyway, add `--allow-remove`")
-        .hint(format!(
-            "to return to an earlier version instead, pick a record with `promote log {}` and run `promote rollback {} --to <id>`",
-            plan.request.env, plan.request.env
-        ))
-        .into())
+    Err(Failure::RemovesServices {
+        action: plan.request.action.clone(),
+        what,
+        env: plan.request.env.clone(),
+    }
+    .into())
 }
 
 pub(super) fn version_line(c: &plan::VersionChange) -> String {

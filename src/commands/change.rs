@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::model::version::Version;
 use crate::plan::{self, Ctx, Plan};
 use crate::ui;
@@ -56,14 +56,7 @@ pub fn rollback(dir: &Path, env: &str, to: Option<&str>, opts: Opts) -> Outcome 
 /// `promote hold` (`hold`) or `promote unhold`. A hold needs a reason: whoever it refuses reads it.
 pub fn hold(dir: &Path, env: &str, hold: bool, opts: Opts) -> Outcome {
     let replay = match (hold, opts.message.clone()) {
-        (true, None) => {
-            return Err(UserError::new(format!("`promote hold {env}` needs a reason"))
-                .hint(format!(
-                    "say why, for whoever it stops: `promote hold {env} -m \"incident 42\"` (`--reason` is the same)"
-                ))
-                .code(exit::USAGE)
-                .into())
-        }
+        (true, None) => return Err(Failure::HoldNeedsReason { env: env.into() }.into()),
         (true, Some(reason)) => Replay::Hold {
             env: env.into(),
             reason,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::model::audit::{self, Record};
 use crate::plan::Ctx;
 use crate::ui;
@@ -164,9 +164,7 @@ fn verify_logs(
             .iter()
             .map(|p| crate::ui::escape::escape_line(p))
             .collect();
-        return Err(UserError::new(list.join("\n"))
-            .hint("`git log -p -- <file>` shows who changed it; `git show <commit>` what the commit did")
-            .into());
+        return Err(Failure::AuditProblems { problems: list }.into());
     }
     if json {
         let doc = serde_json::json!({"verified": true, "records": total, "logs": logs});

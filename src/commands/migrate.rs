@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 
 use crate::adopt::legacy;
 use crate::apply::files::{self, Change, Target};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::{self, Lock};
 use crate::model::config::{is_manifest_name, Config, Environment, Layout, CONFIG_FILE};
 use crate::model::metadata::Metadata;
@@ -102,22 +102,18 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
 /// that do not render into their own directory.
 fn refuse_unmigratable(config: &Config) -> Result<()> {
     if config.layout != Layout::Legacy {
-        return Err(UserError::new(
-            "this repository already uses the native layout: there is nothing to migrate",
-        )
-        .into());
+        return Err(Failure::AlreadyNative.into());
     }
     if config.previews.is_some() {
-        return Err(UserError::new("`promote migrate` does not convert the previews' `*.yaml.tpl` templates")
-            .hint(format!("remove `previews:` from `{CONFIG_FILE}`, migrate, then set previews up again on the shared templates"))
-            .into());
+        return Err(Failure::MigratePreviews.into());
     }
     for env in &config.environments {
         if env.manifests != env.dir || env.dir == "." {
-            return Err(UserError::new(format!(
-                "environment `{}` renders into `{}`, not its own directory `{}`: `promote migrate` moves only the usual sed layout",
-                env.name, env.manifests, env.dir
-            ))
+            return Err(Failure::MigrateNotOwnDir {
+                env: env.name.clone(),
+                manifests: env.manifests.clone(),
+                dir: env.dir.clone(),
+            }
             .into());
         }
     }
@@ -141,19 +137,16 @@ fn check_clean(ctx: &Ctx, dry_run: bool) -> Result<()> {
         crate::commands::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "these files have uncommitted changes:\n  {}",
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: the migration is one commit of its own")
-            .into());
+            return Err(Failure::MigrateDirty { dirty }.into());
         }
     }
     for d in [config.templates.as_str(), "environments"] {
         if let Some(f) = list_files(root, d)?.first() {
-            return Err(UserError::new(format!("`{d}/{f}` exists, where the native layout goes"))
-                .hint(format!("move `{d}/` out of the way first: the native layout renders every template in it"))
-                .into());
+            return Err(Failure::NativeLayoutInTheWay {
+                dir: d.to_string(),
+                file: f.to_string(),
+            }
+            .into());
         }
     }
 
@@ -202,10 +195,7 @@ fn render_before<'a>(config: &'a Config, progress: &mut ui::Progress) -> Result<
         });
     }
     if !problems.is_empty() {
-        return Err(problems_error(
-            "cannot migrate: the manifests are not what the templates render now:",
-            &problems,
-        ));
+        return Err(problems_error(Blocked::MigrateDrift, &problems));
     }
 
     Ok(before)
@@ -276,7 +266,7 @@ fn prove(
     }
     drop(scratch);
     if !problems.is_empty() {
-        return Err(problems_error("cannot migrate: the native layout would not render every byte as the sed layout does; nothing was written:", &problems));
+        return Err(problems_error(Blocked::MigrateBytes, &problems));
     }
 
     Ok(total)
@@ -326,11 +316,7 @@ fn native_targets(
                 continue;
             };
             if targets.contains_key(&new_path) {
-                return Err(UserError::new(format!(
-                    "`{old}` would move to `{new_path}`, which the native layout writes"
-                ))
-                .hint(format!("move or rename `{old}` first"))
-                .into());
+                return Err(Failure::MigrateMoveCollision { old, new: new_path }.into());
             }
             targets.insert(old, Target::Delete);
             targets.insert(new_path, Target::Write(bytes));
@@ -532,9 +518,7 @@ fn check_native(c: &Config) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(UserError::new(format!("cannot rewrite `{CONFIG_FILE}` for the native layout by itself (is it written in flow style?)"))
-            .hint("remove `layout: legacy`, `placeholders:` and each environment's `dir`, `manifests` and `metadata` by hand, in the same change")
-            .into())
+        Err(Failure::MigrateConfigRewrite.into())
     }
 }
 
@@ -548,10 +532,7 @@ fn convert(config: &Config, new: &Config, before: &[Before]) -> Result<BTreeMap<
     // Each environment's text for each template.
     let texts = jinja_texts(config, before, &rel_of, &safe, &mut problems)?;
     if !problems.is_empty() {
-        return Err(problems_error(
-            "cannot migrate; nothing was written:",
-            &problems,
-        ));
+        return Err(problems_error(Blocked::Migrate, &problems));
     }
     share(new, texts)
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::plan::Ctx;
 
 /// The directory a command runs in (`-C DIR`, or the current one) must exist and be a directory.
@@ -14,17 +14,19 @@ pub fn directory(dir: &Path) -> Result<()> {
     let shown = dir.display();
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(
-            UserError::new(format!("`{shown}` is a file, not a directory"))
-                .hint("`-C` takes the config repository's directory (or one inside it)")
-                .into(),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(UserError::new(format!(
-            "`{shown}`: no such directory"
-        ))
-        .hint("`-C` takes the config repository's directory (or one inside it); check the path")
+        Ok(_) => Err(Failure::DirIsFile {
+            dir: shown.to_string(),
+        }
         .into()),
-        Err(e) => Err(UserError::new(format!("cannot open `{shown}`: {e}")).into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Failure::NoSuchDir {
+            dir: shown.to_string(),
+        }
+        .into()),
+        Err(e) => Err(Failure::CannotOpen {
+            dir: shown.to_string(),
+            error: e.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -38,12 +40,7 @@ pub fn can_commit(ctx: &Ctx) -> Result<()> {
     )?;
     let head = ctx.repo.head().unwrap_or_default();
     if ctx.repo.branch().is_none() {
-        return Err(UserError::new(format!(
-            "HEAD is detached (at {}): a commit here would be on no branch, and easily lost",
-            &head[..head.len().min(7)]
-        ))
-        .hint("switch to the branch to commit on (`git switch main`), or make one here (`git switch -c <branch>`)")
-        .into());
+        return Err(Failure::DetachedHeadCommit { head }.into());
     }
     Ok(())
 }
@@ -51,9 +48,10 @@ pub fn can_commit(ctx: &Ctx) -> Result<()> {
 /// The repository has a first commit; `why` says what needs it.
 pub fn has_commits(ctx: &Ctx, why: &str) -> Result<()> {
     if ctx.repo.head().is_none() {
-        return Err(UserError::new(format!("the repository has no commits yet: {why}"))
-            .hint("commit the config repository first: `git add -A && git commit -m \"config repository\"`")
-            .into());
+        return Err(Failure::NoCommits {
+            why: why.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `--push`: a change made on the upstream head, retried on the new head when another pipeline
 //! pushes first. Shared by the environment changes and `promote preview`.
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::git::{self, Lock};
 use crate::plan::Ctx;
 use crate::ui;
@@ -32,11 +32,9 @@ pub(super) fn with_push<T>(
     let head = ctx.repo.head().unwrap_or_default();
     if head != remote {
         if !git::is_ancestor(&root, &head, &remote) {
-            return Err(UserError::new(format!(
-                "your branch has commits that `{}` does not have: `--push` would publish them too",
-                up.tracking.trim_start_matches("refs/remotes/")
-            ))
-            .hint("push or drop them first (`git log @{upstream}..`), then run again")
+            return Err(Failure::UnpushedCommits {
+                upstream: up.tracking.trim_start_matches("refs/remotes/").to_string(),
+            }
             .into());
         }
         git::reset_keep(&root, &remote)?;
@@ -68,14 +66,17 @@ pub(super) fn with_push<T>(
                 ))
             }
             git::Pushed::LostRace(why) if tries >= policy.attempts => {
-                return Err(UserError::new(format!(
-                    "gave up after {tries} attempts: `{}` kept moving while pushing.\n\
-                     the change is committed locally as {} but not pushed\nlast rejection: {}",
-                    up.tracking.trim_start_matches("refs/remotes/"),
-                    &commit[..7.min(commit.len())],
-                    why.lines().find(|l| l.contains("rejected")).unwrap_or(why.trim()).trim()
-                ))
-                .hint("run the same command again, or push by hand with `git pull --rebase && git push`")
+                return Err(Failure::PushGaveUp {
+                    tries,
+                    upstream: up.tracking.trim_start_matches("refs/remotes/").to_string(),
+                    commit,
+                    rejection: why
+                        .lines()
+                        .find(|l| l.contains("rejected"))
+                        .unwrap_or(why.trim())
+                        .trim()
+                        .to_string(),
+                }
                 .into());
             }
             git::Pushed::LostRace(_) => {

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::apply::files::{self, Change};
 use crate::cache::state::{self, RenderState};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::Lock;
 use crate::model::config::Environment;
 use crate::model::metadata::Metadata;
@@ -130,7 +130,7 @@ fn render_all(ctx: &Ctx, selected: &[&Environment]) -> Result<(Vec<Change>, usiz
     state.save();
     if !problems.is_empty() {
         return Err(problems_error(
-            "nothing was written; cannot render:",
+            Blocked::RenderFiles,
             &crate::render::problems::group(problems),
         ));
     }
@@ -183,12 +183,7 @@ fn refuse_dirty(ctx: &Ctx, changes: &[Change]) -> Result<()> {
         )?;
         let dirty = ctx.repo.dirty(&paths)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "these files have uncommitted changes that rendering would overwrite:\n  {}",
-                dirty.join("\n  ")
-            ))
-            .hint("commit them, or discard them with `git checkout -- <file>`, then render again")
-            .into());
+            return Err(Failure::RenderDirty { dirty }.into());
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::model::audit;
 use crate::model::gates::{self, Gates};
 use crate::model::metadata::Metadata;
@@ -16,9 +16,8 @@ use crate::ui;
 
 pub fn run(dir: &Path, since: &str, json: bool, html: Option<&Path>) -> Outcome {
     // STEP 1: the window, before anything is read, so a typo fails fast.
-    let window = gates::parse_duration(since).map_err(|e| {
-        UserError::new(format!("--since: {e}"))
-            .hint("e.g. `--since 30d`, `--since 2w`, `--since 36h`")
+    let window = gates::parse_duration(since).map_err(|e| Failure::SinceInvalid {
+        error: e.to_string(),
     })?;
     let now = audit::now()?;
 
@@ -165,7 +164,11 @@ fn read_env(
         Ok(b) => b,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(err) => {
-            return Err(UserError::new(format!("cannot read `{}`: {err}", e.deploy_log)).into())
+            return Err(Failure::CannotRead {
+                file: e.deploy_log.clone(),
+                error: err.to_string(),
+            }
+            .into())
         }
     };
     let (lines, problem) = audit::read(&log);
@@ -237,11 +240,9 @@ fn describe(g: &Gates) -> Vec<String> {
 
 /// Writes `DIR/index.html` whole or not at all: a temporary file in DIR, then a rename.
 fn write_page(dir: &Path, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        UserError::new(format!(
-            "--html: cannot create the directory `{}`: {e}",
-            dir.display()
-        ))
+    std::fs::create_dir_all(dir).map_err(|e| Failure::HtmlDirUncreatable {
+        dir: dir.to_path_buf(),
+        error: e.to_string(),
     })?;
     let path = dir.join("index.html");
     let tmp = dir.join(format!(".index.html.{}.tmp", std::process::id()));
@@ -253,9 +254,11 @@ fn write_page(dir: &Path, bytes: &[u8]) -> anyhow::Result<std::path::PathBuf> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(
-            UserError::new(format!("--html: cannot write `{}`: {e}", path.display())).into(),
-        );
+        return Err(Failure::HtmlUnwritable {
+            path,
+            error: e.to_string(),
+        }
+        .into());
     }
     Ok(path)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{exit, UserError};
+use crate::error::Failure;
 use crate::model::audit;
 use crate::model::config::{Approval, Config};
 use crate::model::version::Version;
@@ -181,14 +181,10 @@ pub(super) fn refuse_direct(ctx: &Ctx, replay: &Replay) -> Result<()> {
     if env.approval != Approval::Pr {
         return Ok(());
     }
-    Err(UserError::new(format!(
-        "`{}` takes changes by pull request only (`approval: pr` in `promote.yaml`): nothing was written",
-        env.name
-    ))
-    .hint(format!(
-        "open one: `{}` (your checkout is not touched); `--pr=auto` opens one only where it is required",
-        replay.command_line()
-    ))
+    Err(Failure::PrRequired {
+        env: env.name.clone(),
+        command: replay.command_line(),
+    }
     .into())
 }
 
@@ -203,13 +199,16 @@ pub(super) fn set_image_request(
     let env = config.env(env)?;
     let mut versions = BTreeMap::new();
     if sha.is_none() && pairs.is_empty() {
-        return Err(UserError::new("no versions given")
-            .hint(format!("`promote set-image {} --sha <sha>` sets every service; `promote set-image {} api=<sha>` sets one", env.name, env.name))
-            .into());
+        return Err(Failure::NoVersionsGiven {
+            env: env.name.clone(),
+        }
+        .into());
     }
     if let Some(sha) = sha {
-        let v =
-            Version::from_sha(sha).map_err(|e| UserError::new(format!("`--sha {sha}`: {e}")))?;
+        let v = Version::from_sha(sha).map_err(|e| Failure::ShaInvalid {
+            sha: sha.to_string(),
+            error: e.to_string(),
+        })?;
         for s in &config.services {
             versions.insert(s.name.clone(), v.clone());
         }
@@ -217,23 +216,24 @@ pub(super) fn set_image_request(
     let mut given: BTreeMap<&str, &str> = BTreeMap::new();
     for pair in pairs {
         let Some((svc, value)) = pair.split_once('=') else {
-            return Err(UserError::new(format!("`{pair}` is not `SERVICE=VERSION`"))
-                .hint("write it as e.g. `api=a252dcc`")
-                .into());
+            return Err(Failure::NotServiceVersion {
+                pair: pair.to_string(),
+            }
+            .into());
         };
         if let Some(first) = given.insert(svc, pair) {
-            return Err(
-                UserError::new(format!("`{svc}` is given twice: `{first}` and `{pair}`"))
-                    .hint(format!(
-                        "give each service one version: keep `{first}` or `{pair}`"
-                    ))
-                    .code(exit::USAGE)
-                    .into(),
-            );
+            return Err(Failure::ServiceGivenTwice {
+                service: svc.to_string(),
+                first: first.to_string(),
+                second: pair.to_string(),
+            }
+            .into());
         }
         let service = config.service(svc)?;
-        let v = parse_version(&service.image, value)
-            .map_err(|e| UserError::new(format!("`{pair}`: {e}")))?;
+        let v = parse_version(&service.image, value).map_err(|e| Failure::VersionInvalid {
+            pair: pair.to_string(),
+            error: e.to_string(),
+        })?;
         versions.insert(svc.to_string(), v);
     }
     Ok(ChangeRequest {

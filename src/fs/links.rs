@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::ui::escape::escape;
 
 /// The refusal for a symbolic link at `rel` (repository-relative), naming where it points.
@@ -16,11 +16,10 @@ pub fn link_error(root: &Path, rel: &str) -> anyhow::Error {
     let target = std::fs::read_link(root.join(rel))
         .map(|t| escape(&t.to_string_lossy()))
         .unwrap_or_else(|_| "?".into());
-    UserError::new(format!(
-        "`{}` is a symbolic link (to `{target}`): promote follows no symbolic links in templates, environments or previews",
-        escape(rel)
-    ))
-    .hint("replace the link with a copy of the file (or `{% include %}` a partial from `templates/`)")
+    Failure::SymbolicLink {
+        path: escape(rel),
+        target,
+    }
     .into()
 }
 

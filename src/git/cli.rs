@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::error::UserError;
+use crate::error::Failure;
 
 /// Runs `git args` in `dir` and returns its stdout as bytes; the error carries git's stderr.
 pub fn bytes(dir: &Path, args: &[&str]) -> Result<Vec<u8>> {
@@ -60,17 +60,18 @@ pub fn discover(start: &Path) -> Result<Found> {
     let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
     if !out.status.success() {
         if stderr.contains("not a git repository") {
-            return Err(not_a_repo(start).into());
+            return Err(Failure::NotARepository {
+                start: start.to_path_buf(),
+            }
+            .into());
         }
         if stderr.contains("must be run in a work tree") {
-            return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+            return Err(Failure::BareRepository.into());
         }
-        return Err(UserError::new(format!(
-            "git cannot open the repository at `{}`:\n  {}",
-            start.display(),
-            stderr.replace('\n', "\n  ")
-        ))
-        .hint("the message above is git's own; `git status` in that directory shows the same")
+        return Err(Failure::GitCannotOpen {
+            start: start.to_path_buf(),
+            stderr,
+        }
         .into());
     }
     let text = String::from_utf8_lossy(&out.stdout);
@@ -78,14 +79,13 @@ pub fn discover(start: &Path) -> Result<Found> {
     let (Some(root), Some(git_dir), Some(common_dir), Some(format)) =
         (lines.next(), lines.next(), lines.next(), lines.next())
     else {
-        return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+        return Err(Failure::BareRepository.into());
     };
     let Some(format) = super::ObjectFormat::parse(format) else {
-        return Err(UserError::new(format!(
-            "the repository at `{}` uses the object format `{format}`, which promote does not know",
-            start.display()
-        ))
-        .hint("promote knows `sha1` and `sha256`")
+        return Err(Failure::UnknownObjectFormat {
+            start: start.to_path_buf(),
+            format: format.to_string(),
+        }
         .into());
     };
     let canon = |p: &str| {
@@ -98,14 +98,6 @@ pub fn discover(start: &Path) -> Result<Found> {
         common_dir: canon(common_dir),
         format,
     })
-}
-
-pub fn not_a_repo(start: &Path) -> UserError {
-    UserError::new(format!(
-        "`{}` is not inside a git repository",
-        start.display()
-    ))
-    .hint("run promote inside your config repository, or pass `-C DIR`")
 }
 
 /// The commit HEAD points at, if any.

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Result;
 
-use crate::error::UserError;
+use crate::error::Failure;
 
 /// What `PROMOTE_GIT` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +33,15 @@ pub fn mode() -> Result<Mode> {
         Err(std::env::VarError::NotPresent) => Ok(Mode::Auto),
         Ok(v) if v.is_empty() || v == "auto" => Ok(Mode::Auto),
         Ok(v) if v == "cli" => Ok(Mode::Cli),
-        Ok(v) => Err(UserError::new(format!(
-            "`PROMOTE_GIT` is `{v}`: expected `auto` or `cli`"
-        ))
-        .hint("`PROMOTE_GIT=cli` runs every git read and write through the `git` binary; unset it (or `auto`) for the default")
+        Ok(v) => Err(Failure::PromoteGitInvalid {
+            value: v,
+            unicode: true,
+        }
         .into()),
-        Err(std::env::VarError::NotUnicode(v)) => Err(UserError::new(format!(
-            "`PROMOTE_GIT` is `{}`: expected `auto` or `cli`",
-            v.to_string_lossy()
-        ))
+        Err(std::env::VarError::NotUnicode(v)) => Err(Failure::PromoteGitInvalid {
+            value: v.to_string_lossy().into_owned(),
+            unicode: false,
+        }
         .into()),
     }
 }

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::error::UserError;
+use crate::error::Failure;
 
 pub struct Repo {
     pub root: PathBuf,
@@ -106,7 +106,7 @@ impl Repo {
             Err(_) => return Repo::through_git(start, "`git config` did not answer"),
         };
         let Some(root) = repo.workdir().map(Path::to_path_buf) else {
-            return Err(UserError::new("the repository is bare; promote needs a checkout").into());
+            return Err(Failure::BareRepository.into());
         };
         let root = root.canonicalize().unwrap_or(root);
         let git_dir = repo.path().to_path_buf();
@@ -440,10 +440,7 @@ fn var(root: &Path, name: &'static str) -> Option<String> {
 
 /// The identity git will commit as (`GIT_AUTHOR_*`, config, `includeIf`), as `(name, email)`.
 pub fn identity(root: &Path) -> Result<(String, String)> {
-    let ident = var(root, "GIT_AUTHOR_IDENT").ok_or_else(|| {
-        UserError::new("git has no identity to commit with")
-            .hint("set one: `git config user.name \"Your Name\"` and `git config user.email you@example.com`")
-    })?;
+    let ident = var(root, "GIT_AUTHOR_IDENT").ok_or(Failure::NoIdentity)?;
     // `Name <email> 1700000000 +0000`
     let ident = ident.trim();
     let (name, rest) = ident.split_once(" <").unwrap_or((ident, ""));
@@ -883,23 +880,11 @@ fn locked_by(stderr: &str) -> Option<PathBuf> {
 
 /// The error for an `index.lock` still held after waiting: which process has it open (from
 /// `/proc`), or that none does (a lock left behind by a crashed git).
-pub fn index_locked(lock: &Path, waited: Duration) -> UserError {
-    let holder = lock_holder(lock);
-    let who = match &holder {
-        Some((pid, cmd)) => format!("process {pid} (`{cmd}`) holds it"),
-        None => "no process has it open".to_string(),
-    };
-    let err = UserError::new(format!(
-        "the git index is locked: `{}` exists; {who}; waited {:.1} s",
-        lock.display(),
-        waited.as_secs_f64()
-    ));
-    match holder {
-        Some(_) => err.hint("let that git command finish and run again, or wait longer with `PROMOTE_LOCK_WAIT=<seconds>`"),
-        None => err.hint(format!(
-            "if no git command is running in this repository, a crashed one left it: remove `{}` and run again",
-            lock.display()
-        )),
+pub fn index_locked(lock: &Path, waited: Duration) -> Failure {
+    Failure::IndexLocked {
+        lock: lock.to_path_buf(),
+        holder: lock_holder(lock),
+        waited,
     }
 }
 
@@ -981,18 +966,10 @@ impl Lock {
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
                     let holder = holder.trim();
-                    let who = if holder.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (pid {holder})")
-                    };
-                    return Err(UserError::new(format!(
-                        "another promote is running in this clone{who}; waited {} s for it",
-                        wait.as_secs()
-                    ))
-                    .hint(
-                        "let it finish and run again; the lock is released when that process exits",
-                    )
+                    return Err(Failure::AnotherPromote {
+                        pid: holder.to_string(),
+                        waited: wait,
+                    }
                     .into());
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
@@ -1016,9 +993,8 @@ pub struct Upstream {
 
 /// The current branch's upstream, or an error saying how to set one.
 pub fn upstream(root: &Path) -> Result<Upstream> {
-    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"]).map_err(|_| {
-        UserError::new("HEAD is detached: `--push` needs a branch with an upstream")
-    })?;
+    let branch = git(root, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .map_err(|_| Failure::DetachedHead)?;
     let branch = branch.trim();
     let remote = git(root, &["config", &format!("branch.{branch}.remote")]);
     let merge = git(root, &["config", &format!("branch.{branch}.merge")]);
@@ -1029,9 +1005,10 @@ pub fn upstream(root: &Path) -> Result<Upstream> {
             merge: m.trim().to_string(),
             tracking: t.trim().to_string(),
         }),
-        _ => Err(UserError::new(format!("branch `{branch}` has no upstream to push to"))
-            .hint(format!("set one: `git push -u origin {branch}` (or `git branch --set-upstream-to origin/{branch}`)"))
-            .into()),
+        _ => Err(Failure::NoUpstream {
+            branch: branch.to_string(),
+        }
+        .into()),
     }
 }
 

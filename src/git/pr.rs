@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 
 use super::{git, GitError};
-use crate::error::UserError;
+use crate::error::Failure;
 
 /// The URL configured for `remote`, as written (`remote.<name>.url`, before `insteadOf`
 /// rewriting): the address people know the repository by, which says where it is hosted.
@@ -91,9 +91,10 @@ pub fn resolve(root: &Path, rev: &str) -> Result<String> {
     )
     .map(|s| s.trim().to_string())
     .map_err(|_| {
-        UserError::new(format!("`{rev}` does not name a commit"))
-            .hint("fetch it first (`git fetch origin`), or give a branch, tag or commit id")
-            .into()
+        Failure::NotACommit {
+            rev: rev.to_string(),
+        }
+        .into()
     })
 }
 

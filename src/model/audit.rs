@@ -164,10 +164,9 @@ pub fn ci_from_env(var: impl Fn(&str) -> Option<String>) -> Option<Ci> {
 pub fn now() -> Result<DateTime<Utc>> {
     match std::env::var("PROMOTE_NOW") {
         Ok(s) if !s.is_empty() => Ok(DateTime::parse_from_rfc3339(&s)
-            .map_err(|e| {
-                crate::error::UserError::new(format!(
-                    "`PROMOTE_NOW={s}` is not an RFC 3339 time: {e}"
-                ))
+            .map_err(|e| crate::error::Failure::PromoteNowInvalid {
+                value: s.clone(),
+                error: e.to_string(),
             })?
             .with_timezone(&Utc)),
         _ => Ok(Utc::now()),

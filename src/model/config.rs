@@ -13,7 +13,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::model::gates::Gates;
 use crate::model::imageref;
 
@@ -272,12 +272,9 @@ impl Config {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(UserError::new(format!(
-                    "no `{CONFIG_FILE}` at the root of the repository `{}`",
-                    root.display()
-                ))
-                .hint("run promote inside a config repository, or pass `-C DIR`")
-                .hint("see the README's config reference to write one")
+                return Err(Failure::NoConfig {
+                    root: root.to_path_buf(),
+                }
                 .into())
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
@@ -294,11 +291,10 @@ impl Config {
                 .location()
                 .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
                 .unwrap_or_default();
-            UserError::new(format!(
-                "`{CONFIG_FILE}`{at}: {}",
-                strip_location(&e.to_string())
-            ))
-            .hint("see the README's config reference for the allowed keys")
+            Failure::ConfigSyntax {
+                at,
+                error: strip_location(&e.to_string()),
+            }
         })?;
         Self::resolve(root, raw, text)
     }
@@ -352,14 +348,11 @@ impl Config {
             .find(|e| e.name == name)
             .ok_or_else(|| {
                 let names: Vec<String> = self.environments.iter().map(|e| e.name.clone()).collect();
-                UserError::new(format!(
-                    "unknown environment `{name}`{}",
-                    did_you_mean(name, &names)
-                ))
-                .hint(format!(
-                    "environments in `{CONFIG_FILE}`: {}",
-                    names.join(", ")
-                ))
+                Failure::UnknownEnvironment {
+                    name: name.to_string(),
+                    suggestion: did_you_mean(name, &names),
+                    known: names,
+                }
                 .into()
             })
     }
@@ -371,11 +364,11 @@ impl Config {
             .map(|&i| &self.services[i])
             .ok_or_else(|| {
                 let names: Vec<String> = self.services.iter().map(|s| s.name.clone()).collect();
-                UserError::new(format!(
-                    "unknown service `{name}`{}",
-                    did_you_mean(name, &names)
-                ))
-                .hint(format!("services in `{CONFIG_FILE}`: {}", names.join(", ")))
+                Failure::UnknownService {
+                    name: name.to_string(),
+                    suggestion: did_you_mean(name, &names),
+                    known: names,
+                }
                 .into()
             })
     }
@@ -405,7 +398,7 @@ impl Source<'_> {
         let at = line_of(self.0, path)
             .map(|l| format!(" (line {l})"))
             .unwrap_or_default();
-        UserError::new(format!("`{CONFIG_FILE}`{at}: {msg}")).into()
+        Failure::ConfigInvalid { at, problem: msg }.into()
     }
 
     /// An error about `key` of environment `env` (`""`: the environment itself).

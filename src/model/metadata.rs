@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::model::config::{Config, Environment};
 use crate::model::version::Version;
 
@@ -79,7 +79,11 @@ impl Metadata {
                 })
             }
             Err(e) => {
-                return Err(UserError::new(format!("cannot read `{}`: {e}", env.metadata)).into());
+                return Err(Failure::CannotRead {
+                    file: env.metadata.clone(),
+                    error: e.to_string(),
+                }
+                .into());
             }
         };
         let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
@@ -94,14 +98,11 @@ impl Metadata {
 
     pub fn parse(file: &str, text: &str) -> Result<Metadata> {
         serde_json::from_str(text).map_err(|e| {
-            UserError::new(format!(
-                "`{file}` (line {}): invalid metadata: {}",
-                e.line(),
-                strip_at(&e.to_string())
-            ))
-            .hint(format!(
-                "fix the file by hand, or restore it with `git checkout -- {file}`"
-            ))
+            Failure::InvalidMetadata {
+                file: file.to_string(),
+                line: e.line(),
+                error: strip_at(&e.to_string()),
+            }
             .into()
         })
     }

@@ -14,7 +14,7 @@
 
 use anyhow::Result;
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::model::audit::sha256_hex;
 
 /// The namespace prefix of a preview.
@@ -78,15 +78,13 @@ pub fn namespace(slug: &str) -> String {
 /// commit message (trailers) and the tables that show it.
 fn check_branch(branch: &str) -> Result<()> {
     if branch.trim().is_empty() {
-        return Err(UserError::new("the branch name is empty")
-            .hint("pass the pull request's branch, e.g. `promote preview up feature/login --sha <sha>`")
-            .into());
+        return Err(Failure::EmptyBranch.into());
     }
     if let Some(c) = branch.chars().find(|c| c.is_control()) {
-        return Err(UserError::new(format!(
-            "the branch name {branch:?} contains a control character ({c:?})"
-        ))
-        .hint("branch names are one line of printable characters")
+        return Err(Failure::BranchControlCharacter {
+            branch: branch.to_string(),
+            character: c,
+        }
         .into());
     }
     Ok(())

@@ -140,7 +140,11 @@ fn read_opt(config: &Config, rel: &str) -> Result<Option<Vec<u8>>> {
     match std::fs::read(config.abs(rel)) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(crate::error::UserError::new(format!("cannot read `{rel}`: {e}")).into()),
+        Err(e) => Err(crate::error::Failure::CannotRead {
+            file: rel.to_string(),
+            error: e.to_string(),
+        }
+        .into()),
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::apply::files::{self, Change, Target};
 use crate::cache::memo::Memo;
-use crate::error::UserError;
+use crate::error::{Blocked, Failure};
 use crate::git::Listing;
 use crate::git::{self, Repo};
 use crate::model::audit::{self, Actor, Record, ServiceChange};
@@ -37,22 +37,21 @@ impl Ctx {
 }
 
 /// An error listing every problem found, one per line, with their hints.
-pub fn problems_error(title: &str, problems: &[Problem]) -> anyhow::Error {
-    let mut msg = title.to_string();
+pub fn problems_error(blocked: Blocked, problems: &[Problem]) -> anyhow::Error {
     let mut hints: Vec<String> = Vec::new();
     for p in problems {
-        msg.push_str(&format!("\n  {p}"));
         if let Some(h) = &p.hint {
             if !hints.contains(h) {
                 hints.push(h.clone());
             }
         }
     }
-    let mut e = UserError::new(msg);
-    for h in hints {
-        e = e.hint(h);
+    Failure::Problems {
+        blocked,
+        problems: problems.iter().map(|p| p.to_string()).collect(),
+        hints,
     }
-    e.into()
+    .into()
 }
 
 /// The targets that make an environment's manifests exactly `files`: every rendered file, and in the
@@ -155,7 +154,9 @@ pub fn render_or_fail(
     let (files, problems) = render::render_env(config, env, versions)?;
     if !problems.is_empty() {
         return Err(problems_error(
-            &format!("cannot render environment `{}`:", env.name),
+            Blocked::Render {
+                env: env.name.clone(),
+            },
             &problems,
         ));
     }
@@ -572,17 +573,10 @@ fn check_drift(
     if drift.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = drift.iter().map(|c| format!("  {}", c.path)).collect();
-    Err(UserError::new(format!(
-        "environment `{}` has manifests that differ from what its templates render now:\n{}",
-        env.name,
-        list.join("\n")
-    ))
-    .hint(format!(
-        "run `promote render {}` and commit the result first (or `promote check` to see the differences)",
-        env.name
-    ))
-    .hint("a promotion only changes versions, so it will not mix in other changes")
+    Err(Failure::Drift {
+        env: env.name.clone(),
+        files: drift.iter().map(|c| c.path.clone()).collect(),
+    }
     .into())
 }
 
@@ -601,7 +595,9 @@ fn validate(
         return Ok(());
     }
     Err(problems_error(
-        &format!("cannot render environment `{}`:", env.name),
+        Blocked::Render {
+            env: env.name.clone(),
+        },
         &problems,
     ))
 }
@@ -687,28 +683,19 @@ pub fn source_env<'a>(
     from: Option<&str>,
 ) -> Result<&'a Environment> {
     let Some(allowed) = &env.from else {
-        return Err(UserError::new(format!(
-            "`{}` is the start of the pipeline: it takes no promotions",
-            env.name
-        ))
-        .hint(format!(
-            "set its versions directly: `promote set-image {} --sha <sha>`",
-            env.name
-        ))
+        return Err(Failure::PipelineStart {
+            env: env.name.clone(),
+        }
         .into());
     };
     if let Some(f) = from {
         config.env(f)?;
         if f != allowed {
-            return Err(UserError::new(format!(
-                "`{}` takes versions only from `{allowed}`, not from `{f}`",
-                env.name
-            ))
-            .hint(format!(
-                "promote `{allowed}` first, then run `promote to {}`",
-                env.name
-            ))
-            .hint("environments cannot be skipped: the pipeline is declared in `promote.yaml`")
+            return Err(Failure::WrongSource {
+                env: env.name.clone(),
+                allowed: allowed.clone(),
+                from: f.to_string(),
+            }
             .into());
         }
     }
@@ -728,11 +715,10 @@ pub fn promotion(
     let source = source_env(config, target, from)?;
     let source_versions = Metadata::load(config, source)?.versions();
     if source_versions.is_empty() {
-        return Err(UserError::new(format!(
-            "`{}` runs no versions yet: there is nothing to promote from it",
-            source.name
-        ))
-        .hint(source.versions_hint())
+        return Err(Failure::SourceEmpty {
+            source: source.name.clone(),
+            hint: source.versions_hint(),
+        }
         .into());
     }
     let mut versions = BTreeMap::new();
@@ -746,11 +732,11 @@ pub fn promotion(
                     versions.insert(svc.clone(), v.clone());
                 }
                 None => {
-                    return Err(UserError::new(format!(
-                        "`{}` does not run `{svc}`: there is no version to promote",
-                        source.name
-                    ))
-                    .hint(source.versions_hint())
+                    return Err(Failure::SourceLacksService {
+                        source: source.name.clone(),
+                        service: svc.to_string(),
+                        hint: source.versions_hint(),
+                    }
                     .into())
                 }
             }
@@ -828,11 +814,10 @@ pub fn gate_refusals(
             .env("PROMOTE_VERSIONS", changed.join(" "))
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| {
-                UserError::new(format!(
-                    "cannot run the command gate of `{}` (`{cmd}`): {e}",
-                    env.name
-                ))
+            .map_err(|e| Failure::GateCommandFailed {
+                env: env.name.clone(),
+                command: cmd.to_string(),
+                error: e.to_string(),
             })?;
         let mut text = String::from_utf8_lossy(&out.stdout).to_string();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -867,11 +852,9 @@ pub fn rollback(
     let records = audit::records(&std::fs::read(config.abs(&env.deploy_log)).unwrap_or_default());
     let changing: Vec<&Record> = records.iter().filter(|r| !r.changes.is_empty()).collect();
     let Some(last) = changing.last() else {
-        return Err(UserError::new(format!(
-            "`{}` has no recorded changes to roll back",
-            env.name
-        ))
-        .hint(format!("`promote log {}` shows its history", env.name))
+        return Err(Failure::NothingToRollBack {
+            env: env.name.clone(),
+        }
         .into());
     };
     let (after, target): (Vec<&Record>, Option<String>) = match to {
@@ -892,18 +875,13 @@ pub fn rollback(
             let i = match (id.len() >= 4, matches.as_slice()) {
                 (true, [i]) => *i,
                 (true, []) | (false, _) => {
-                    return Err(
-                        UserError::new(format!("`{}` has no record `{id}`", env.name))
-                            .hint(format!("`promote log {}` lists the record ids", env.name))
-                            .into(),
-                    )
-                }
-                (true, _) => {
-                    return Err(UserError::new(format!(
-                        "record id `{id}` is ambiguous: give more characters"
-                    ))
+                    return Err(Failure::NoSuchRecord {
+                        env: env.name.clone(),
+                        id: id.to_string(),
+                    }
                     .into())
                 }
+                (true, _) => return Err(Failure::AmbiguousRecord { id: id.to_string() }.into()),
             };
             (
                 records[i + 1..].iter().collect(),
@@ -920,8 +898,10 @@ pub fn rollback(
         for c in &r.changes {
             let before = match &c.before {
                 Some(b) => Some(
-                    Version::parse(b)
-                        .map_err(|e| UserError::new(format!("record `{}`: {e}", r.id)))?,
+                    Version::parse(b).map_err(|e| Failure::RecordVersionInvalid {
+                        id: r.id.clone(),
+                        error: e.to_string(),
+                    })?,
                 ),
                 None => None,
             };

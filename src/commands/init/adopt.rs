@@ -11,7 +11,7 @@ use crate::adopt::legacy::{
     self, Analysis, EnvProposal, Found, Proposal, DEPLOY_LOG, METADATA_FILE,
 };
 use crate::apply::files::{self, Target};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Blocked, Failure, Outcome};
 use crate::git::{self, Repo};
 use crate::model::audit;
 use crate::model::config::{is_name, Config, CONFIG_FILE};
@@ -97,10 +97,7 @@ fn analyse(root: &Path, found: &Found) -> Result<(Analysis, Vec<String>)> {
         names.push(env.name.clone());
     }
     if !analysis.problems.is_empty() {
-        return Err(problems_error(
-            "cannot adopt this repository as it is; nothing was written:",
-            &analysis.problems,
-        ));
+        return Err(problems_error(Blocked::Adopt, &analysis.problems));
     }
     Ok((analysis, names))
 }
@@ -215,7 +212,7 @@ fn prove(root: &Path, config: &Config, envs: &[(EnvPlan, Option<String>)]) -> Re
     }
     drop(progress);
     if !problems.is_empty() {
-        return Err(problems_error("cannot adopt this repository: promote would not render it byte for byte as it is; nothing was written:", &problems));
+        return Err(problems_error(Blocked::AdoptBytes, &problems));
     }
     Ok(())
 }
@@ -226,12 +223,7 @@ fn refuse_dirty(repo: &Repo, targets: &BTreeMap<String, Target>) -> Result<()> {
     let paths: Vec<String> = targets.keys().cloned().collect();
     let dirty = repo.dirty(&paths)?;
     if !dirty.is_empty() {
-        return Err(UserError::new(format!(
-            "these files have uncommitted changes, and `promote init` would rewrite them:\n  {}",
-            dirty.join("\n  ")
-        ))
-        .hint("commit them first, so that their old content stays in git history")
-        .into());
+        return Err(Failure::InitDirty { dirty }.into());
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::adopt::legacy::{self, EnvFound, OldMetadata};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git::{self, Lock, Repo};
 use crate::model::config::{Config, CONFIG_FILE};
 use crate::model::version::Version;
@@ -31,11 +31,7 @@ pub fn run(dir: &Path, dry_run: bool) -> Outcome {
     let repo = Repo::discover(dir)?;
     let root = repo.root.clone();
     if root.join(CONFIG_FILE).exists() {
-        return Err(UserError::new(format!(
-            "`{CONFIG_FILE}` already exists: this repository is set up for promote"
-        ))
-        .hint("`promote check` checks it; `promote config` prints its effective configuration")
-        .into());
+        return Err(Failure::AlreadyInitialized.into());
     }
     let _lock = if dry_run {
         None

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::{json_report, table};
 use crate::apply::files::{self, Target};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::model::config::Config;
 use crate::ui;
 
@@ -84,15 +84,17 @@ pub(super) fn scaffold(root: &Path, dry_run: bool) -> Outcome {
 fn refuse_existing(root: &Path) -> anyhow::Result<()> {
     for dir in ["templates", "environments"] {
         if root.join(dir).exists() {
-            return Err(UserError::new(format!(
-                "found no sed layout to adopt (no `<env>/*.yaml.tpl`), and `{dir}/` exists: `promote init` writes the bundled example only where it overwrites nothing"
-            ))
-            .hint("write `promote.yaml` by hand (see the README's config reference), or run `promote init` in an empty repository")
+            return Err(Failure::ExampleDirExists {
+                dir: dir.to_string(),
+            }
             .into());
         }
     }
     if let Some((path, _)) = EXAMPLE.iter().find(|(p, _)| root.join(p).exists()) {
-        return Err(UserError::new(format!("`{path}` exists: `promote init` writes the bundled example only where it overwrites nothing")).into());
+        return Err(Failure::ExampleFileExists {
+            path: path.to_string(),
+        }
+        .into());
     }
     Ok(())
 }

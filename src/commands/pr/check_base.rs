@@ -1,7 +1,7 @@
 //! `promote check --base REV`: what a pull request's change does to the environments, checked as CI
 //! would before merging it.
 
-use crate::error::{Outcome, UserError};
+use crate::error::{Failure, Outcome};
 use crate::git::pr;
 use crate::model::audit::{self, Record};
 use crate::model::config::{Config, Environment};
@@ -57,13 +57,10 @@ pub(crate) fn check_base(dir: &Path, base: &str) -> Outcome {
         if let Err(e) = &whole {
             ui::report(e);
         }
-        let refresh_hint =
-            "if the pull request is stale, `promote pr refresh <env>` rebuilds it on its base";
-        return Err(UserError::new(format!(
-            "the changes since `{base}` are not valid promotions on it:\n  {}",
-            problems.join("\n  ")
-        ))
-        .hint(refresh_hint)
+        return Err(Failure::InvalidPromotions {
+            base: base.to_string(),
+            problems,
+        }
         .into());
     }
     let code = whole?;

@@ -2,7 +2,7 @@
 //! with GitLab's push options, or by printing the address that opens it.
 
 use crate::commands::apply_change;
-use crate::error::UserError;
+use crate::error::{Failure, UserError};
 use crate::git::pr;
 use crate::model::config::Config;
 use crate::model::hosting::{self, Kind};
@@ -215,12 +215,7 @@ pub(super) fn link(
     let by_hand = |e: anyhow::Error| -> anyhow::Error {
         let url = hosting::new_pr_url(h.kind, &h.repo, base, branch, title);
         match e.downcast::<UserError>() {
-            Ok(u) => u
-                .hint(format!(
-                    "`{branch}` is pushed: open its {} by hand: {url}",
-                    h.kind.pr_word()
-                ))
-                .into(),
+            Ok(u) => u.open_by_hand(branch, h.kind.pr_word(), &url).into(),
             Err(e) => e,
         }
     };
@@ -347,14 +342,11 @@ pub(super) fn tool(
     }
     let out = child.wait_with_output()?;
     if !out.status.success() {
-        return Err(UserError::new(format!(
-            "`{program} {}` failed:\n  {}",
-            args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
-            String::from_utf8_lossy(&out.stderr)
-                .trim()
-                .replace('\n', "\n  ")
-        ))
-        .hint(format!("check `{program} auth status`"))
+        return Err(Failure::HostingCliFailed {
+            program: program.to_string(),
+            args: args.iter().take(2).copied().collect::<Vec<_>>().join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
         .into());
     }
     Ok(String::from_utf8_lossy(&out.stdout).to_string())

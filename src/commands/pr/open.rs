@@ -5,7 +5,7 @@ use super::body::body;
 use super::link::{gitlab_push_options, installed, link, Hosting, Link, Request};
 use crate::commands::apply_change::{self, Applied};
 use crate::commands::request::Replay;
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::git;
 use crate::git::pr::{self, BranchPush, Worktree};
 use crate::model::audit::{self, Record};
@@ -212,12 +212,7 @@ struct Base {
 /// STEP 1 of `open`: the upstream head, and promote's branch for this request if it exists.
 fn base(ctx: &Ctx, replay: &Replay) -> Result<Base> {
     let root = &ctx.config.root;
-    let up = git::upstream(root).map_err(|_| {
-        UserError::new(
-            "`--pr` opens the pull request into the branch your checkout tracks, and HEAD tracks none (a detached HEAD, or a branch without an upstream)",
-        )
-        .hint("check out the branch the pull request goes into, tracking the remote's (`git switch main`, `git branch --set-upstream-to origin/main`)")
-    })?;
+    let up = git::upstream(root).map_err(|_| Failure::PrNoUpstream)?;
     let base = up.merge.trim_start_matches("refs/heads/").to_string();
     let upstream = git::fetch(root, &up)?;
     let branch = replay.branch(&ctx.config);
@@ -291,14 +286,11 @@ fn push(
     let said = match pr::push_branch(root, &up.remote, commit, branch, existing, options)? {
         BranchPush::Ok(said) => said,
         BranchPush::Moved(_) => {
-            return Err(UserError::new(format!(
-                "`{branch}` changed on `{}` while promote was rebuilding it: nothing was pushed",
-                up.remote
-            ))
-            .hint(format!(
-                "someone else updated it; run `{}` again",
-                replay.command_line()
-            ))
+            return Err(Failure::PrBranchMoved {
+                branch: branch.to_string(),
+                remote: up.remote.clone(),
+                command: replay.command_line(),
+            }
             .into())
         }
     };

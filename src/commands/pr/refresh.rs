@@ -3,7 +3,7 @@
 use super::open::{open, REQUEST_TRAILER};
 use super::report::report;
 use crate::commands::request::Replay;
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::git::pr;
 use crate::git::{self, Lock};
 use crate::plan::Ctx;
@@ -25,14 +25,11 @@ pub(crate) fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
             .collect()
     } else if target.starts_with("promote/") {
         if pr::remote_branch(root, &up.remote, target)?.is_none() {
-            return Err(
-                UserError::new(format!("`{target}` is not a branch on `{}`", up.remote))
-                    .hint(format!(
-                        "`git ls-remote --heads {} 'promote/*'` lists promote's branches",
-                        up.remote
-                    ))
-                    .into(),
-            );
+            return Err(Failure::NoSuchRemoteBranch {
+                branch: target.to_string(),
+                remote: up.remote.clone(),
+            }
+            .into());
         }
         vec![target.to_string()]
     } else {
@@ -58,11 +55,9 @@ pub(crate) fn refresh(dir: &Path, target: &str, json: bool) -> Outcome {
             .rev()
             .find_map(|l| l.strip_prefix(REQUEST_TRAILER))
             .and_then(|j| serde_json::from_str(j).ok())
-            .ok_or_else(|| {
-                UserError::new(format!(
-                    "`{branch}` was not made by `promote ... --pr`: its commit has no `{}` trailer",
-                    REQUEST_TRAILER.trim_end_matches([':', ' '])
-                ))
+            .ok_or_else(|| Failure::NotMadeByPromote {
+                branch: branch.clone(),
+                trailer: REQUEST_TRAILER.trim_end_matches([':', ' ']).to_string(),
             })?;
         let opened = open(&ctx, &replay, None)?;
         if json {

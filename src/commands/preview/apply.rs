@@ -6,7 +6,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use crate::commands::push::{with_push, Push};
-use crate::error::{exit, Outcome, UserError};
+use crate::error::{exit, Failure, Outcome};
 use crate::plan::Ctx;
 use crate::ui;
 use crate::ui::diff::unified;
@@ -43,12 +43,7 @@ pub(super) fn apply(ctx: &Ctx, op: &Op, dry_run: bool) -> Result<Applied> {
         crate::commands::preflight::can_commit(ctx)?;
         let dirty = ctx.repo.dirty(&guarded(previews, op)?)?;
         if !dirty.is_empty() {
-            return Err(UserError::new(format!(
-                "the previews have uncommitted changes:\n  {}",
-                dirty.join("\n  ")
-            ))
-            .hint("commit or stash them first: promote commits only its own change")
-            .into());
+            return Err(Failure::PreviewsDirty { dirty }.into());
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use crate::error::UserError;
+use crate::error::Failure;
 use crate::model::audit;
 use crate::model::config::Previews;
 use crate::model::gates;
@@ -30,8 +30,10 @@ pub(super) fn keep_list(
                 .context("cannot read the kept branches from stdin")?;
             s
         } else {
-            std::fs::read_to_string(file)
-                .map_err(|e| UserError::new(format!("--keep-file: cannot read `{file}`: {e}")))?
+            std::fs::read_to_string(file).map_err(|e| Failure::KeepFileUnreadable {
+                file: file.to_string(),
+                error: e.to_string(),
+            })?
         };
         let before = set.len();
         // One branch per line; a `git ls-remote --heads` line (`<sha>\trefs/heads/<branch>`) works too.
@@ -41,15 +43,9 @@ pub(super) fn keep_list(
                 .map(normalize_branch),
         );
         if set.len() == before && keep.is_empty() {
-            let what = if file == "-" {
-                "stdin".to_string()
-            } else {
-                format!("`{file}`")
-            };
-            return Err(UserError::new(format!(
-                "--keep-file: {what} names no branch: every preview would be removed"
-            ))
-            .hint("check the command that lists the branches (e.g. `git ls-remote --heads origin`); nothing was changed")
+            return Err(Failure::KeepFileEmpty {
+                file: file.to_string(),
+            }
             .into());
         }
     }

@@ -25,7 +25,7 @@ mod up;
 use std::path::Path;
 
 use crate::cli::PreviewRequest;
-use crate::error::{exit, UserError};
+use crate::error::Failure;
 use crate::model::version::Version;
 use crate::model::{gates, slug};
 
@@ -58,7 +58,9 @@ pub fn dispatch(dir: &Path, request: PreviewRequest) -> Outcome {
 
 /// `promote preview up BRANCH --sha SHA`.
 pub fn up(dir: &Path, branch: &str, sha: &str, opts: &Opts) -> Outcome {
-    let version = Version::from_sha(sha).map_err(|e| UserError::new(format!("--sha: {e}")))?;
+    let version = Version::from_sha(sha).map_err(|e| Failure::PreviewShaInvalid {
+        error: e.to_string(),
+    })?;
     slug::slug(branch)?;
     run(
         dir,
@@ -89,12 +91,13 @@ pub fn gc(
     // STEP 1: what counts as stale, read once (stdin cannot be read again on a push retry).
     let older_than = match older_than {
         Some(s) => {
-            let d = gates::parse_duration(s)
-                .map_err(|e| UserError::new(format!("--older-than: {e}")))?;
+            let d = gates::parse_duration(s).map_err(|e| Failure::OlderThanInvalid {
+                error: e.to_string(),
+            })?;
             if d <= chrono::Duration::zero() {
-                return Err(UserError::new(format!(
-                    "--older-than: `{s}` is not a positive duration"
-                ))
+                return Err(Failure::OlderThanNotPositive {
+                    value: s.to_string(),
+                }
                 .into());
             }
             Some(d)
@@ -103,10 +106,7 @@ pub fn gc(
     };
     let keep = keep_list(keep, keep_file)?;
     if older_than.is_none() && keep.is_none() {
-        return Err(UserError::new("`preview gc` needs `--older-than`, `--keep` or `--keep-file`")
-            .hint("e.g. `git ls-remote --heads origin | promote preview gc --keep-file - --older-than 14d`")
-            .code(exit::USAGE)
-            .into());
+        return Err(Failure::GcNeedsCriteria.into());
     }
     run(
         dir,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::error::UserError;
-use crate::model::config::{Config, Layout, Previews, CONFIG_FILE};
+use crate::error::Failure;
+use crate::model::config::{Config, Layout, Previews};
 use crate::model::metadata::ServiceState;
 use crate::model::slug;
 use crate::model::version::Version;
@@ -68,21 +68,10 @@ pub(super) enum Slot {
 
 pub(super) fn settings(config: &Config) -> Result<&Previews> {
     let Some(p) = config.previews.as_ref() else {
-        return Err(UserError::new(format!(
-            "previews are not configured: `{CONFIG_FILE}` has no `previews:` section"
-        ))
-        .hint("add `previews: {}` for the defaults: previews under `environments/prs/`, rendered from the shared templates")
-        .hint("see \"Preview environments\" in the README")
-        .into());
+        return Err(Failure::PreviewsNotConfigured.into());
     };
     if config.layout == Layout::Legacy && p.templates == config.templates {
-        return Err(UserError::new(
-            "previews in the legacy layout need their own template directory of `*.yaml.tpl` files",
-        )
-        .hint(format!(
-            "set `previews.templates` in `{CONFIG_FILE}`, e.g. to `dev`"
-        ))
-        .into());
+        return Err(Failure::LegacyPreviewsNeedTemplates.into());
     }
     Ok(p)
 }
@@ -188,9 +177,10 @@ pub(super) fn ensure_inside(config: &Config, previews_dir: &str, rel: &str) -> R
             !r.is_empty() && r.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
         });
     if !inside {
-        return Err(UserError::new(format!(
-            "refusing to touch `{rel}`: it is outside the previews directory `{previews_dir}`"
-        ))
+        return Err(Failure::OutsidePreviews {
+            rel: rel.to_string(),
+            dir: previews_dir.to_string(),
+        }
         .into());
     }
     let mut path = config.root.clone();
@@ -198,11 +188,14 @@ pub(super) fn ensure_inside(config: &Config, previews_dir: &str, rel: &str) -> R
         path.push(part);
         match std::fs::symlink_metadata(&path) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(UserError::new(format!(
-                    "refusing to touch `{rel}`: `{}` is a symbolic link",
-                    path.strip_prefix(&config.root).unwrap_or(&path).display()
-                ))
-                .hint("previews are plain directories; remove the link")
+                return Err(Failure::PreviewSymlink {
+                    rel: rel.to_string(),
+                    link: path
+                        .strip_prefix(&config.root)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                }
                 .into());
             }
             Ok(_) => {}

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::apply::files::{self, Target};
-use crate::error::UserError;
+use crate::error::{Blocked, Failure};
 use crate::model::audit;
 use crate::model::config::{merge, Config, Environment, Layout, Previews};
 use crate::model::metadata::ServiceState;
@@ -42,23 +42,21 @@ pub(super) fn locate(
             Slot::Free => return Ok((s, None)),
             Slot::Taken(other) => taken.push(format!("`{s}` belongs to branch `{other}`")),
             Slot::NotPreview(why) => {
-                return Err(UserError::new(format!(
-                    "`{dir}` is in the way of branch `{branch}`'s preview: {why}"
-                ))
-                .hint(format!(
-                    "previews own `{}`; move that directory elsewhere",
-                    previews.dir
-                ))
+                return Err(Failure::PreviewInTheWay {
+                    dir: dir.to_string(),
+                    branch: branch.to_string(),
+                    why: why.to_string(),
+                    previews: previews.dir.to_string(),
+                }
                 .into())
             }
             Slot::Own(_) => unreachable!("returned above"),
         }
     }
-    Err(UserError::new(format!(
-        "branch `{branch}` has no free preview name: {}",
-        taken.join(", ")
-    ))
-    .hint("remove one of those previews (`promote preview down <branch>`), or rename the branch")
+    Err(Failure::NoFreePreviewName {
+        branch: branch.to_string(),
+        taken,
+    }
     .into())
 }
 
@@ -203,13 +201,12 @@ fn verified_log(ctx: &Ctx, log_path: &str, namespace: &str, branch: &str) -> Res
     // removes the preview with its log, stays possible.
     let (broken, log, _, _) = crate::plan::anchor::log_problems(config, &ctx.repo, log_path)?;
     if !broken.is_empty() {
-        return Err(UserError::new(format!(
-            "refusing to change preview `{namespace}`: its audit trail does not verify:\n  {}",
-            broken.join("\n  ")
-        ))
-        .hint(format!(
-            "restore it (`git log -p -- {log_path}`), or remove the preview with `promote preview down {branch}` and bring it up again"
-        ))
+        return Err(Failure::PreviewAuditBroken {
+            namespace: namespace.to_string(),
+            broken,
+            log: log_path.to_string(),
+            branch: branch.to_string(),
+        }
         .into());
     }
     Ok(log)
@@ -323,7 +320,10 @@ pub(super) fn render_preview(
             }
         }
         return Err(problems_error(
-            &format!("cannot render preview `{namespace}` (branch `{branch}`):"),
+            Blocked::Preview {
+                namespace: namespace.to_string(),
+                branch: branch.to_string(),
+            },
             &problems,
         ));
     }
