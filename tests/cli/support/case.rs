@@ -50,13 +50,6 @@ impl Case {
         Case { repo: Repo::new() }
     }
 
-    /// The bundled example (promote.yaml, templates/, environments/), committed and pushed.
-    pub fn example() -> Case {
-        Case {
-            repo: Repo::example(),
-        }
-    }
-
     /// A generated native repository, not committed yet: `services` at `r.example.com/acme`, each
     /// with a [`deployment`] template, and dev -> staging -> prod with a `namespace` value each.
     pub fn native(services: &[&str]) -> Case {
