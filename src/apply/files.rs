@@ -708,7 +708,8 @@ fn stage(
     anyhow::bail!("cannot create a temporary file in `{}`", dir.display())
 }
 
-fn remove_empty_parents(root: &Path, path: &Path) {
+/// Removes the directories a deleted file leaves empty, up to (not including) `root`.
+pub(super) fn remove_empty_parents(root: &Path, path: &Path) {
     let mut dir = path.parent();
     while let Some(d) = dir {
         if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {

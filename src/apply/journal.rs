@@ -590,8 +590,10 @@ fn put_back(root: &Path, record: &Record, temps: &[PathBuf], todo: &Todo) -> Put
     for p in &todo.unlink {
         let full = root.join(p);
         match std::fs::remove_file(&full) {
-            Ok(()) => remove_empty_parents(root, &full),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => remove_empty_parents(root, &full),
+            Ok(()) => super::files::remove_empty_parents(root, &full),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                super::files::remove_empty_parents(root, &full)
+            }
             Err(e) => {
                 failures.insert(p.clone(), e.to_string());
             }
@@ -600,7 +602,7 @@ fn put_back(root: &Path, record: &Record, temps: &[PathBuf], todo: &Todo) -> Put
     // The parent directories of files put back that the run created, now empty.
     for f in &record.files {
         if f.old.is_none() {
-            remove_empty_parents(root, &root.join(&f.path));
+            super::files::remove_empty_parents(root, &root.join(&f.path));
         }
     }
     let mut git_errors = Vec::new();
@@ -719,16 +721,6 @@ fn temp_files(root: &Path, record: &Record) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn remove_empty_parents(root: &Path, path: &Path) {
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
 }
 
 /// A process that has `path` open, as `pid N (command)`, if any (Linux: `/proc/*/fd`).

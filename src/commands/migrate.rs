@@ -397,14 +397,7 @@ impl Told {
     fn json(&self, changes: &[Change], commit: Option<&str>, dry_run: bool) -> Outcome {
         let files: Vec<Json> = changes
             .iter()
-            .map(|c| {
-                let change = match (&c.before, &c.after) {
-                    (None, _) => "add",
-                    (_, None) => "delete",
-                    _ => "modify",
-                };
-                serde_json::json!({"path": c.path, "change": change})
-            })
+            .map(|c| serde_json::json!({"path": c.path, "change": c.kind()}))
             .collect();
         let doc = serde_json::json!({
             "manifests": self.total,

@@ -141,14 +141,7 @@ fn render_all(ctx: &Ctx, selected: &[&Environment]) -> Result<(Vec<Change>, usiz
 fn report_json(changes: &[Change], total: usize, written: bool) -> Result<()> {
     let changed: Vec<serde_json::Value> = changes
         .iter()
-        .map(|c| {
-            let change = match (&c.before, &c.after) {
-                (None, _) => "add",
-                (_, None) => "delete",
-                _ => "modify",
-            };
-            serde_json::json!({"path": c.path, "change": change})
-        })
+        .map(|c| serde_json::json!({"path": c.path, "change": c.kind()}))
         .collect();
     let doc = serde_json::json!({"files": total, "changed": changed, "written": written});
     ui::data(&(serde_json::to_string_pretty(&doc)? + "\n"));

@@ -26,4 +26,13 @@ impl Change {
             _ => "update",
         }
     }
+
+    /// The same, in the words of `--output json`'s file lists: `add`, `delete` or `modify`.
+    pub fn kind(&self) -> &'static str {
+        match (&self.before, &self.after) {
+            (None, _) => "add",
+            (_, None) => "delete",
+            _ => "modify",
+        }
+    }
 }
