@@ -326,34 +326,41 @@ pub fn records(log: &[u8]) -> Vec<Record> {
         .collect()
 }
 
+/// FOR TESTS: the record `promote set-image dev` writes when it sets `service` to `after` (no
+/// version before), by `A <a@x>`, at `time`, after the line whose hash is `prev`; not sealed.
+#[cfg(test)]
+pub(crate) fn sample(time: &str, service: &str, after: &str, prev: &str) -> Record {
+    Record {
+        id: String::new(),
+        time: time.into(),
+        env: "dev".into(),
+        action: "set-image".into(),
+        from: None,
+        changes: vec![ServiceChange {
+            service: service.into(),
+            before: None,
+            after: Some(after.into()),
+        }],
+        actor: Actor {
+            name: "A".into(),
+            email: "a@x".into(),
+            ci: None,
+        },
+        message: None,
+        target: None,
+        gates_overridden: None,
+        audit_repaired: None,
+        commit: None,
+        prev: prev.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(prev: &str, after: &str) -> Record {
-        Record {
-            id: String::new(),
-            time: "2026-01-01T00:00:00Z".into(),
-            env: "dev".into(),
-            action: "set-image".into(),
-            from: None,
-            changes: vec![ServiceChange {
-                service: "api".into(),
-                before: None,
-                after: Some(after.into()),
-            }],
-            actor: Actor {
-                name: "A".into(),
-                email: "a@x".into(),
-                ci: None,
-            },
-            message: None,
-            target: None,
-            gates_overridden: None,
-            audit_repaired: None,
-            commit: None,
-            prev: prev.into(),
-        }
+        sample("2026-01-01T00:00:00Z", "api", after, prev)
     }
 
     fn chain(n: usize, head: &str) -> String {

@@ -230,29 +230,7 @@ mod tests {
     #[test]
     fn metadata_must_agree_with_the_log() {
         let env = env();
-        let mut r = audit::Record {
-            id: String::new(),
-            time: "2026-01-01T00:00:00Z".into(),
-            env: "dev".into(),
-            action: "set-image".into(),
-            from: None,
-            changes: vec![audit::ServiceChange {
-                service: "api".into(),
-                before: None,
-                after: Some("aaaaaaa".into()),
-            }],
-            actor: audit::Actor {
-                name: "A".into(),
-                email: "a@x".into(),
-                ci: None,
-            },
-            message: None,
-            target: None,
-            gates_overridden: None,
-            audit_repaired: None,
-            commit: None,
-            prev: audit::GENESIS.into(),
-        };
+        let mut r = audit::sample("2026-01-01T00:00:00Z", "api", "aaaaaaa", audit::GENESIS);
         let log = r.seal();
         let mut meta = Metadata::default();
         meta.services.insert(

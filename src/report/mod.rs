@@ -373,7 +373,7 @@ fn earliest<K: std::hash::Hash + Eq>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::audit::{Actor, ServiceChange};
+    use crate::model::audit::Actor;
     use crate::model::metadata::ServiceState;
     use crate::model::version::Version;
 
@@ -400,26 +400,12 @@ mod tests {
     fn set(time: &str, svc: &str, after: &str) -> Record {
         Record {
             id: format!("id-{time}"),
-            time: time.into(),
-            env: "dev".into(),
-            action: "set-image".into(),
-            from: None,
-            changes: vec![ServiceChange {
-                service: svc.into(),
-                before: None,
-                after: Some(after.into()),
-            }],
             actor: Actor {
                 name: "CI".into(),
                 email: "ci@x".into(),
                 ci: None,
             },
-            message: None,
-            target: None,
-            gates_overridden: None,
-            audit_repaired: None,
-            commit: None,
-            prev: String::new(),
+            ..crate::model::audit::sample(time, svc, after, "")
         }
     }
 
