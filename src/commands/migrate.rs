@@ -239,7 +239,7 @@ fn prove(
                 (Some(x), Some(y)) if x == y => total += 1,
                 (Some(x), Some(y)) => problems.push(Problem::new(
                     &path,
-                    first_difference(x, y),
+                    crate::ui::diff::first_difference(x, y),
                     format!(
                         "would not be byte-identical to `{}/{name}`",
                         b.env.manifests
@@ -693,15 +693,6 @@ fn old_path_references(root: &Path, before: &[Before]) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    let at = a
-        .iter()
-        .zip(b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    Some(a[..at].iter().filter(|&&c| c == b'\n').count() + 1)
 }
 
 /// A directory of its own under the system's temp directory, removed when dropped.

@@ -196,6 +196,17 @@ pub struct VersionChange {
     pub after: Option<Version>,
 }
 
+impl VersionChange {
+    /// The change as deploy.log records it.
+    pub fn recorded(&self) -> ServiceChange {
+        ServiceChange {
+            service: self.service.clone(),
+            before: self.before.as_ref().map(ToString::to_string),
+            after: self.after.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
 /// What a change would do.
 #[derive(Debug)]
 pub struct Plan {
@@ -368,14 +379,7 @@ fn new_record(
         env: env.name.clone(),
         action: req.action.clone(),
         from: req.from.clone(),
-        changes: versions
-            .iter()
-            .map(|c| ServiceChange {
-                service: c.service.clone(),
-                before: c.before.as_ref().map(|v| v.to_string()),
-                after: c.after.as_ref().map(|v| v.to_string()),
-            })
-            .collect(),
+        changes: versions.iter().map(VersionChange::recorded).collect(),
         actor: Actor {
             name: name.clone(),
             email: email.clone(),

@@ -53,6 +53,16 @@ pub fn unified(path: &str, before: Option<&[u8]>, after: Option<&[u8]>, color: b
     out
 }
 
+/// The first line (1-based) where two texts differ.
+pub fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    Some(a[..at].iter().filter(|&&c| c == b'\n').count() + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

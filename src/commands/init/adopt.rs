@@ -201,7 +201,7 @@ fn prove(root: &Path, config: &Config, envs: &[(EnvPlan, Option<String>)]) -> Re
             if disk != f.bytes {
                 problems.push(Problem::new(
                     &f.path,
-                    first_difference(&disk, &f.bytes),
+                    crate::ui::diff::first_difference(&disk, &f.bytes),
                     format!(
                         "promote would render `{}` differently from this file as it is",
                         f.template
@@ -326,16 +326,6 @@ fn last_change(root: &Path, dir: &str) -> Option<String> {
     let out = git::git(root, &["log", "-1", "--format=%cI", "--", dir]).ok()?;
     let t = chrono::DateTime::parse_from_rfc3339(out.trim()).ok()?;
     Some(audit::timestamp(t.with_timezone(&chrono::Utc)))
-}
-
-/// The first line where two texts differ.
-fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
-    let at = a
-        .iter()
-        .zip(b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
-    Some(a[..at].iter().filter(|&&c| c == b'\n').count() + 1)
 }
 
 /// What promote will say about the repository later, said now.

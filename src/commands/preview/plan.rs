@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::apply::files::Change;
 use crate::git;
-use crate::model::audit::{self, Actor, Record, ServiceChange};
+use crate::model::audit::{self, Actor, Record};
 use crate::model::config::Previews;
 use crate::model::slug;
 use crate::model::version::Version;
@@ -100,14 +100,7 @@ pub(super) fn record(
         env: env.to_string(),
         action: action.to_string(),
         from: None,
-        changes: changes
-            .iter()
-            .map(|c| ServiceChange {
-                service: c.service.clone(),
-                before: c.before.as_ref().map(|v| v.to_string()),
-                after: c.after.as_ref().map(|v| v.to_string()),
-            })
-            .collect(),
+        changes: changes.iter().map(VersionChange::recorded).collect(),
         actor: who.actor.clone(),
         message,
         target: None,
